@@ -1,0 +1,254 @@
+"""Environments: the typed schema of ``environments/<name>.yaml`` and its loader.
+
+Rule: models are frozen pydantic values; loading reads one file and validates it.
+Every error is one line naming the file, the line and the field path. Secret
+*values* never live here, only where to find them (``SecretRef``).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from akops.errors import EnvironmentConfigError, InputError
+from akops.yamldoc import dotted, parse_one, read_text
+
+Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")]
+DnsName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+Image = Annotated[str, Field(min_length=1)]
+
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+
+
+class Model(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+class Resources(Model):
+    """Container requests and limits (memory requests = limits is the house preference)."""
+
+    cpu_request: Quantity
+    memory_request: Quantity
+    memory_limit: Quantity
+
+
+class TcpProbe(Model):
+    initial_delay: int = Field(ge=0)
+    period: int = Field(ge=1)
+    timeout: int = Field(ge=1)
+    failures: int = Field(ge=1)
+
+
+class SecretRef(Model):
+    """Where a secret value comes from at apply/verify time: an env var or a key of a YAML file."""
+
+    env: str | None = None
+    file: str | None = None
+    key: str | None = None
+
+    @model_validator(mode="after")
+    def _one_source(self) -> SecretRef:
+        if (self.env is None) == (self.file is None):
+            raise ValueError("set exactly one of 'env' or 'file'")
+        if self.file is not None and not self.key:
+            raise ValueError("'file' needs 'key' (the field of that YAML file holding the value)")
+        return self
+
+
+class Kube(Model):
+    context: str = Field(min_length=1, description="kube context this environment must run against")
+    namespace: DnsName
+    tier: str = Field(min_length=1, description="Kyverno tier label of the namespace")
+    version: str = Field(default="1.33", pattern=r"^1\.[0-9]+$", description="Kubernetes minor version for schemas")
+    api_timeout: float = Field(default=10, gt=0, description="seconds per Kubernetes API call")
+    rollout_timeout: float = Field(default=600, gt=0, description="seconds to wait for rollouts")
+
+
+class Upstream(Model):
+    host: str = Field(min_length=1)
+    port: int = Field(ge=1, le=65535)
+    database: str = Field(min_length=1)
+    user: str = Field(min_length=1)
+    max_connections: int = Field(ge=1, description="PostgreSQL max_connections of the upstream")
+
+
+class PgBouncerSettings(Model):
+    """The [pgbouncer] section of pgbouncer.ini (only what this stack sets)."""
+
+    listen_addr: str = "0.0.0.0"
+    listen_port: int = Field(default=6432, ge=1, le=65535)
+    auth_type: Literal["md5", "scram-sha-256", "plain", "trust"] = "md5"
+    pool_mode: Literal["session", "transaction", "statement"] = "session"
+    max_client_conn: int = Field(ge=1)
+    default_pool_size: int = Field(ge=1)
+    reserve_pool_size: int = Field(ge=0)
+    reserve_pool_timeout: int = Field(ge=0)
+    server_idle_timeout: int = Field(default=600, ge=0)
+    idle_transaction_timeout: int = Field(ge=0)
+    ignore_startup_parameters: list[str] = Field(default_factory=list)
+
+
+class PgBouncer(Model):
+    image: Image
+    replicas: int = Field(ge=0)
+    pdb_min_available: int = Field(ge=0)
+    resources: Resources
+    readiness: TcpProbe
+    liveness: TcpProbe
+    settings: PgBouncerSettings
+
+
+class AuthentikServer(Model):
+    replicas: int = Field(ge=0)
+    pdb_min_available: int = Field(ge=0)
+    resources: Resources
+    web_workers: int = Field(ge=1)
+    web_threads: int = Field(ge=1)
+    liveness_failures: int = Field(default=6, ge=1)
+    liveness_period: int = Field(default=10, ge=1)
+    liveness_timeout: int = Field(default=5, ge=1)
+
+
+class AuthentikWorker(Model):
+    replicas: int = Field(ge=0)
+    pdb_max_unavailable: int = Field(ge=1)
+    resources: Resources
+    threads: int = Field(ge=1)
+
+
+class Chart(Model):
+    name: str = "authentik"
+    repo: str = "https://charts.goauthentik.io/"
+    version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
+    release: str = "goauthentik"
+
+
+class OutpostApi(Model):
+    """Sending the outpost's JSON patches to the Authentik API at apply time."""
+
+    enabled: bool = False
+    url: str | None = Field(default=None, description="Authentik base URL for the API")
+    token: SecretRef | None = None
+
+    @model_validator(mode="after")
+    def _complete(self) -> OutpostApi:
+        if self.enabled and (not self.url or self.token is None):
+            raise ValueError("an enabled outpost API needs 'url' and 'token'")
+        return self
+
+
+class Outpost(Model):
+    name: str = "authentik-embedded-outpost"
+    deployment: DnsName = "ak-outpost-authentik-embedded-outpost"
+    container: str = "proxy"
+    shm_size: Quantity
+    resources: Resources
+    api: OutpostApi = OutpostApi()
+
+
+class Authentik(Model):
+    host: str = Field(min_length=1, description="public host name of Authentik")
+    chart: Chart
+    image_tag: str = Field(pattern=r"^[0-9A-Za-z._-]+$", description="pinned Authentik image tag")
+    existing_secret: str | None = Field(default=None, description="chart authentik.existingSecret.secretName")
+    log_level: Literal["trace", "debug", "info", "warning", "error"] = "info"
+    conn_max_age: int = Field(ge=0)
+    conn_health_checks: bool = True
+    cache_timeout_flows: int = Field(ge=0)
+    cache_timeout_policies: int = Field(ge=0)
+    server: AuthentikServer
+    worker: AuthentikWorker
+    outpost: Outpost
+
+
+class LintWaiver(Model):
+    rule: str = Field(min_length=1)
+    object: str | None = Field(default=None, description="Kind/name the waiver is limited to")
+    reason: str = Field(min_length=10, description="why this finding is accepted, in words")
+
+
+class Lint(Model):
+    waivers: list[LintWaiver] = Field(default_factory=list)
+
+
+class Verify(Model):
+    shm_threshold: int = Field(default=80, ge=1, le=100, description="max used % of /dev/shm")
+    protected_services: list[str] = Field(default_factory=list, description="URLs behind forward auth")
+    check_timeout: float = Field(default=10, gt=0)
+    convergence_deadline: float = Field(default=120, gt=0)
+    idle_in_transaction_max_seconds: int = Field(default=60, ge=1)
+
+
+class Environment(Model):
+    name: str
+    description: str = ""
+    kube: Kube
+    upstream: Upstream
+    pgbouncer: PgBouncer
+    authentik: Authentik
+    secrets: dict[str, SecretRef] = Field(
+        default_factory=dict, description="secret name -> where its value comes from"
+    )
+    lint: Lint = Lint()
+    verify: Verify = Verify()
+    runs_dir: str = Field(default="runs", description="where runbook transcripts go")
+
+    @field_validator("name")
+    @classmethod
+    def _name(cls, v: str) -> str:
+        if not NAME_RE.match(v):
+            raise ValueError("must be lowercase letters, digits and dashes")
+        return v
+
+    @model_validator(mode="after")
+    def _pdbs_fit(self) -> Environment:
+        if self.pgbouncer.replicas and self.pgbouncer.pdb_min_available > self.pgbouncer.replicas:
+            raise ValueError("pgbouncer.pdb_min_available exceeds pgbouncer.replicas")
+        if "postgres_password" not in self.secrets:
+            raise ValueError("secrets.postgres_password must say where the database password comes from")
+        return self
+
+
+def known_environments(directory: Path) -> list[str]:
+    """Names of the environments defined in ``directory`` (sorted)."""
+    return sorted(p.stem for p in directory.glob("*.yaml"))
+
+
+def _describe(err: dict[str, Any]) -> str:
+    msg = str(err["msg"])
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return msg.removeprefix("Value error, ")
+
+
+def load_environment(name: str, directory: Path) -> Environment:
+    """Load and validate ``directory/<name>.yaml``; one-line errors with file:line and field."""
+    path = directory / f"{name}.yaml"
+    if not NAME_RE.match(name) or not path.is_file():
+        known = ", ".join(known_environments(directory)) or "none"
+        raise EnvironmentConfigError(f"unknown environment {name!r} (known: {known})")
+    try:
+        doc = parse_one(read_text(path), str(path))
+    except InputError as e:
+        raise EnvironmentConfigError(str(e)) from e
+    if not isinstance(doc.data, dict):
+        raise EnvironmentConfigError(f"{path}:{doc.start_line}: expected a mapping at the top level")
+    try:
+        env = Environment.model_validate(doc.data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = tuple(first["loc"])
+        where = doc.line_of(loc)
+        field = dotted(loc) or "(top level)"
+        more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise EnvironmentConfigError(f"{path}:{where}: {field}: {_describe(first)}{more}") from e
+    if env.name != name:
+        raise EnvironmentConfigError(
+            f"{path}:{doc.line_of(('name',))}: name: {env.name!r} does not match the file name {name!r}"
+        )
+    return env

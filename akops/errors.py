@@ -1,0 +1,49 @@
+"""The project's one error hierarchy.
+
+Rule: library code raises these (wrapping third-party errors with ``raise … from e``);
+only entry points (tasks.py, noxfile.py, checks/) turn them into exit codes, using
+``exit_code`` as the suggestion. Messages are one line and never contain secrets.
+"""
+
+from __future__ import annotations
+
+
+class AkopsError(Exception):
+    """Base of every error this project raises on purpose."""
+
+    #: 2 means "could not run" (bad input, unreachable dependency); 1 means "ran and failed".
+    exit_code: int = 2
+
+    def __str__(self) -> str:
+        # One line, always: operators read these at 3 a.m. in a terminal.
+        return " ".join(super().__str__().split())
+
+
+class InputError(AkopsError):
+    """Bad input from the operator: a file, a flag, a field."""
+
+
+class EnvironmentConfigError(InputError):
+    """An environment file is missing, malformed or fails its schema."""
+
+
+class TemplateRenderError(InputError):
+    """A template failed to parse or referenced an undefined variable."""
+
+
+class SecretError(InputError):
+    """A secret could not be resolved from the source the environment names."""
+
+
+class ClusterError(AkopsError):
+    """The Kubernetes API could not be reached or refused a request."""
+
+
+class ToolMissingError(AkopsError):
+    """An external program the step needs is not installed."""
+
+
+class StepFailed(AkopsError):
+    """A step ran and its outcome is a failure (drift, lint errors, failed checks)."""
+
+    exit_code = 1

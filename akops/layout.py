@@ -1,0 +1,44 @@
+"""Where things live in the repository.
+
+Rule: a value object of paths, built from the repository root; nothing else.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Layout:
+    root: Path
+
+    @property
+    def templates(self) -> Path:
+        return self.root / "templates"
+
+    @property
+    def environments(self) -> Path:
+        return self.root / "environments"
+
+    @property
+    def manifests(self) -> Path:
+        return self.root / "manifests"
+
+    @property
+    def runbooks(self) -> Path:
+        return self.root / "runbooks"
+
+    @property
+    def checks(self) -> Path:
+        return self.root / "checks"
+
+    def manifests_for(self, env: str) -> Path:
+        return self.manifests / env
+
+    def rel(self, path: Path) -> str:
+        """``path`` relative to the root when inside it (for stable messages and headers)."""
+        try:
+            return path.resolve().relative_to(self.root.resolve()).as_posix()
+        except ValueError:
+            return str(path)

@@ -1,0 +1,146 @@
+"""Rendering the stack: templates + an environment → manifest texts.
+
+Rule: pure. Reads templates through a Jinja loader and returns texts keyed by output
+file name; writes nothing. Same input, same bytes: no clocks, no randomness, sorted
+iteration. Secrets are rendered as placeholders (see ``akops.secrets``).
+
+Templates named ``*.yaml.j2`` become manifests (``pgbouncer/deployment.yaml.j2`` →
+``pgbouncer-deployment.yaml``); any other ``*.j2`` is a fragment (``pgbouncer.ini``)
+rendered first and handed to the manifests as ``files[...]``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import TracebackType
+
+import jinja2
+
+from akops.environment import Environment
+from akops.errors import TemplateRenderError
+from akops.secrets import placeholder
+
+MANAGED_BY = "akops"
+STACK_LABEL = "akops.io/stack"
+
+
+@dataclass(frozen=True)
+class RenderedFile:
+    name: str
+    template: str
+    text: str
+
+
+@dataclass(frozen=True)
+class RenderedStack:
+    env: str
+    files: tuple[RenderedFile, ...]
+
+    def by_name(self) -> dict[str, str]:
+        return {f.name: f.text for f in self.files}
+
+
+def output_name(template: str) -> str:
+    """``pgbouncer/deployment.yaml.j2`` → ``pgbouncer-deployment.yaml``."""
+    return template.removesuffix(".j2").replace("/", "-")
+
+
+def checksum(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def labels(component: str) -> str:
+    """The labels every object of ours carries; prune and plan find our objects by them."""
+    return "\n".join(
+        [
+            f"app: {component}",
+            f"app.kubernetes.io/managed-by: {MANAGED_BY}",
+            f"{STACK_LABEL}: authentik",
+        ]
+    )
+
+
+def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:
+    # Jinja rewrites tracebacks so template frames carry the template's file and line.
+    found = None
+    while tb is not None:
+        filename = tb.tb_frame.f_code.co_filename
+        if filename.endswith(".j2"):
+            found = (filename, tb.tb_lineno)
+        tb = tb.tb_next
+    return found
+
+
+class _Renderer:
+    def __init__(self, env: Environment, templates: Path) -> None:
+        self.env = env
+        self.templates = templates
+        self.jinja = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(str(templates)),
+            undefined=jinja2.StrictUndefined,
+            keep_trailing_newline=True,
+            trim_blocks=True,
+            lstrip_blocks=True,
+            autoescape=False,
+        )
+        self.jinja.globals.update(env=env, labels=labels, checksum=checksum, secret=self._secret)
+
+    def _secret(self, name: str) -> str:
+        if name not in self.env.secrets:
+            raise TemplateRenderError(
+                f"secret {name!r} is used by a template but not defined under 'secrets:' "
+                f"in environment {self.env.name!r}"
+            )
+        return placeholder(name)
+
+    def _where(self, name: str, e: BaseException) -> str:
+        found = _template_line(e.__traceback__)
+        rel = f"templates/{name}"
+        return f"{rel}:{found[1]}" if found else rel
+
+    def render(self, name: str, **context: object) -> str:
+        try:
+            return self.jinja.get_template(name).render(**context)
+        except jinja2.TemplateSyntaxError as e:
+            rel = f"templates/{e.name or name}"
+            raise TemplateRenderError(f"{rel}:{e.lineno}: template syntax error: {e.message}") from e
+        except jinja2.UndefinedError as e:
+            raise TemplateRenderError(f"{self._where(name, e)}: undefined variable: {e.message}") from e
+        except TemplateRenderError:
+            raise
+        except jinja2.TemplateError as e:
+            raise TemplateRenderError(f"{self._where(name, e)}: {e}") from e
+
+
+def template_names(templates: Path) -> list[str]:
+    """Every ``*.j2`` below ``templates`` as a posix relative path, sorted."""
+    return sorted(p.relative_to(templates).as_posix() for p in templates.rglob("*.j2"))
+
+
+def header(template: str, env: str) -> str:
+    return (
+        f"# generated from templates/{template} for environment {env} by `invoke render`; "
+        "do not edit\n"
+    )
+
+
+def render_stack(env: Environment, templates: Path) -> RenderedStack:
+    """Render every manifest template for ``env``."""
+    names = template_names(templates)
+    if not names:
+        raise TemplateRenderError(f"{templates}: no templates (*.j2) found")
+    renderer = _Renderer(env, templates)
+    fragments = {
+        Path(n).name.removesuffix(".j2"): renderer.render(n)
+        for n in names
+        if not n.endswith(".yaml.j2")
+    }
+    out = []
+    for name in names:
+        if not name.endswith(".yaml.j2"):
+            continue
+        body = renderer.render(name, files=fragments)
+        out.append(RenderedFile(output_name(name), name, header(name, env.name) + body))
+    return RenderedStack(env.name, tuple(out))

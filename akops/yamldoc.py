@@ -1,0 +1,125 @@
+"""YAML documents with the line of every field.
+
+Rule: pure parsing (text in, values out). Errors name the file and line. Lines are
+1-based and keyed by the field path as a tuple (``("pgbouncer", "replicas")``,
+list items by index), so schema errors can point at the line that caused them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from akops.errors import InputError
+
+PathKey = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class Document:
+    """One YAML document: its data, where it came from, and the line of each field."""
+
+    data: Any
+    source: str
+    start_line: int
+    lines: dict[PathKey, int] = field(default_factory=dict, compare=False)
+
+    def line_of(self, path: PathKey) -> int:
+        """Line of the deepest known ancestor of ``path`` (the document start if none)."""
+        for end in range(len(path), -1, -1):
+            if path[:end] in self.lines:
+                return self.lines[path[:end]]
+        return self.start_line
+
+
+def _index_lines(node: yaml.Node, path: PathKey, out: dict[PathKey, int]) -> None:
+    out[path] = node.start_mark.line + 1
+    if isinstance(node, yaml.MappingNode):
+        for key_node, value_node in node.value:
+            key = key_node.value
+            out[(*path, key)] = key_node.start_mark.line + 1
+            _index_lines(value_node, (*path, key), out)
+            out[(*path, key)] = key_node.start_mark.line + 1
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _index_lines(item, (*path, i), out)
+
+
+def parse_all(text: str, source: str) -> list[Document]:
+    """Parse every document of a (multi-document) YAML text; empty documents are dropped."""
+    try:
+        nodes = list(yaml.compose_all(text, Loader=yaml.SafeLoader))
+    except yaml.MarkedYAMLError as e:
+        mark = e.problem_mark or e.context_mark
+        where = f"{source}:{mark.line + 1}" if mark else source
+        raise InputError(f"{where}: invalid YAML: {e.problem or e.context}") from e
+    except yaml.YAMLError as e:
+        raise InputError(f"{source}: invalid YAML: {e}") from e
+    docs: list[Document] = []
+    for node in nodes:
+        if node is None:
+            continue
+        lines: dict[PathKey, int] = {}
+        _index_lines(node, (), lines)
+        loader = yaml.SafeLoader("")
+        try:
+            data = loader.construct_document(node)
+        except yaml.YAMLError as e:
+            raise InputError(f"{source}:{node.start_mark.line + 1}: invalid YAML: {e}") from e
+        finally:
+            loader.dispose()
+        if data is None:
+            continue
+        docs.append(Document(data, source, node.start_mark.line + 1, lines))
+    return docs
+
+
+def parse_one(text: str, source: str) -> Document:
+    """Parse a YAML text that must hold exactly one non-empty document."""
+    docs = parse_all(text, source)
+    if len(docs) != 1:
+        raise InputError(f"{source}: expected one YAML document, found {len(docs)}")
+    return docs[0]
+
+
+def read_text(path: Path) -> str:
+    """Read a UTF-8 file, turning OS errors into one-line input errors."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except FileNotFoundError as e:
+        raise InputError(f"{path}: no such file") from e
+    except IsADirectoryError as e:
+        raise InputError(f"{path}: is a directory, expected a file") from e
+    except UnicodeDecodeError as e:
+        raise InputError(f"{path}: not UTF-8 text") from e
+    except OSError as e:
+        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+
+
+def load_all(path: Path) -> list[Document]:
+    """Read and parse a multi-document YAML file."""
+    return parse_all(read_text(path), str(path))
+
+
+def dotted(path: PathKey) -> str:
+    """``("a", 0, "b")`` → ``a[0].b``: the form field paths take in messages."""
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else (f".{part}" if out else str(part))
+    return out
+
+
+def walk(data: Any, path: PathKey = ()) -> Iterator[tuple[PathKey, Any]]:
+    """Yield (path, value) for every leaf of nested dicts and lists."""
+    if isinstance(data, dict):
+        for k, v in data.items():
+            yield from walk(v, (*path, k))
+    elif isinstance(data, list):
+        for i, v in enumerate(data):
+            yield from walk(v, (*path, i))
+    else:
+        yield path, data
