@@ -23,7 +23,9 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
-    session.run("yamllint", "--strict", "-c", ".yamllint.yaml", "manifests", "environments", "runbooks")
+    session.run(
+        "yamllint", "--strict", "-c", ".yamllint.yaml", "manifests", "environments", "runbooks"
+    )
     for env in ENVS:
         session.run("invoke", "render", "--env", env, "--check")
 
@@ -31,17 +33,17 @@ def lint(session: nox.Session) -> None:
 def ensure_system_packages(session: nox.Session) -> None:
     """PgBouncer and PostgreSQL server binaries for the integration tests."""
     have_pg = any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    if shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists():
-        if have_pg:
-            return
-    packages = [] if have_pg else ["postgresql"]
-    if not (shutil.which("pgbouncer") or Path("/usr/sbin/pgbouncer").exists()):
-        packages.append("pgbouncer")
+    have_pgbouncer = bool(shutil.which("pgbouncer")) or Path("/usr/sbin/pgbouncer").exists()
+    packages = ([] if have_pg else ["postgresql"]) + ([] if have_pgbouncer else ["pgbouncer"])
+    if not packages:
+        return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         session.run("apt-get", "update", "-qq", external=True)
         session.run("apt-get", "install", "-y", "-qq", *packages, external=True)
         return
-    session.error(f"the integration tests need {' and '.join(packages)}: apt-get install {' '.join(packages)}")
+    session.error(
+        f"the integration tests need {' and '.join(packages)}: apt-get install {' '.join(packages)}"
+    )
 
 
 @nox.session

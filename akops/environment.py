@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic_core import ErrorDetails
 
 from akops.errors import EnvironmentConfigError, InputError
-from akops.yamldoc import dotted, parse_one, read_text
+from akops.yamldoc import display, dotted, parse_one, read_text
 
 Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")]
 DnsName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
@@ -62,7 +63,9 @@ class Kube(Model):
     context: str = Field(min_length=1, description="kube context this environment must run against")
     namespace: DnsName
     tier: str = Field(min_length=1, description="Kyverno tier label of the namespace")
-    version: str = Field(default="1.33", pattern=r"^1\.[0-9]+$", description="Kubernetes minor version for schemas")
+    version: str = Field(
+        default="1.33", pattern=r"^1\.[0-9]+$", description="Kubernetes minor version for schemas"
+    )
     api_timeout: float = Field(default=10, gt=0, description="seconds per Kubernetes API call")
     rollout_timeout: float = Field(default=600, gt=0, description="seconds to wait for rollouts")
 
@@ -153,7 +156,9 @@ class Authentik(Model):
     host: str = Field(min_length=1, description="public host name of Authentik")
     chart: Chart
     image_tag: str = Field(pattern=r"^[0-9A-Za-z._-]+$", description="pinned Authentik image tag")
-    existing_secret: str | None = Field(default=None, description="chart authentik.existingSecret.secretName")
+    existing_secret: str | None = Field(
+        default=None, description="chart authentik.existingSecret.secretName"
+    )
     log_level: Literal["trace", "debug", "info", "warning", "error"] = "info"
     conn_max_age: int = Field(ge=0)
     conn_health_checks: bool = True
@@ -176,7 +181,9 @@ class Lint(Model):
 
 class Verify(Model):
     shm_threshold: int = Field(default=80, ge=1, le=100, description="max used % of /dev/shm")
-    protected_services: list[str] = Field(default_factory=list, description="URLs behind forward auth")
+    protected_services: list[str] = Field(
+        default_factory=list, description="URLs behind forward auth"
+    )
     check_timeout: float = Field(default=10, gt=0)
     convergence_deadline: float = Field(default=120, gt=0)
     idle_in_transaction_max_seconds: int = Field(default=60, ge=1)
@@ -208,7 +215,9 @@ class Environment(Model):
         if self.pgbouncer.replicas and self.pgbouncer.pdb_min_available > self.pgbouncer.replicas:
             raise ValueError("pgbouncer.pdb_min_available exceeds pgbouncer.replicas")
         if "postgres_password" not in self.secrets:
-            raise ValueError("secrets.postgres_password must say where the database password comes from")
+            raise ValueError(
+                "secrets.postgres_password must say where the database password comes from"
+            )
         return self
 
 
@@ -217,7 +226,7 @@ def known_environments(directory: Path) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yaml"))
 
 
-def _describe(err: dict[str, Any]) -> str:
+def _describe(err: ErrorDetails) -> str:
     msg = str(err["msg"])
     if err["type"] == "extra_forbidden":
         return "unknown field"
@@ -233,11 +242,14 @@ def load_environment(name: str, directory: Path) -> Environment:
         known = ", ".join(known_environments(directory)) or "none"
         raise EnvironmentConfigError(f"unknown environment {name!r} (known: {known})")
     try:
-        doc = parse_one(read_text(path), str(path))
+        doc = parse_one(read_text(path), display(path))
     except InputError as e:
         raise EnvironmentConfigError(str(e)) from e
+    path_shown = display(path)
     if not isinstance(doc.data, dict):
-        raise EnvironmentConfigError(f"{path}:{doc.start_line}: expected a mapping at the top level")
+        raise EnvironmentConfigError(
+            f"{path_shown}:{doc.start_line}: expected a mapping at the top level"
+        )
     try:
         env = Environment.model_validate(doc.data)
     except ValidationError as e:
@@ -246,9 +258,11 @@ def load_environment(name: str, directory: Path) -> Environment:
         where = doc.line_of(loc)
         field = dotted(loc) or "(top level)"
         more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise EnvironmentConfigError(f"{path}:{where}: {field}: {_describe(first)}{more}") from e
+        raise EnvironmentConfigError(
+            f"{path_shown}:{where}: {field}: {_describe(first)}{more}"
+        ) from e
     if env.name != name:
         raise EnvironmentConfigError(
-            f"{path}:{doc.line_of(('name',))}: name: {env.name!r} does not match the file name {name!r}"
+            f"{path_shown}:{doc.line_of(('name',))}: name: {env.name!r} does not match the file name {name!r}"
         )
     return env

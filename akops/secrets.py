@@ -81,7 +81,9 @@ def resolve_one(name: str, ref: SecretRef, environ: Mapping[str, str] | None = N
 
 
 def resolve(
-    refs: Mapping[str, SecretRef], names: set[str] | None = None, environ: Mapping[str, str] | None = None
+    refs: Mapping[str, SecretRef],
+    names: set[str] | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Secrets:
     """Resolve ``names`` (default: all) of ``refs``."""
     wanted = set(refs) if names is None else names

@@ -105,9 +105,13 @@ class _Renderer:
             return self.jinja.get_template(name).render(**context)
         except jinja2.TemplateSyntaxError as e:
             rel = f"templates/{e.name or name}"
-            raise TemplateRenderError(f"{rel}:{e.lineno}: template syntax error: {e.message}") from e
+            raise TemplateRenderError(
+                f"{rel}:{e.lineno}: template syntax error: {e.message}"
+            ) from e
         except jinja2.UndefinedError as e:
-            raise TemplateRenderError(f"{self._where(name, e)}: undefined variable: {e.message}") from e
+            raise TemplateRenderError(
+                f"{self._where(name, e)}: undefined variable: {e.message}"
+            ) from e
         except TemplateRenderError:
             raise
         except jinja2.TemplateError as e:

@@ -86,6 +86,14 @@ def parse_one(text: str, source: str) -> Document:
     return docs[0]
 
 
+def display(path: Path) -> str:
+    """``path`` as operators should read it: relative to the working directory when inside it."""
+    try:
+        return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
+    except (ValueError, OSError):
+        return str(path)
+
+
 def read_text(path: Path) -> str:
     """Read a UTF-8 file, turning OS errors into one-line input errors."""
     try:

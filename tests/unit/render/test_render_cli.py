@@ -1,0 +1,187 @@
+"""`invoke render` as operators run it: drift gate, secrets, and one-line errors."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+
+from akops.layout import Layout
+from akops.secrets import Secrets
+
+CANARY = "canary-Zq8vX3pL0w9"
+
+
+def test_render_then_check_is_clean(cli: Callable[..., object], repo: Layout) -> None:
+    rendered = cli("render", "--env", "prod")
+    assert rendered.returncode == 0, rendered.stderr
+    checked = cli("render", "--env", "prod", "--check")
+    assert checked.returncode == 0, checked.stderr
+    assert "up to date" in checked.stdout
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "pgbouncer-deployment.yaml",
+        "pgbouncer-configmap.yaml",
+        "authentik-values.yaml",
+        "outpost-patches.yaml",
+        "pgbouncer-secret.yaml",
+        "pgbouncer-pdb.yaml",
+        "pgbouncer-service.yaml",
+    ],
+)
+def test_editing_a_manifest_fails_the_check_with_a_diff(
+    cli: Callable[..., object], repo: Layout, name: str
+) -> None:
+    path = repo.manifests_for("prod") / name
+    path.write_text(path.read_text() + "# hand edit\n")
+    result = cli("render", "--env", "prod", "--check")
+    assert result.returncode == 1
+    assert f"--- manifests/prod/{name} (committed)" in result.stdout
+    assert "-# hand edit" in result.stdout
+    assert name in result.stderr and "invoke render --env prod" in result.stderr
+
+
+def test_missing_and_stale_manifests_are_drift(cli: Callable[..., object], repo: Layout) -> None:
+    target = repo.manifests_for("prod")
+    (target / "pgbouncer-pdb.yaml").unlink()
+    (target / "leftover.yaml").write_text("kind: ConfigMap\n")
+    result = cli("render", "--env", "prod", "--check")
+    assert result.returncode == 1
+    assert "+++ manifests/prod/pgbouncer-pdb.yaml (rendered)" in result.stdout
+    assert "+++ /dev/null" in result.stdout and "leftover.yaml" in result.stdout
+    # render itself repairs both
+    assert cli("render", "--env", "prod").returncode == 0
+    assert not (target / "leftover.yaml").exists()
+    assert cli("render", "--env", "prod", "--check").returncode == 0
+
+
+def test_no_secret_reaches_manifests(cli: Callable[..., object], repo: Layout) -> None:
+    # The canary is what apply would inject; render must never see or write it.
+    env = {"AKOPS_PROD_POSTGRES_PASSWORD": CANARY, "AKOPS_PROD_AUTHENTIK_TOKEN": CANARY + "t"}
+    for name in ("prod", "lab"):
+        result = cli("render", "--env", name, env=env)
+        assert result.returncode == 0, result.stderr
+        assert CANARY not in result.stdout + result.stderr
+    files = [p for p in repo.manifests.rglob("*") if p.is_file()]
+    assert len(files) >= 14
+    for path in files:
+        text = path.read_text()
+        assert CANARY not in text, path
+    secret = (repo.manifests_for("prod") / "pgbouncer-secret.yaml").read_text()
+    # ...and the placeholder it leaves is the one apply replaces with the real value.
+    assert CANARY in Secrets({"postgres_password": CANARY}).inject(secret)
+
+
+def test_unknown_environment_lists_the_known_ones(
+    cli: Callable[..., object], one_line_error: Callable[..., str]
+) -> None:
+    one_line_error(
+        cli("render", "--env", "staging"), ["unknown environment 'staging'", "known: lab, prod"]
+    )
+
+
+def test_malformed_yaml_names_file_and_line(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    path = repo.environments / "prod.yaml"
+    lines = path.read_text().splitlines()
+    lines.insert(4, "kube: [unclosed")
+    path.write_text("\n".join(lines) + "\n")
+    one_line_error(cli("render", "--env", "prod"), ["environments/prod.yaml:6", "invalid YAML"])
+
+
+def test_empty_environment_file(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    (repo.environments / "prod.yaml").write_text("# nothing\n")
+    one_line_error(
+        cli("render", "--env", "prod"), ["environments/prod.yaml", "expected one YAML document"]
+    )
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "parts"),
+    [
+        (
+            "  replicas: 3\n  pdb_min_available: 2\n  resources:\n    cpu_request: 50m",
+            "  replicas: three\n  pdb_min_available: 2\n  resources:\n    cpu_request: 50m",
+            ["environments/prod.yaml:22", "pgbouncer.replicas", "integer"],
+        ),
+        (
+            "    pool_mode: session",
+            "    pool_mode: sessions",
+            ["environments/prod.yaml:", "pgbouncer.settings.pool_mode", "'session'"],
+        ),
+        (
+            "  tier: 1-cluster\n",
+            "  tier: 1-cluster\n  teir: 2\n",
+            ["environments/prod.yaml:9", "kube.teir", "unknown field"],
+        ),
+        (
+            "upstream:\n  host: postgresql.dbaas\n",
+            "upstream:\n",
+            ["environments/prod.yaml:13", "upstream.host", "required field is missing"],
+        ),
+        (
+            "      token: {env: AKOPS_PROD_AUTHENTIK_TOKEN}",
+            "      token: {}",
+            ["authentik.outpost.api.token", "exactly one of 'env' or 'file'"],
+        ),
+    ],
+    ids=["wrong-type", "bad-choice", "unknown-field", "missing-field", "bad-secret-ref"],
+)
+def test_schema_violation_names_field_and_line(
+    cli: Callable[..., object],
+    repo: Layout,
+    one_line_error: Callable[..., str],
+    old: str,
+    new: str,
+    parts: list[str],
+) -> None:
+    path = repo.environments / "prod.yaml"
+    text = path.read_text()
+    assert old in text
+    path.write_text(text.replace(old, new, 1))
+    one_line_error(cli("render", "--env", "prod"), parts)
+
+
+def test_undefined_template_variable_names_template_line_and_name(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    path = repo.templates / "pgbouncer" / "service.yaml.j2"
+    lines = path.read_text().splitlines()
+    lines.insert(10, "  clusterIP: {{ env.pgbouncer.cluster_ip }}")
+    path.write_text("\n".join(lines) + "\n")
+    one_line_error(
+        cli("render", "--env", "prod"),
+        ["templates/pgbouncer/service.yaml.j2:11", "undefined variable", "cluster_ip"],
+    )
+
+
+def test_template_syntax_error_names_template_and_line(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    path = repo.templates / "pgbouncer" / "pdb.yaml.j2"
+    path.write_text(
+        path.read_text().replace(
+            "{{ env.pgbouncer.pdb_min_available }}", "{{ env.pgbouncer.pdb_min_available }"
+        )
+    )
+    one_line_error(
+        cli("render", "--env", "prod"),
+        ["templates/pgbouncer/pdb.yaml.j2:10", "template syntax error"],
+    )
+
+
+def test_undefined_secret_in_a_template(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    path: Path = repo.templates / "pgbouncer" / "userlist.txt.j2"
+    path.write_text(path.read_text() + '"admin" "{{ secret("admin_password") }}"\n')
+    one_line_error(
+        cli("render", "--env", "prod"), ["secret 'admin_password'", "not defined under 'secrets:'"]
+    )
