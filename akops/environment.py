@@ -265,4 +265,12 @@ def load_environment(name: str, directory: Path) -> Environment:
         raise EnvironmentConfigError(
             f"{path_shown}:{doc.line_of(('name',))}: name: {env.name!r} does not match the file name {name!r}"
         )
+    repo = directory.resolve().parent
+    for secret, ref in env.secrets.items():
+        if ref.file is not None and Path(ref.file).expanduser().resolve().is_relative_to(repo):
+            # A secrets file in the work tree is one `git add -A` away from being committed.
+            raise EnvironmentConfigError(
+                f"{path_shown}:{doc.line_of(('secrets', secret, 'file'))}: secrets.{secret}.file: "
+                "must be outside the repository"
+            )
     return env

@@ -185,3 +185,15 @@ def test_undefined_secret_in_a_template(
     one_line_error(
         cli("render", "--env", "prod"), ["secret 'admin_password'", "not defined under 'secrets:'"]
     )
+
+
+def test_secrets_file_inside_the_repository_is_refused(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    path = repo.environments / "lab.yaml"
+    text = path.read_text()
+    path.write_text(text.replace("~/.config/akops/lab-secrets.yaml", "environments/lab-secrets.yaml"))
+    one_line_error(
+        cli("render", "--env", "lab"),
+        ["environments/lab.yaml:", "secrets.postgres_password.file", "outside the repository"],
+    )
