@@ -31,7 +31,12 @@ def exits() -> Iterator[None]:
         raise Exit("interrupted", code=130) from None
 
 
-@task(help={"env": ENV_HELP, "check": "render in memory and exit 1 with a diff if manifests/ENV differs"})
+@task(
+    help={
+        "env": ENV_HELP,
+        "check": "render in memory and exit 1 with a diff if manifests/ENV differs",
+    }
+)
 def render(c: Context, env: str = "prod", check: bool = False) -> None:
     """Render templates/ for an environment into manifests/ENV/."""
     from akops import render as r
@@ -56,4 +61,447 @@ def render(c: Context, env: str = "prod", check: bool = False) -> None:
 
 # --- tasks of later issues are added below, one section each ---
 
-ns = Collection(render)
+
+# --- runbook ---
+
+RUNBOOKS_HELP = "directory to read runbooks from (default: runbooks/)"
+
+
+def _runbooks(directory: str) -> tuple[Path, str]:
+    path = Path(directory).resolve() if directory else LAYOUT.runbooks
+    return path, LAYOUT.rel(path)
+
+
+def _positional(name: str, task_name: str) -> None:
+    # Invoke hands a flag typed where the positional NAME goes (`runbook.run --help`) to NAME.
+    if name.startswith("-"):
+        from akops.errors import InputError
+
+        raise InputError(f"expected a runbook name, got {name!r} (help: invoke --help {task_name})")
+
+
+@task(
+    name="list",
+    help={
+        "check": "validate every runbook (schema, checks and tasks it names, rendering); exit 1 on problems",
+        "runbooks": RUNBOOKS_HELP,
+    },
+)
+def runbook_list(c: Context, check: bool = False, runbooks: str = "") -> None:
+    """List the runbooks: name, title and when to use each."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from akops.environment import known_environments, load_environment
+    from akops.runbook import load, validation
+
+    with exits():
+        directory, label = _runbooks(runbooks)
+        if check:
+            names = known_environments(LAYOUT.environments)
+            envs = [load_environment(n, LAYOUT.environments) for n in names]
+            count, problems = load.lint(
+                directory, label, validation.known_checks(), validation.tasks_of(ns), envs
+            )
+            for p in problems:
+                print(p)
+            if problems:
+                raise Exit(f"runbooks: {len(problems)} problem(s) in {label}", code=1)
+            print(f"{label}: {count} runbook(s) valid")
+            return
+        table = Table("runbook", "title", "when to use it", "alerts", box=None, show_edge=False)
+        for rb in load.load_all(directory, label):
+            r = rb.runbook
+            table.add_row(r.name, r.title, r.summary, "\n".join(r.when.alerts))
+        Console(soft_wrap=False).print(table)
+
+
+@task(
+    name="show",
+    help={
+        "name": "runbook name (a file in runbooks/ without .yaml)",
+        "env": "render the commands for this environment (default: show the templates)",
+        "runbooks": RUNBOOKS_HELP,
+    },
+)
+def runbook_show(c: Context, name: str, env: str = "", runbooks: str = "") -> None:
+    """Print a runbook as readable Markdown."""
+    from akops.environment import load_environment
+    from akops.runbook import load, markdown
+
+    with exits():
+        _positional(name, "runbook.show")
+        directory, label = _runbooks(runbooks)
+        rb = load.find(directory, name, label)
+        environment = load_environment(env, LAYOUT.environments) if env else None
+        print(markdown.runbook(rb, environment), end="")
+
+
+@task(
+    name="run",
+    iterable=["input", "skip"],
+    help={
+        "name": "runbook name (a file in runbooks/ without .yaml)",
+        "env": ENV_HELP + "; required",
+        "yes": "answer yes to every confirmation (decisions take their default answer)",
+        "dry_run": "run only read-only steps; print what the others would do",
+        "resume": "continue the last stopped run of this runbook on ENV from the step it stopped at",
+        "input": "runbook input NAME=VALUE (repeatable); see `invoke runbook.show NAME`",
+        "skip": "step ID to skip, recorded in the transcript (repeatable)",
+        "verify_args": "extra flags for every check step's `invoke verify`, e.g. '--target local ...'",
+        "runs_dir": "where transcripts go (default: the environment's runs_dir, runs/)",
+        "runbooks": RUNBOOKS_HELP,
+    },
+)
+def runbook_run(
+    c: Context,
+    name: str,
+    env: str = "",
+    yes: bool = False,
+    dry_run: bool = False,
+    resume: bool = False,
+    input: list[str] | None = None,
+    skip: list[str] | None = None,
+    verify_args: str = "",
+    runs_dir: str = "",
+    runbooks: str = "",
+) -> None:
+    """Run a runbook against an environment, asking before each change; writes a transcript."""
+    import shlex
+
+    from rich.console import Console
+
+    from akops.environment import load_environment
+    from akops.errors import InputError
+    from akops.runbook import execute, load, template
+    from akops.runbook.transcript import EXIT_CODES
+
+    with exits():
+        _positional(name, "runbook.run")
+        if not env:
+            raise InputError("--env is required: the environment this runbook acts on")
+        directory, label = _runbooks(runbooks)
+        rb = load.find(directory, name, label)
+        environment = load_environment(env, LAYOUT.environments)
+        # --runs-dir is relative to where the operator is; the environment's, to the repository.
+        runs = Path(runs_dir).resolve() if runs_dir else LAYOUT.root / environment.runs_dir
+        opts = execute.RunOptions(
+            env=environment,
+            root=LAYOUT.root,
+            runs_dir=runs,
+            inputs=template.parse_assignments(input or [], "--input"),
+            yes=yes,
+            dry_run=dry_run,
+            resume=resume,
+            skip=frozenset(skip or []),
+            verify_args=tuple(shlex.split(verify_args)),
+        )
+        result = execute.run(rb, opts, Console(soft_wrap=True, highlight=False))
+        code = EXIT_CODES[result.status]
+        if code:
+            raise Exit(code=code)
+
+
+runbook = Collection("runbook", runbook_list, runbook_show, runbook_run)
+
+# --- verify ---
+
+
+@task(
+    auto_shortflags=False,  # a dozen flags: long names only, no surprising -h
+    iterable=["only", "skip", "protected"],
+    help={
+        "env": ENV_HELP,
+        "target": "cluster (pods via the kube context) or local (services on this machine)",
+        "context": "kube context to use instead of the environment's kube.context",
+        "only": "run only this check ID (glob allowed, e.g. 'http.*'); repeatable",
+        "skip": "skip this check ID (glob allowed); repeatable",
+        "json": "also write the report as JSON to this path",
+        "junit": "also write the report as JUnit XML to this path",
+        "url": "Authentik base URL (local default: verify.local.url)",
+        "outpost_url": "outpost base URL for the ping (local default: verify.local.outpost_url)",
+        "pgbouncer": "PgBouncer HOST:PORT reachable from here (db checks; local port checks)",
+        "shm": "tmpfs path whose usage is checked locally (default: verify.local.shm)",
+        "protected": "URL of a service behind forward auth (replaces the environment's list); repeatable",
+        "timeout": "seconds per check (default: verify.check_timeout)",
+        "deadline": "seconds convergence checks retry (default: verify.convergence_deadline)",
+    },
+)
+def verify(
+    c: Context,
+    env: str = "prod",
+    target: str = "cluster",
+    context: str | None = None,
+    only: list[str] | None = None,
+    skip: list[str] | None = None,
+    json: str | None = None,
+    junit: str | None = None,
+    url: str | None = None,
+    outpost_url: str | None = None,
+    pgbouncer: str | None = None,
+    shm: str | None = None,
+    protected: list[str] | None = None,
+    timeout: float | None = None,
+    deadline: float | None = None,
+) -> None:
+    """Verify the stack: checks run concurrently, a table, then VERIFY RESULT (exit 0/1/2)."""
+    from rich.console import Console
+
+    from akops.verify import run, show
+
+    with exits():
+        overrides = dict(
+            url=url,
+            outpost_url=outpost_url,
+            pgbouncer=pgbouncer,
+            shm=shm,
+            timeout=timeout,
+            deadline=deadline,
+            protected=protected or None,
+        )
+        prepared = run.prepare(
+            LAYOUT,
+            env,
+            context=context,
+            target=target,
+            only=only or (),
+            skip=skip or (),
+            options=run.options(**overrides),
+        )
+        with show.live() as live:
+            report = run.execute(prepared, on_result=live.result, total=live.total)
+        run.write_reports(report, json, junit)
+        console = Console(highlight=False)
+        if not console.is_terminal:
+            console = Console(highlight=False, width=160)
+        console.print(report.table())
+        console.print(report.summary())
+        console.print(f"[bold {'green' if report.ok else 'red'}]{report.result_line()}[/]")
+    if not report.ok:
+        raise Exit(code=report.exit_code)
+
+
+# --- lint ---
+
+
+@task(
+    iterable=["path"],
+    help={
+        "env": ENV_HELP + "; lints what `invoke render` produces for it, with its waivers",
+        "path": "file or directory to lint instead: manifests, chart values, pgbouncer.ini (repeatable)",
+        "format": "text (grouped by file, the default) or json (a list of findings)",
+        "kube_version": "Kubernetes version of the schemas for --path (default 1.33)",
+        "max_connections": "PostgreSQL max_connections for the capacity rule with --path",
+    },
+)
+def lint(
+    c: Context,
+    env: str = "",
+    path: list[str] | None = None,
+    format: str = "text",
+    kube_version: str = "",
+    max_connections: int = 0,
+) -> None:
+    """Lint a rendered environment or files: YAML, Kubernetes schema, chart values, stack policy."""
+    from akops import lint as linting
+    from akops.errors import InputError
+
+    with exits():
+        if format not in ("text", "json"):
+            raise InputError(f"--format must be text or json, not {format!r}")
+        if bool(env) == bool(path):
+            raise InputError(
+                "give either --env ENV or --path P (repeatable), not both and not neither"
+            )
+        if path:
+            report = linting.lint_paths(
+                path,
+                kube_version=kube_version or None,
+                max_connections=max_connections or None,
+                root=LAYOUT.root,
+            )
+        else:
+            report = linting.lint_environment(LAYOUT, env)
+    print(report.to_json() if format == "json" else report.to_text(), end="")
+    if not report.ok:
+        raise Exit(code=1)
+
+
+# --- deploy ---
+
+CONTEXT_HELP = "kube context to use instead of the environment's kube.context (explicit override)"
+SKIP_HELM_HELP = "leave the Authentik Helm release alone (objects only; no helm needed)"
+FORCE_HELP = "take ownership of fields another field manager owns (server-side apply force)"
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "context": CONTEXT_HELP,
+        "skip_helm": SKIP_HELM_HELP,
+        "force_conflicts": "plan as if applying with --force-conflicts",
+        "verbose": "also list unchanged objects",
+    }
+)
+def plan(
+    c: Context,
+    env: str = "prod",
+    context: str | None = None,
+    skip_helm: bool = False,
+    force_conflicts: bool = False,
+    verbose: bool = False,
+) -> None:
+    """Show what apply would change (server-side dry run); exit 0 none, 2 changes, 1 error."""
+    from akops.cluster import deploy as d
+
+    with exits():
+        result = d.plan_env(
+            LAYOUT, env, context=context, skip_helm=skip_helm, force=force_conflicts
+        )
+    print(result.to_text(verbose=verbose), end="")
+    if result.exit_code:
+        raise Exit(code=result.exit_code)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "context": CONTEXT_HELP,
+        "yes": "apply without asking (required when stdin is not a terminal)",
+        "force_conflicts": FORCE_HELP,
+        "prune": "delete objects of ours that are no longer rendered (planned as destroy)",
+        "skip_helm": SKIP_HELM_HELP,
+        "dry_run": "show the plan and stop; change nothing",
+    }
+)
+def apply(
+    c: Context,
+    env: str = "prod",
+    context: str | None = None,
+    yes: bool = False,
+    force_conflicts: bool = False,
+    prune: bool = False,
+    skip_helm: bool = False,
+    dry_run: bool = False,
+) -> None:
+    """Show the plan, confirm, then server-side apply the stack (and upgrade the release)."""
+    from akops.cluster import deploy as d
+
+    with exits():
+        d.apply_env(
+            LAYOUT,
+            env,
+            context=context,
+            yes=yes,
+            force=force_conflicts,
+            prune=prune,
+            skip_helm=skip_helm,
+            dry_run=dry_run,
+        )
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "context": CONTEXT_HELP,
+        "yes": "apply without asking (required when stdin is not a terminal)",
+        "force_conflicts": FORCE_HELP,
+        "prune": "delete objects of ours that are no longer rendered",
+        "skip_helm": SKIP_HELM_HELP,
+        "dry_run": "render, lint and plan only; change nothing",
+    }
+)
+def deploy(
+    c: Context,
+    env: str = "prod",
+    context: str | None = None,
+    yes: bool = False,
+    force_conflicts: bool = False,
+    prune: bool = False,
+    skip_helm: bool = False,
+    dry_run: bool = False,
+) -> None:
+    """Render, lint, plan, confirm, apply, wait for the rollout, verify; one summary."""
+    from akops.cluster import deploy as d
+
+    with exits():
+        summary = d.deploy_env(
+            LAYOUT,
+            env,
+            context=context,
+            yes=yes,
+            force=force_conflicts,
+            prune=prune,
+            skip_helm=skip_helm,
+            dry_run=dry_run,
+        )
+    print(summary.to_text(), end="")
+    if summary.exit_code:
+        raise Exit(code=summary.exit_code)
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "context": CONTEXT_HELP,
+        "yes": "roll back without asking (required when stdin is not a terminal)",
+        "skip_helm": "roll back PgBouncer only; leave the Helm release alone",
+        "dry_run": "show the revisions it would roll back to; change nothing",
+    }
+)
+def rollback(
+    c: Context,
+    env: str = "prod",
+    context: str | None = None,
+    yes: bool = False,
+    skip_helm: bool = False,
+    dry_run: bool = False,
+) -> None:
+    """Roll PgBouncer and the Authentik release back one revision, then wait and verify."""
+    from akops.cluster import deploy as d
+
+    with exits():
+        summary = d.rollback_env(
+            LAYOUT, env, context=context, yes=yes, skip_helm=skip_helm, dry_run=dry_run
+        )
+    print(summary.to_text(), end="")
+    if summary.exit_code:
+        raise Exit(code=summary.exit_code)
+
+
+@task(
+    iterable=["deployment"],
+    help={
+        "env": ENV_HELP,
+        "context": CONTEXT_HELP,
+        "deployment": "wait for this Deployment only (repeatable; default: every Deployment of the stack)",
+    },
+)
+def rollout(
+    c: Context, env: str = "prod", context: str | None = None, deployment: list[str] | None = None
+) -> None:
+    """Wait (by watch, with a live display) until the stack's Deployments converge."""
+    from akops.cluster import deploy as d
+
+    with exits():
+        done = d.rollout_env(LAYOUT, env, context=context, names=tuple(deployment or ()))
+    print(f"converged: {done}")
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "dry_run": "say whether the outpost's patches differ; change nothing",
+    }
+)
+def outpost_patch(c: Context, env: str = "prod", dry_run: bool = False) -> None:
+    """Send the rendered outpost kubernetes_json_patches to the Authentik API."""
+    from akops.cluster import deploy as d
+
+    with exits():
+        print(d.outpost_patch_env(LAYOUT, env, dry_run=dry_run))
+
+
+ns = Collection(
+    render, runbook, verify, lint, plan, apply, deploy, rollback, rollout, outpost_patch
+)

@@ -179,6 +179,20 @@ class Lint(Model):
     waivers: list[LintWaiver] = Field(default_factory=list)
 
 
+class VerifyLocal(Model):
+    """Where ``invoke verify --target local`` finds the services when run on one machine."""
+
+    url: str = Field(default="http://127.0.0.1:9000", description="Authentik base URL")
+    outpost_url: str = Field(default="http://127.0.0.1:9000", description="outpost base URL (ping)")
+    pgbouncer: str = Field(
+        default="127.0.0.1:6432", pattern=r"^.+:[0-9]+$", description="HOST:PORT"
+    )
+    shm: str = Field(default="/dev/shm", min_length=1, description="tmpfs whose usage is checked")
+    protected_services: list[str] = Field(
+        default_factory=list, description="local URLs behind forward auth"
+    )
+
+
 class Verify(Model):
     shm_threshold: int = Field(default=80, ge=1, le=100, description="max used % of /dev/shm")
     protected_services: list[str] = Field(
@@ -187,6 +201,7 @@ class Verify(Model):
     check_timeout: float = Field(default=10, gt=0)
     convergence_deadline: float = Field(default=120, gt=0)
     idle_in_transaction_max_seconds: int = Field(default=60, ge=1)
+    local: VerifyLocal = VerifyLocal()
 
 
 class Environment(Model):

@@ -35,8 +35,22 @@ class SecretError(InputError):
     """A secret could not be resolved from the source the environment names."""
 
 
+class RunbookError(InputError):
+    """A runbook is missing, malformed, fails its schema or names an unknown input."""
+
+
 class ClusterError(AkopsError):
     """The Kubernetes API could not be reached or refused a request."""
+
+
+class RejectedError(ClusterError):
+    """The API answered and refused the change (invalid object, conflict): it ran and failed."""
+
+    exit_code = 1
+
+
+class ConflictError(RejectedError):
+    """Server-side apply hit fields owned by another field manager (HTTP 409)."""
 
 
 class ToolMissingError(AkopsError):
@@ -47,3 +61,7 @@ class StepFailed(AkopsError):
     """A step ran and its outcome is a failure (drift, lint errors, failed checks)."""
 
     exit_code = 1
+
+
+class RolloutFailed(StepFailed):
+    """A rollout did not converge: a pod failed for good, or the deadline passed."""

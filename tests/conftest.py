@@ -15,7 +15,15 @@ import pytest
 from akops.layout import Layout
 
 ROOT = Path(__file__).resolve().parent.parent
-REPO_PARTS = ("tasks.py", "templates", "environments", "manifests", "runbooks", "checks")
+REPO_PARTS = (
+    ".yamllint.yaml",
+    "tasks.py",
+    "templates",
+    "environments",
+    "manifests",
+    "runbooks",
+    "checks",
+)
 
 
 @dataclass(frozen=True)

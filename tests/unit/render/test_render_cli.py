@@ -192,7 +192,9 @@ def test_secrets_file_inside_the_repository_is_refused(
 ) -> None:
     path = repo.environments / "lab.yaml"
     text = path.read_text()
-    path.write_text(text.replace("~/.config/akops/lab-secrets.yaml", "environments/lab-secrets.yaml"))
+    path.write_text(
+        text.replace("~/.config/akops/lab-secrets.yaml", "environments/lab-secrets.yaml")
+    )
     one_line_error(
         cli("render", "--env", "lab"),
         ["environments/lab.yaml:", "secrets.postgres_password.file", "outside the repository"],

@@ -158,6 +158,7 @@ def test_pgbouncer_ini_has_every_setting(prod: dict[str, Any]) -> None:
         "server_idle_timeout": "600",
         "idle_transaction_timeout": "300",
         "ignore_startup_parameters": "extra_float_digits",
+        "stats_users": "authentik",
     }
     assert parsed["databases"]["authentik"] == (
         "host=postgresql.dbaas port=5432 dbname=authentik user=authentik"

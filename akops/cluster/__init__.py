@@ -1,0 +1,10 @@
+"""Talking to the cluster: connection, plans, server-side apply, rollouts, Helm, the outpost.
+
+Pure (data, nouns): ``objects`` (the stack's objects, identity, apply order),
+``plan`` (normalisation, field diffs, masking, summary), ``convergence`` (rollout
+predicate, fatal pod states), ``pipeline`` (stages and their summary).
+I/O: ``connect`` (kubeconfig, context guard, deadlines, retries), ``call`` (REST with
+plain dicts), ``apply`` (dry-run plan, apply, prune), ``rollout`` (watch and wait),
+``helm`` (the release via the helm program), ``outpost`` (the Authentik API), and
+``deploy`` (the operations behind the invoke tasks).
+"""

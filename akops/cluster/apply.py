@@ -1,0 +1,189 @@
+"""Planning and applying the stack's objects with server-side apply; pruning what we left.
+
+Rule: I/O. A plan is a server-side apply with ``dryRun=All`` of every rendered object
+(the API computes what the object *would* become, defaults and other managers' fields
+included) compared with the live object. Apply sends the same body for real, in
+dependency order, as field manager ``akops``; ``force`` only when the operator asks.
+Objects carrying our labels and field manager that are no longer rendered are planned
+as destroy and deleted only with ``prune``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from akops.cluster.call import APPLY_PATCH, NotFound, call
+from akops.cluster.objects import (
+    FIELD_MANAGER,
+    KINDS,
+    SELECTOR,
+    Manifest,
+    Obj,
+    Ref,
+    destroy_order,
+    ordered,
+    ours,
+    ref_of,
+    to_apply,
+)
+from akops.cluster.plan import ObjectPlan, object_plan
+from akops.errors import AkopsError
+from akops.secrets import Secrets
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+
+def get(api: ApiClient, ref: Ref) -> Obj | None:
+    """The live object, or ``None`` when it does not exist."""
+    try:
+        return call(api, "GET", ref.path, what=str(ref))
+    except NotFound:
+        return None
+
+
+def server_apply(api: ApiClient, body: Obj, *, dry_run: bool, force: bool, secrets: Secrets) -> Obj:
+    """PATCH ``body`` as server-side apply (``application/apply-patch+yaml``); the result."""
+    ref = ref_of(body)
+    query = [("fieldManager", FIELD_MANAGER)]
+    if force:
+        query.append(("force", "true"))
+    if dry_run:
+        query.append(("dryRun", "All"))
+    return call(
+        api,
+        "PATCH",
+        ref.path,
+        what=str(ref),
+        query=query,
+        body=body,
+        content_type=APPLY_PATCH,
+        secrets=secrets,
+    )
+
+
+def list_ours(api: ApiClient, namespace: str) -> list[Obj]:
+    """Live objects this repository applied earlier (our labels and field manager)."""
+    found: list[Obj] = []
+    for kind in KINDS.values():
+        doc = call(
+            api,
+            "GET",
+            kind.collection(namespace),
+            what=f"{kind.kind} list in {namespace}",
+            query=[("labelSelector", SELECTOR)],
+        )
+        for item in doc.get("items") or []:
+            # Lists omit kind/apiVersion per item; the selector is re-checked in case a
+            # server (or proxy) ignores it.
+            item.setdefault("kind", kind.kind)
+            item.setdefault("apiVersion", kind.api_version)
+            if ours(item):
+                found.append(item)
+    return found
+
+
+def delete(api: ApiClient, ref: Ref) -> None:
+    """Delete an object; one that is already gone counts as deleted."""
+    try:
+        call(api, "DELETE", ref.path, what=str(ref), query=[("propagationPolicy", "Foreground")])
+    except NotFound:
+        return
+
+
+def plan_objects(
+    api: ApiClient,
+    manifests: Sequence[Manifest],
+    namespace: str,
+    secrets: Secrets,
+    *,
+    force: bool = False,
+) -> list[ObjectPlan]:
+    """Dry-run apply every manifest and compare; add destroy entries for what we left behind."""
+    plans: list[ObjectPlan] = []
+    for m in ordered(manifests):
+        body = to_apply(m, secrets)
+        live = get(api, m.ref)
+        if live is None:
+            # Shown as what we send, not the server's defaulted result: that is what was written.
+            plans.append(object_plan(m.ref, None, body))
+            # Still ask the API: a dry-run catches an invalid object before apply does.
+            server_apply(api, body, dry_run=True, force=force, secrets=secrets)
+            continue
+        planned = server_apply(api, body, dry_run=True, force=force, secrets=secrets)
+        plans.append(object_plan(m.ref, live, planned))
+    rendered = {m.ref for m in manifests}
+    leftover = [ref_of(o, namespace) for o in list_ours(api, namespace)]
+    for ref in destroy_order(r for r in leftover if r not in rendered):
+        plans.append(ObjectPlan(ref, "destroy"))
+    return plans
+
+
+@dataclass
+class Ledger:
+    """What an apply has done so far: reported in full when something fails midway."""
+
+    done: list[str] = field(default_factory=list)
+    pending: list[str] = field(default_factory=list)
+
+    def step(self, name: str, action: Callable[[], Any]) -> Any:
+        try:
+            result = action()
+        except AkopsError as e:
+            rest = [p for p in self.pending if p != name]
+            e.args = (
+                f"{e}; applied: {', '.join(self.done) or 'nothing'}; "
+                f"not applied: {', '.join([name, *rest])}",
+            )
+            raise
+        self.done.append(name)
+        if name in self.pending:
+            self.pending.remove(name)
+        return result
+
+
+def apply_objects(
+    api: ApiClient,
+    manifests: Sequence[Manifest],
+    plans: Sequence[ObjectPlan],
+    secrets: Secrets,
+    progress: Ledger,
+    *,
+    force: bool,
+    prune: bool,
+    log: Callable[[str], None] = print,
+) -> tuple[list[Ref], list[Ref]]:
+    """Apply the changed objects in order, then (with ``prune``) delete the destroy ones.
+
+    Returns (applied, deleted); applied Deployments need a rollout wait.
+    """
+    by_ref = {p.ref: p for p in plans}
+    todo = [
+        m
+        for m in ordered(manifests)
+        if by_ref.get(m.ref, ObjectPlan(m.ref, "add")).action != "none"
+    ]
+    doomed = [p.ref for p in plans if p.action == "destroy"] if prune else []
+    progress.pending.extend([str(m.ref) for m in todo] + [f"delete {r}" for r in doomed])
+    changed: list[Ref] = []
+    deleted: list[Ref] = []
+    for m in todo:
+        body = to_apply(m, secrets)
+
+        def send(b: Obj = body) -> Obj:
+            return server_apply(api, b, dry_run=False, force=force, secrets=secrets)
+
+        progress.step(str(m.ref), send)
+        log(f"applied {m.ref}")
+        changed.append(m.ref)
+    for ref in destroy_order(doomed):
+
+        def remove(r: Ref = ref) -> None:
+            delete(api, r)
+
+        progress.step(f"delete {ref}", remove)
+        log(f"deleted {ref}")
+        deleted.append(ref)
+    return changed, deleted

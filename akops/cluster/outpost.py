@@ -1,0 +1,124 @@
+"""Sending the embedded outpost's ``kubernetes_json_patches`` to the Authentik API.
+
+Rule: I/O (HTTP). Authentik owns the outpost's Kubernetes objects, so the /dev/shm
+and memory fix goes in through its API: find the outpost by name, then
+``PATCH /api/v3/outposts/instances/{uuid}/`` with its config where only
+``kubernetes_json_patches`` is replaced. Every request has the environment's API
+timeout; the token comes from the source the environment names and never appears
+in output or errors.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import yaml
+
+from akops.environment import Environment
+from akops.errors import ClusterError, InputError
+from akops.secrets import Secrets
+
+
+@dataclass(frozen=True)
+class OutpostPatches:
+    """The rendered outpost-patches.yaml."""
+
+    outpost: str
+    patches: dict[str, Any]
+
+
+def parse_patches(text: str, source: str = "outpost-patches.yaml") -> OutpostPatches:
+    try:
+        doc = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        raise InputError(f"{source}: invalid YAML: {e}") from e
+    if not isinstance(doc, dict) or not isinstance(doc.get("kubernetes_json_patches"), dict):
+        raise InputError(
+            f"{source}: expected a mapping with 'outpost' and 'kubernetes_json_patches'"
+        )
+    return OutpostPatches(str(doc.get("outpost")), doc["kubernetes_json_patches"])
+
+
+@dataclass(frozen=True)
+class Result:
+    outpost: str
+    uuid: str
+    changed: bool
+
+    def describe(self) -> str:
+        state = "patched" if self.changed else "already up to date"
+        return f"outpost {self.outpost} ({self.uuid}): kubernetes_json_patches {state}"
+
+
+class AuthentikApi:
+    """A minimal Authentik API client: bearer token, JSON, one timeout for every request."""
+
+    def __init__(self, base_url: str, token: str, timeout: float) -> None:
+        self.base = base_url.rstrip("/")
+        self.token = token
+        self.timeout = timeout
+        self.secrets = Secrets({"authentik_token": token})
+
+    def request(self, method: str, path: str, body: Any = None) -> Any:
+        url = f"{self.base}{path}"
+        data = json.dumps(body).encode() if body is not None else None
+        req = urllib.request.Request(url, data=data, method=method)
+        req.add_header("Authorization", f"Bearer {self.token}")
+        req.add_header("Accept", "application/json")
+        if data is not None:
+            req.add_header("Content-Type", "application/json")
+        what = f"Authentik API {method} {path.split('?')[0]}"
+        try:
+            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
+                raw = resp.read()
+        except urllib.error.HTTPError as e:
+            detail = e.read()[:200].decode("utf-8", "replace")
+            raise ClusterError(
+                self.secrets.mask(f"{what}: HTTP {e.code} {' '.join(detail.split())}")
+            ) from e
+        except (urllib.error.URLError, TimeoutError, OSError) as e:
+            reason = getattr(e, "reason", e)
+            raise ClusterError(
+                self.secrets.mask(f"{what}: cannot reach {self.base}: {reason}")
+            ) from e
+        try:
+            return json.loads(raw) if raw else None
+        except ValueError as e:
+            raise ClusterError(f"{what}: answer is not JSON") from e
+
+    def find_outpost(self, name: str) -> Mapping[str, Any]:
+        query = urllib.parse.urlencode({"name__iexact": name})
+        doc = self.request("GET", f"/api/v3/outposts/instances/?{query}")
+        results = doc.get("results") if isinstance(doc, dict) else None
+        for item in results or []:
+            if isinstance(item, dict) and item.get("name") == name:
+                return item
+        raise ClusterError(f"Authentik API: no outpost named {name!r} at {self.base}")
+
+
+def send_patches(
+    env: Environment, patches: OutpostPatches, token: str, *, dry_run: bool = False
+) -> Result:
+    """Replace the outpost's ``kubernetes_json_patches`` when they differ from the rendered ones."""
+    api_cfg = env.authentik.outpost.api
+    if not api_cfg.enabled or not api_cfg.url:
+        raise InputError(
+            f"environment {env.name!r}: authentik.outpost.api.enabled is false; "
+            "apply the outpost patches by hand or enable the API there"
+        )
+    api = AuthentikApi(api_cfg.url, token, env.kube.api_timeout)
+    outpost = api.find_outpost(patches.outpost)
+    uuid = str(outpost.get("pk"))
+    config = dict(outpost.get("config") or {})
+    if config.get("kubernetes_json_patches") == patches.patches:
+        return Result(patches.outpost, uuid, False)
+    if not dry_run:
+        config["kubernetes_json_patches"] = patches.patches
+        api.request("PATCH", f"/api/v3/outposts/instances/{uuid}/", {"config": config})
+    return Result(patches.outpost, uuid, True)

@@ -1,0 +1,413 @@
+"""Running a verify plan: concurrently, each check bounded, convergence checks retried.
+
+Rule: I/O orchestration. ``prepare`` loads the environment, connects to the cluster
+when the plan needs it, resolves pods by label and the database credentials, and
+builds the probes (``akops.verify.plan``). ``run_jobs`` runs every job on its own
+daemon thread (at most ``workers`` at once): a job is one exec per pod (its exec
+checks batched), one HTTP request, one API read or one query. Each job has a budget
+(its timeout, plus the convergence deadline for convergence checks); a job past its
+budget is reported as failed and abandoned, so one hung target never holds the run.
+"""
+
+from __future__ import annotations
+
+import queue
+import shutil
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from akops.environment import Environment, load_environment
+from akops.errors import AkopsError, ClusterError, InputError, SecretError, ToolMissingError
+from akops.layout import Layout
+from akops.secrets import Secrets, resolve
+from akops.verify import catalogue, checks, commands, plan, verdicts
+from akops.verify.bound import CallTimeout
+from akops.verify.execute import ExecTimeout, run, timed_host
+from akops.verify.query import Credentials
+from akops.verify.results import Outcome, Result, Status, VerifyReport, errored, failed
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+GRACE = 1.0  # seconds a job may overrun its own timeouts before the runner gives up on it
+RETRY_INTERVAL = 2.0
+WORKERS = 64
+
+OnResult = Callable[[Result], None]
+
+
+@dataclass(frozen=True)
+class Job:
+    """Work producing one outcome per key (check ID, target)."""
+
+    keys: tuple[tuple[str, str], ...]
+    work: Callable[[], Sequence[Outcome]]
+    timeout: float
+    #: retry a failing attempt until this many seconds have passed (0: no retry)
+    deadline: float = 0.0
+    interval: float = RETRY_INTERVAL
+
+    @property
+    def budget(self) -> float:
+        return self.deadline + self.timeout + GRACE
+
+
+def _attempt(job: Job) -> list[Outcome]:
+    try:
+        outcomes = list(job.work())
+    except (ExecTimeout, CallTimeout) as e:
+        return [failed(str(e))] * len(job.keys)
+    except AkopsError as e:
+        return [errored(str(e))] * len(job.keys)
+    except Exception as e:  # a bug in one check must not take the other checks' results with it
+        return [errored(f"{type(e).__name__}: {' '.join(str(e).split())[:200]}")] * len(job.keys)
+    if len(outcomes) != len(job.keys):
+        return [errored(f"check gave {len(outcomes)} outcomes for {len(job.keys)} targets")] * len(
+            job.keys
+        )
+    return outcomes
+
+
+def _attempts(job: Job) -> list[Result]:
+    start = time.monotonic()
+    tries = 0
+    while True:
+        tries += 1
+        outcomes = _attempt(job)
+        elapsed = time.monotonic() - start
+        if all(o.ok for o in outcomes) or elapsed + job.interval >= job.deadline:
+            break
+        time.sleep(job.interval)
+    return [
+        Result(check, target, o.status, o.detail, elapsed, tries)
+        for (check, target), o in zip(job.keys, outcomes, strict=True)
+    ]
+
+
+def run_jobs(
+    jobs: Sequence[Job], *, workers: int = WORKERS, on_result: OnResult | None = None
+) -> list[Result]:
+    """Run ``jobs`` concurrently; results in the order of ``jobs`` (each job's keys in order)."""
+    done: queue.Queue[tuple[int, list[Result]]] = queue.Queue()
+    started: dict[int, float] = {}
+    slots = threading.BoundedSemaphore(max(1, workers))
+
+    def worker(i: int, job: Job) -> None:
+        with slots:
+            started[i] = time.monotonic()
+            results = _attempts(job)
+        done.put((i, results))
+
+    for i, job in enumerate(jobs):
+        threading.Thread(
+            target=worker, args=(i, job), name=f"akops-verify-{i}", daemon=True
+        ).start()
+
+    out: dict[int, list[Result]] = {}
+
+    def finish(i: int, results: list[Result]) -> None:
+        out[i] = results
+        for r in results:
+            if on_result is not None:
+                on_result(r)
+
+    while len(out) < len(jobs):
+        now = time.monotonic()
+        wait = 0.1
+        for i, job in enumerate(jobs):
+            if i in out or i not in started:
+                continue
+            left = started[i] + job.budget - now
+            if left <= 0:
+                detail = f"no answer within {job.budget:g}s (abandoned)"
+                finish(
+                    i, [Result(c, t, Status.FAIL, detail, now - started[i]) for c, t in job.keys]
+                )
+            else:
+                wait = min(wait, left)
+        try:
+            i, results = done.get(timeout=max(wait, 0.005))
+        except queue.Empty:
+            continue
+        if i not in out:
+            finish(i, results)
+    return [r for i in range(len(jobs)) for r in out[i]]
+
+
+# --- from probes to jobs ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Prepared:
+    """Everything a run needs, resolved: the environment, the probes, the connections."""
+
+    env: Environment
+    target: plan.TargetKind
+    checks: tuple[catalogue.CheckSpec, ...]
+    probes: tuple[plan.Probe, ...]
+    timeout: float
+    deadline: float
+    api: Any = None
+    credentials: Credentials | None = None
+    secrets: Secrets = field(default_factory=Secrets)
+    context: str | None = None
+
+
+def _exec_job(spec: str, probes: Sequence[plan.Probe], timeout: float) -> Job:
+    inner = max(1.0, timeout / 2)  # what a command may take inside the batch (tcp connect)
+
+    def work() -> list[Outcome]:
+        host = timed_host(spec, timeout)
+        tables = [checks.EXEC[p.check] for p in probes]
+        result = run(
+            host,
+            commands.batch([t.command(p.args, inner) for t, p in zip(tables, probes, strict=True)]),
+        )
+        parts = commands.split(result.stdout, len(probes))
+        why = verdicts.last_line(result.output) or f"exit {result.rc}"
+        return [
+            errored(f"exec failed: {why}") if part is None else t.judge(part, p.args)
+            for t, p, part in zip(tables, probes, parts, strict=True)
+        ]
+
+    return Job(tuple((p.check, p.target) for p in probes), work, timeout)
+
+
+def jobs_for(prepared: Prepared) -> tuple[list[Job], list[Result]]:
+    """The jobs of a run, and the results known without running anything (skips)."""
+    jobs: list[Job] = []
+    known: list[Result] = []
+    by_host: dict[str, list[plan.Probe]] = {}
+    timeout = prepared.timeout
+    for p in prepared.probes:
+        key = ((p.check, p.target),)
+        if p.kind == "skip":
+            known.append(Result(p.check, p.target, Status.SKIP, str(p.args["why"]), 0.0))
+        elif p.kind == "absent":
+            known.append(Result(p.check, p.target, Status.FAIL, str(p.args["why"]), 0.0))
+        elif p.kind == "exec":
+            assert p.host is not None
+            by_host.setdefault(p.host, []).append(p)
+        elif p.kind == "http":
+            fn = checks.HTTP[p.check]
+            jobs.append(Job(key, _bind(fn, timeout=timeout, **p.args), timeout))
+        elif p.kind == "api":
+            fn = checks.API[p.check]
+            # one API call per selector (rollout.pods lists each role's pods)
+            api_timeout = prepared.env.kube.api_timeout * max(1, len(p.args.get("selectors", ())))
+            deadline = prepared.deadline if p.converges else 0.0
+            jobs.append(Job(key, _bind(fn, prepared.api, **p.args), api_timeout, deadline))
+        elif p.kind == "db":
+            fn = checks.DB[p.check]
+            jobs.append(
+                Job(
+                    key,
+                    _bind(fn, credentials=prepared.credentials, timeout=timeout, **p.args),
+                    timeout,
+                )
+            )
+    for spec, group in by_host.items():
+        jobs.append(_exec_job(spec, group, timeout))
+    return jobs, known
+
+
+def _bind(fn: Callable[..., Outcome], *args: Any, **kwargs: Any) -> Callable[[], list[Outcome]]:
+    return lambda: [fn(*args, **kwargs)]
+
+
+# --- preparing and running a whole verify -------------------------------------------------
+
+
+def _credentials(env: Environment) -> tuple[Credentials | None, Secrets, str | None]:
+    try:
+        secrets = resolve(env.secrets, {"postgres_password"})
+    except SecretError as e:
+        return None, Secrets(), f"no database credentials: {e}"
+    password = secrets.values["postgres_password"]
+    return Credentials(env.upstream.user, env.upstream.database, password), secrets, None
+
+
+def _pods(api: ApiClient, env: Environment, names: Iterable[str]) -> dict[str, list[plan.Pod]]:
+    from akops.verify import observe
+
+    found: dict[str, list[plan.Pod]] = {}
+    for name in names:
+        role = plan.roles(env)[name]
+        pods = []
+        for doc in observe.pods(api, env.kube.namespace, role.selector):
+            state = verdicts.pod_state(doc)
+            if state.ready and not state.terminating:
+                pods.append(plan.Pod(state.name, env.kube.namespace, role.container, state.node))
+        found[name] = sorted(pods, key=lambda p: p.name)
+    return found
+
+
+EXEC_ROLES = {
+    "pgbouncer.reachable": ("server",),
+    "pgbouncer.listening": ("pgbouncer",),
+    "shm.usage": ("outpost", "server"),
+}
+
+
+def prepare(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    target: str = "cluster",
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    options: plan.Options | None = None,
+) -> Prepared:
+    """Load, connect, resolve: raises ``AkopsError`` (exit 2) when the run cannot start."""
+    if target not in ("cluster", "local"):
+        raise InputError(f"--target {target!r}: expected 'cluster' or 'local'")
+    options = options or plan.Options()
+    env = load_environment(env_name, layout.environments)
+    selected = catalogue.select(only, skip)
+    if not selected:
+        raise InputError("--only/--skip leave no check to run")
+    credentials, secrets, why = _credentials(env)
+    api = None
+    pods: dict[str, list[plan.Pod]] = {}
+    kind: plan.TargetKind = "local" if target == "local" else "cluster"
+    exec_context: str | None = None
+    needs_api = any(
+        c.scope == "cluster"
+        or c.id in EXEC_ROLES
+        or (c.id == "http.outpost-ping" and not options.outpost_url)
+        for c in selected
+    )
+    if kind == "cluster" and needs_api:
+        from akops.cluster.connect import IN_CLUSTER, connect
+
+        api = connect(env, context)
+        # kubectl gets the context explicitly: its current context may be another cluster.
+        wanted = context or env.kube.context
+        exec_context = None if wanted == IN_CLUSTER else wanted
+        roles = {r for c in selected for r in EXEC_ROLES.get(c.id, ())}
+        if roles and shutil.which("kubectl") is None:
+            raise ToolMissingError(
+                "kubectl not found on PATH: the exec checks need it (install kubectl)"
+            )
+        try:
+            pods = _pods(api, env, sorted(roles))
+        except ClusterError:
+            raise
+        except Exception as e:
+            raise ClusterError(f"cannot list pods in {env.kube.namespace}: {e}") from e
+    probes = plan.build(env, selected, kind, options, pods, exec_context, why)
+    return Prepared(
+        env=env,
+        target=kind,
+        checks=selected,
+        probes=probes,
+        timeout=options.timeout or env.verify.check_timeout,
+        deadline=options.deadline
+        if options.deadline is not None
+        else env.verify.convergence_deadline,
+        api=api,
+        credentials=credentials,
+        secrets=secrets,
+        context=context,
+    )
+
+
+def execute(
+    prepared: Prepared,
+    *,
+    workers: int = WORKERS,
+    on_result: OnResult | None = None,
+    total: Callable[[int], None] | None = None,
+) -> VerifyReport:
+    """Run a prepared plan and gather the report (details masked)."""
+    start = time.monotonic()
+    jobs, known = jobs_for(prepared)
+    if total is not None:
+        total(len(known) + sum(len(j.keys) for j in jobs))
+    mask = prepared.secrets.mask
+
+    def masked(r: Result) -> Result:
+        return Result(r.check, r.target, r.status, mask(r.detail), r.duration, r.attempts)
+
+    def report(r: Result) -> None:
+        if on_result is not None:
+            on_result(masked(r))
+
+    for r in known:
+        report(r)
+    results = [masked(r) for r in known + run_jobs(jobs, workers=workers, on_result=report)]
+    order = {c.id: i for i, c in enumerate(catalogue.CATALOGUE)}
+    results.sort(key=lambda r: order[r.check])
+    return VerifyReport(
+        env=prepared.env.name,
+        target=prepared.target,
+        results=tuple(results),
+        duration=time.monotonic() - start,
+        checks=tuple(c.id for c in prepared.checks if c.id in {p.check for p in prepared.probes}),
+    )
+
+
+def options(**overrides: Any) -> plan.Options:
+    """``plan.Options`` from keyword overrides; ``None`` values mean "the default"."""
+    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
+    if "protected" in given:
+        given["protected"] = tuple(given["protected"])
+    for key in ("timeout", "deadline"):
+        if key in given:
+            try:
+                given[key] = float(given[key])
+            except (TypeError, ValueError) as e:
+                raise InputError(f"--{key} {given[key]!r}: expected seconds") from e
+            if given[key] < 0 or (key == "timeout" and given[key] == 0):
+                raise InputError(f"--{key} {given[key]:g}: must be positive")
+    try:
+        return plan.Options(**given)
+    except TypeError as e:
+        raise InputError(f"verify: {e}") from e
+
+
+def verify_environment(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    target: str = "cluster",
+    only: Iterable[str] = (),
+    skip: Iterable[str] = (),
+    workers: int = WORKERS,
+    on_result: OnResult | None = None,
+    **local_overrides: Any,
+) -> VerifyReport:
+    """Verify an environment. ``local_overrides``: url, outpost_url, pgbouncer, shm,
+    protected (URLs), timeout, deadline (see ``akops.verify.plan.Options``)."""
+    prepared = prepare(
+        layout,
+        env_name,
+        context=context,
+        target=target,
+        only=only,
+        skip=skip,
+        options=options(**local_overrides),
+    )
+    return execute(prepared, workers=workers, on_result=on_result)
+
+
+def write_reports(
+    report: VerifyReport, json_path: str | None = None, junit_path: str | None = None
+) -> None:
+    """Write the JSON and/or JUnit forms of ``report``; an unwritable path is an input error."""
+    from pathlib import Path
+
+    for path, text in ((json_path, report.to_json), (junit_path, report.to_junit)):
+        if not path:
+            continue
+        target = Path(path)
+        try:
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(text(), encoding="utf-8")
+        except OSError as e:
+            raise InputError(f"{path}: cannot write: {e.strerror or e}") from e

@@ -1,0 +1,124 @@
+"""Fixtures for the cluster wiring: a Kubernetes API emulator and an environment aimed at it."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from akops.layout import Layout
+
+from .emulator import Cluster
+
+CONTEXT = "emulator"
+ENV = "emu"
+CANARY = "canary-Zq8vT3pW-never-print-me"
+PASSWORD_VAR = "AKOPS_EMU_POSTGRES_PASSWORD"
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A fresh emulated API server on 127.0.0.1 (kmock + server-side apply adapter)."""
+    c = Cluster().start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def write_kubeconfig(
+    path: Path, cluster: Cluster, context: str = CONTEXT, current: str | None = None
+) -> Path:
+    path.write_text(yaml.safe_dump(cluster.kubeconfig(context, current)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def kubeconfig(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KUBECONFIG pointing the ``emulator`` context (the current one) at the emulator."""
+    path = write_kubeconfig(tmp_path / "kubeconfig", cluster)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
+
+
+@pytest.fixture
+def canary(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database password, set to a value that must never appear in any output."""
+    monkeypatch.setenv(PASSWORD_VAR, CANARY)
+    return CANARY
+
+
+def emu_environment(repo: Layout, **changes: object) -> str:
+    """Add environments/emu.yaml (the lab, aimed at the emulator) to a scratch repository."""
+    data = yaml.safe_load((repo.environments / "lab.yaml").read_text(encoding="utf-8"))
+    data["name"] = ENV
+    data["kube"].update(context=CONTEXT, api_timeout=3, rollout_timeout=15)
+    data["secrets"] = {"postgres_password": {"env": PASSWORD_VAR}}
+    for dotted, value in changes.items():
+        node = data
+        *parents, last = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    (repo.environments / f"{ENV}.yaml").write_text(
+        yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
+    )
+    return ENV
+
+
+@pytest.fixture
+def emu(repo: Layout, kubeconfig: Path, canary: str) -> Layout:
+    """A scratch repository with environment ``emu`` aimed at the emulator."""
+    emu_environment(repo)
+    return repo
+
+
+class FakeHelm:
+    """The stand-in helm on PATH and its recorded state."""
+
+    def __init__(self, state: Path) -> None:
+        self.path = state
+
+    def state(self) -> dict[str, Any]:
+        return (
+            json.loads(self.path.read_text())
+            if self.path.exists()
+            else {"calls": [], "history": []}
+        )
+
+    def calls(self, command: str) -> list[list[str]]:
+        return [c for c in self.state()["calls"] if c and c[0] == command]
+
+
+@pytest.fixture
+def helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
+    """A ``helm`` executable on PATH (tests/integration/cluster/fake_helm.py)."""
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    script = bin_dir / "helm"
+    script.write_text(
+        f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).with_name("fake_helm.py")}" "$@"\n',
+        encoding="utf-8",
+    )
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
+    monkeypatch.setenv("FAKE_HELM_STATE", str(tmp_path / "helm-state.json"))
+    return FakeHelm(tmp_path / "helm-state.json")
+
+
+@pytest.fixture
+def no_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A PATH without helm (only the directory of this Python)."""
+    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    for d in path.split(os.pathsep):
+        assert not (Path(d) / "helm").exists(), (
+            f"{d}/helm exists: this test needs a PATH without helm"
+        )
+    monkeypatch.setenv("PATH", path)
+    return path

@@ -1,0 +1,174 @@
+"""The invoke tasks as operators run them: real subprocesses against the emulator."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from akops.layout import Layout
+
+from .conftest import CANARY, ENV, emu_environment, write_kubeconfig
+from .emulator import Cluster
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def run(cli: Any, emu: Layout) -> Callable[..., Any]:
+    """`invoke ...` in the scratch repository, with environment ``emu`` aimed at the emulator."""
+
+    def invoke(*args: str, **kw: Any) -> Any:
+        result = cli(*args, **kw)
+        assert CANARY not in result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        return result
+
+    return invoke
+
+
+def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -> None:
+    first = run("plan", "--env", ENV, "--skip-helm")
+    assert first.returncode == 2, first.stderr
+    assert first.stdout.rstrip().endswith("Plan: 5 to add, 0 to change, 0 to destroy.")
+    assert "+ Secret/pgbouncer-auth will be created" in first.stdout
+    assert "data[userlist.txt]: (sensitive value) added" in first.stdout
+
+    refused = run("apply", "--env", ENV, "--skip-helm", stdin="")
+    assert refused.returncode == 2
+    assert refused.stderr.strip() == (
+        "error: refusing to change the cluster without confirmation: stdin is not a terminal; pass --yes"
+    )
+    assert cluster.get("configmaps", "pgbouncer-config") is None
+
+    dry = run("apply", "--env", ENV, "--skip-helm", "--yes", "--dry-run")
+    assert dry.returncode == 0 and "--dry-run: nothing applied" in dry.stdout
+    assert cluster.get("configmaps", "pgbouncer-config") is None
+
+    applied = run("apply", "--env", ENV, "--skip-helm", "--yes")
+    assert applied.returncode == 0, applied.stderr
+    assert "applied Deployment/pgbouncer" in applied.stdout
+    assert "Apply complete: 5 object(s)." in applied.stdout
+
+    second = run("plan", "--env", ENV, "--skip-helm")
+    assert second.returncode == 0, second.stderr
+    assert second.stdout.rstrip().endswith("Plan: 0 to add, 0 to change, 0 to destroy.")
+
+
+def test_conflict_exit_1_names_the_manager(run: Callable[..., Any], cluster: Cluster) -> None:
+    assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
+    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert live is not None
+    managed = live["metadata"]["managedFields"]
+    managed.append(
+        {
+            "manager": "kubectl-scale",
+            "operation": "Update",
+            "fieldsV1": {"f:spec": {"f:replicas": {}}},
+        }
+    )
+    live["spec"]["replicas"] = 4
+    cluster.put(live, "deployments")
+    result = run("apply", "--env", ENV, "--skip-helm", "--yes")
+    assert result.returncode == 1
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        "error: Deployment/pgbouncer: fields owned by another field manager (kubectl-scale)"
+    )
+    forced = run("apply", "--env", ENV, "--skip-helm", "--yes", "--force-conflicts")
+    assert forced.returncode == 0, forced.stderr
+
+
+def test_context_mismatch_is_one_line_exit_2(
+    run: Callable[..., Any], cluster: Cluster, tmp_path: Path, one_line_error: Callable[..., str]
+) -> None:
+    other = write_kubeconfig(tmp_path / "other", cluster, current="prod-admin")
+    result = run("plan", "--env", ENV, "--skip-helm", env={"KUBECONFIG": str(other)})
+    one_line_error(result, ["current kube context is 'prod-admin'", "--context emulator"])
+    assert cluster.requests() == []
+    explicit = run(
+        "plan", "--env", ENV, "--skip-helm", "--context", "emulator", env={"KUBECONFIG": str(other)}
+    )
+    assert explicit.returncode == 2 and "Plan: 5 to add" in explicit.stdout
+
+
+def test_unreachable_api_server_is_one_line_exit_2_within_the_timeout(
+    run: Callable[..., Any], repo: Layout, tmp_path: Path, one_line_error: Callable[..., str]
+) -> None:
+    emu_environment(repo, kube__api_timeout=2)
+    kubeconfig = tmp_path / "dead"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: emulator\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: emulator, context: {cluster: c, user: u}}]\n",
+        encoding="utf-8",
+    )
+    start = time.monotonic()
+    result = run("plan", "--env", ENV, "--skip-helm", env={"KUBECONFIG": str(kubeconfig)})
+    took = time.monotonic() - start
+    one_line_error(
+        result, ["cannot reach the Kubernetes API at https://127.0.0.1:1", "Connection refused"]
+    )
+    assert took < 2 + 3  # the API deadline plus interpreter start-up
+
+
+def test_missing_helm_is_one_line_exit_2(
+    run: Callable[..., Any], cluster: Cluster, no_helm: str, one_line_error: Callable[..., str]
+) -> None:
+    result = run("plan", "--env", ENV, env={"PATH": no_helm})
+    one_line_error(result, ["helm is not on PATH", "install Helm 3", "--skip-helm"])
+    assert cluster.requests() == []
+
+
+def test_deploy_dry_run_summary(run: Callable[..., Any], cluster: Cluster, helm: Any) -> None:
+    result = run("deploy", "--env", ENV, "--dry-run")
+    assert "Plan: 6 to add, 0 to change, 0 to destroy." in result.stdout
+    assert "summary:" in result.stdout
+    for stage in ("confirm", "apply", "rollout", "verify"):
+        assert any(line.split()[:2] == [stage, "skipped"] for line in result.stdout.splitlines()), (
+            stage
+        )
+    assert cluster.get("configmaps", "pgbouncer-config") is None
+
+
+def test_task_help_documents_every_flag(run: Callable[..., Any]) -> None:
+    for name, flags in {
+        "plan": ["--env", "--context", "--skip-helm", "--force-conflicts", "--verbose"],
+        "apply": ["--yes", "--force-conflicts", "--prune", "--dry-run", "--context"],
+        "deploy": ["--yes", "--force-conflicts", "--prune", "--dry-run", "--context"],
+        "rollback": ["--yes", "--dry-run", "--context", "--skip-helm"],
+        "rollout": ["--deployment", "--context"],
+        "outpost-patch": ["--dry-run"],
+    }.items():
+        text = run(name, "--help").stdout
+        for flag in flags:
+            line = next((ln for ln in text.splitlines() if flag in ln), "")
+            assert len(line.split(flag, 1)[1].strip()) > 10, (name, flag, line)
+
+
+def test_an_api_error_echoing_the_secret_is_masked(
+    run: Callable[..., Any], cluster: Cluster
+) -> None:
+    # Admission webhooks and validation errors may quote the object they refuse.
+    cluster.fail(
+        "PATCH",
+        "/secrets/pgbouncer-auth$",
+        422,
+        real_only=True,
+        message=f'Secret "pgbouncer-auth" is invalid: userlist.txt: "authentik" "{CANARY}" is rejected',
+    )
+    result = run("apply", "--env", ENV, "--skip-helm", "--yes")  # `run` asserts no canary
+    assert result.returncode == 1  # the API refused the change: ran and failed
+    (line,) = result.stderr.strip().splitlines()
+    assert line.startswith(
+        'error: Secret/pgbouncer-auth: the API answered 422: Secret "pgbouncer-auth" is invalid'
+    )
+    assert '"authentik" "***" is rejected' in line
+    assert (
+        "applied: ConfigMap/pgbouncer-config; not applied: Secret/pgbouncer-auth, Deployment/pgbouncer"
+        in line
+    )

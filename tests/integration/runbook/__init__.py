@@ -1,0 +1,1 @@
+"""Runbook integration tests (a package, so the tests can share the drill helpers)."""

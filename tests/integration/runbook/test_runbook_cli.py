@@ -1,0 +1,304 @@
+"""`invoke runbook.*` as operators run it: real subprocesses, Ctrl-C, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from akops.layout import Layout
+
+from .drill import CANARY, PY, SECRET_VAR, drill_yaml
+
+pytestmark = pytest.mark.integration
+
+
+def add_drill_env(repo: Layout) -> None:
+    """Environment ``drill``: lab, with its database password from SECRET_VAR."""
+    text = (repo.environments / "lab.yaml").read_text()
+    text = text.replace("name: lab", "name: drill", 1)
+    start = text.index("secrets:")
+    end = text.index("\n\n", start) if "\n\n" in text[start:] else len(text)
+    text = text[:start] + f"secrets:\n  postgres_password: {{env: {SECRET_VAR}}}\n" + text[end:]
+    (repo.environments / "drill.yaml").write_text(text)
+
+
+@pytest.fixture
+def drill_repo(repo: Layout, tmp_path: Path) -> tuple[Layout, dict[str, str]]:
+    add_drill_env(repo)
+    (repo.runbooks / "drill.yaml").write_text(drill_yaml())
+    env = {
+        "DRILL_LOG": str(tmp_path / "drill.log"),
+        "DRILL_FLAG": str(tmp_path / "flag"),
+        SECRET_VAR: CANARY,
+    }
+    return repo, env
+
+
+def transcripts(repo: Layout) -> list[dict[str, object]]:
+    return [json.loads(p.read_text()) for p in sorted((repo.root / "runs").glob("*.json"))]
+
+
+def test_not_interactive_without_yes_stops_at_the_first_change(
+    cli: Any, drill_repo: tuple[Layout, dict[str, str]]
+) -> None:
+    repo, env = drill_repo
+    result = cli("runbook.run", "drill", "--env", "drill", env=env)
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "refused" in result.stdout and "--yes" in result.stdout
+    (t,) = transcripts(repo)
+    assert t["attempts"][0]["status"] == "refused"  # type: ignore[index]
+
+
+def test_yes_runs_to_the_end_and_no_secret_leaks(
+    cli: Any, drill_repo: tuple[Layout, dict[str, str]], runs_text: Callable[[Path], str]
+) -> None:
+    repo, env = drill_repo
+    Path(env["DRILL_FLAG"]).touch()
+    result = cli("runbook.run", "drill", "--env", "drill", "--yes", env=env)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "password is ***" in result.stdout
+    assert CANARY not in result.stdout + result.stderr
+    assert CANARY not in runs_text(repo.root / "runs")
+
+
+def test_a_failed_run_exits_1_and_resume_finishes_it(
+    cli: Any, drill_repo: tuple[Layout, dict[str, str]]
+) -> None:
+    repo, env = drill_repo
+    failed = cli("runbook.run", "drill", "--env", "drill", "--yes", env=env)
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    Path(env["DRILL_FLAG"]).touch()
+    resumed = cli("runbook.run", "drill", "--env", "drill", "--yes", "--resume", env=env)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    (t,) = transcripts(repo)
+    attempts = t["attempts"]
+    assert [a["status"] for a in attempts] == ["failed", "succeeded"]  # type: ignore[union-attr]
+    assert Path(env["DRILL_LOG"]).read_text().split().count("first") == 1
+
+
+def test_ctrl_c_stops_the_step_and_leaves_a_complete_transcript(
+    repo: Layout, drill_repo: tuple[Layout, dict[str, str]], tmp_path: Path
+) -> None:
+    _, env = drill_repo
+    pidfile = tmp_path / "step.pid"
+    script = tmp_path / "slow.py"
+    script.write_text(
+        "import os, time\n"
+        f"open({str(pidfile)!r}, 'w').write(str(os.getpid()))\n"
+        "print('working', flush=True)\n"
+        "time.sleep(120)\n"
+    )
+    (repo.runbooks / "slow.yaml").write_text(
+        f"""
+title: Slow
+summary: a long step to interrupt
+when: {{symptoms: [test]}}
+steps:
+  - id: quick
+    title: Quick
+    why: passes before the interrupt
+    command: [{json.dumps(PY)}, -c, "print('quick done')"]
+    changes: false
+    on_failure: none
+  - id: slow
+    title: Slow
+    why: gets interrupted
+    timeout: 300
+    command: [{json.dumps(PY)}, {json.dumps(str(script))}]
+    changes: false
+    on_failure: none
+  - id: never
+    title: Never reached
+    why: after the interrupt
+    command: [{json.dumps(PY)}, -c, "print('should not run')"]
+    changes: false
+    on_failure: none
+"""
+    )
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "runbook.run", "slow", "--env", "drill"],
+        cwd=repo.root,
+        env={**os.environ, **env},
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+    lines: list[str] = []
+    seen = threading.Event()
+
+    def read() -> None:
+        assert proc.stdout is not None
+        for line in proc.stdout:
+            lines.append(line)
+            if "working" in line:
+                seen.set()
+
+    reader = threading.Thread(target=read, daemon=True)
+    reader.start()
+    try:
+        assert seen.wait(30), "".join(lines)
+        proc.send_signal(signal.SIGINT)
+        code = proc.wait(timeout=20)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        reader.join(5)
+        assert proc.stdout is not None
+        proc.stdout.close()
+    out = "".join(lines)
+    assert code == 130, out
+    assert "Traceback" not in out
+    assert "should not run" not in out
+    step_pid = int(pidfile.read_text())
+    assert not Path(f"/proc/{step_pid}").exists(), "the interrupted step's process still runs"
+    (t,) = transcripts(repo)
+    attempt = t["attempts"][0]  # type: ignore[index]
+    assert attempt["status"] == "interrupted"
+    assert attempt["finished"]
+    steps = attempt["steps"]
+    assert [s["step"] for s in steps] == ["quick", "slow"]
+    assert [s["result"] for s in steps] == ["passed", "interrupted"]
+    assert steps[1]["output"] == "working"
+    md = next((repo.root / "runs").glob("*.md")).read_text()
+    assert "## Attempt 1: interrupted" in md and "working" in md
+    # And it can be resumed from the interrupted step.
+    (repo.runbooks / "slow.yaml").write_text(
+        (repo.runbooks / "slow.yaml")
+        .read_text()
+        .replace(json.dumps(str(script)), "-c, \"print('fast now')\"")
+    )
+    t0 = time.monotonic()
+    resumed = subprocess.run(
+        [sys.executable, "-m", "invoke", "runbook.run", "slow", "--env", "drill", "--resume"],
+        cwd=repo.root,
+        env={**os.environ, **env},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert time.monotonic() - t0 < 60
+    (t,) = transcripts(repo)
+    assert [s["step"] for s in t["attempts"][1]["steps"]] == ["slow", "never"]  # type: ignore[index]
+
+
+@pytest.mark.parametrize(
+    ("args", "parts"),
+    [
+        (["runbook.run", "nope", "--env", "drill"], ["unknown runbook 'nope'", "drill"]),
+        (["runbook.show", "nope"], ["unknown runbook 'nope'"]),
+        (["runbook.run", "drill"], ["--env is required"]),
+        (["runbook.run", "drill", "--env", "nope"], ["unknown environment 'nope'"]),
+        (
+            ["runbook.run", "drill", "--env", "drill", "--input", "nope=1"],
+            ["unknown input(s) nope"],
+        ),
+        (["runbook.run", "drill", "--env", "drill", "--input", "novalue"], ["expected NAME=VALUE"]),
+        (
+            ["runbook.run", "drill", "--env", "drill", "--skip", "nope"],
+            ["--skip nope", "no such step"],
+        ),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(
+    cli: Any,
+    drill_repo: tuple[Layout, dict[str, str]],
+    one_line_error: Callable[..., str],
+    args: list[str],
+    parts: list[str],
+) -> None:
+    _, env = drill_repo
+    one_line_error(cli(*args, env=env), parts)
+
+
+@pytest.mark.parametrize(
+    ("text", "parts"),
+    [
+        ("title: [unclosed\n", ["runbooks/broken.yaml:", "invalid YAML"]),
+        (
+            "title: T\nsummary: s\nwhen: {symptoms: [x]}\nsteps:\n  - id: a\n    title: A\n    why: w\n"
+            "    command: [kubectl, get, pods]\n    on_failure: f\n",
+            ["runbooks/broken.yaml:5:", "steps[0]", "changes"],
+        ),
+        (
+            "title: T\nsummary: s\nwhen: {symptoms: [x]}\nsteps:\n  - id: a\n    title: A\n    why: w\n"
+            "    check: http.ready\n    on_failure: f\n    colour: red\n",
+            ["runbooks/broken.yaml:10:", "steps[0].colour", "unknown field"],
+        ),
+        (
+            "title: T\nsummary: s\nwhen: {symptoms: [x]}\nsteps:\n  - id: a\n    title: A\n    why: w\n"
+            "    decision:\n      question: q\n      choices: {x: a, y: nowhere}\n",
+            ["runbooks/broken.yaml:10:", "steps[0].decision.choices.y", "no step 'nowhere'"],
+        ),
+    ],
+)
+def test_a_broken_runbook_is_one_line_naming_file_and_line(
+    cli: Any,
+    repo: Layout,
+    one_line_error: Callable[..., str],
+    text: str,
+    parts: list[str],
+) -> None:
+    (repo.runbooks / "broken.yaml").write_text(text)
+    one_line_error(cli("runbook.show", "broken"), parts)
+    one_line_error(cli("runbook.run", "broken", "--env", "lab"), parts)
+
+
+def test_at_a_terminal_it_asks_and_a_no_stops_the_run(
+    repo: Layout, drill_repo: tuple[Layout, dict[str, str]]
+) -> None:
+    import pty
+    import select
+
+    _, env = drill_repo
+    master, slave = pty.openpty()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "runbook.run", "drill", "--env", "drill"],
+        cwd=repo.root,
+        env={**os.environ, **env, "TERM": "dumb"},
+        stdin=slave,
+        stdout=slave,
+        stderr=slave,
+    )
+    os.close(slave)
+    seen = b""
+
+    def read_until(marker: bytes, timeout: float = 30) -> None:
+        nonlocal seen
+        deadline = time.monotonic() + timeout
+        while marker not in seen:
+            assert time.monotonic() < deadline, seen.decode(errors="replace")
+            ready, _, _ = select.select([master], [], [], 0.5)
+            if ready:
+                try:
+                    seen += os.read(master, 4096)
+                except OSError:
+                    break
+
+    try:
+        read_until(b"[y/N]")
+        assert b"Step change changes something" in seen
+        os.write(master, b"n\n")
+        code = proc.wait(timeout=30)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait()
+        os.close(master)
+    assert code == 1
+    (t,) = transcripts(repo)
+    attempt = t["attempts"][0]  # type: ignore[index]
+    assert attempt["status"] == "stopped" and attempt["interactive"] is True
+    assert attempt["steps"][-1]["result"] == "declined"
+    assert "change" not in Path(env["DRILL_LOG"]).read_text().split()

@@ -1,0 +1,52 @@
+"""The checks/ modules under pytest (what `nox -s checks` runs) against the same local services."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+pytestmark = pytest.mark.integration
+
+
+def run_checks(stack, junit, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "pytest", "checks", "-p", "no:cacheprovider", "--target", "local",
+         "--check-timeout", "2", f"--junitxml={junit}", *args],
+        cwd=stack.repo.root, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+
+
+def cases(junit) -> dict[str, ET.Element]:
+    root = ET.parse(junit).getroot()
+    return {f"{c.get('classname')}::{c.get('name')}": c for c in root.iter("testcase")}
+
+
+def test_checks_pass_against_healthy_services(stack, tmp_path) -> None:
+    junit = tmp_path / "checks.xml"
+    result = run_checks(stack, junit)
+    assert result.returncode == 0, result.stdout[-3000:]
+    got = cases(junit)
+    names = " ".join(got)
+    for test in ("test_ready", "test_forward_auth", "test_reachable", "test_listening", "test_shm_usage",
+                 "test_no_idle_in_transaction_lock_holders", "test_no_client_waiting"):  # fmt: skip
+        assert test in names
+    assert len(got) == 12  # 11 local checks, forward auth on two services
+    assert not any(
+        c.find("failure") is not None or c.find("skipped") is not None for c in got.values()
+    )
+
+
+def test_checks_fail_with_the_same_verdicts(stack, tmp_path) -> None:
+    stack.tmpfs.fill(90)
+    stack.http.set("/-/health/ready/", "503")
+    junit = tmp_path / "checks.xml"
+    result = run_checks(stack, junit, "--only", "shm.usage", "--only", "http.ready")
+    assert result.returncode == 1
+    failures = {k: c.find("failure") for k, c in cases(junit).items()}
+    assert len(failures) == 2 and all(f is not None for f in failures.values())
+    text = " ".join(f.get("message") or "" for f in failures.values() if f is not None)
+    assert "503 Service Unavailable: Authentik is not ready" in text
+    assert "% used (" in text and ">= threshold 80%" in text

@@ -1,0 +1,87 @@
+"""Fixtures for the lint tests: the prod stack as editable files, linted in memory."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import pytest
+import yaml
+
+from akops.layout import Layout
+from akops.lint import engine
+from akops.lint.documents import SourceText, classify
+from akops.lint.findings import Finding
+from akops.lint.report import LintReport, Waiver
+from akops.lint.style import FALLBACK, _config
+from akops.render import render_env
+
+
+class _BlockDumper(yaml.SafeDumper):
+    """Multi-line strings as block scalars, as the templates write them."""
+
+
+_BlockDumper.add_representer(
+    str,
+    lambda dumper, text: dumper.represent_scalar(
+        "tag:yaml.org,2002:str", text, style="|" if "\n" in text else None
+    ),
+)
+
+
+@dataclass
+class StackFiles:
+    """A set of files (name → text) to lint as one stack; edit them as YAML data."""
+
+    texts: dict[str, str]
+    max_connections: int | None = 100
+    waivers: Sequence[Waiver] = field(default_factory=tuple)
+
+    def load(self, name: str) -> list[Any]:
+        return [d for d in yaml.safe_load_all(self.texts[name]) if d is not None]
+
+    def edit(self, name: str, change: Callable[[list[Any]], object]) -> StackFiles:
+        """Apply ``change`` to the file's documents and write them back."""
+        docs = self.load(name)
+        change(docs)
+        self.texts[name] = yaml.dump_all(docs, Dumper=_BlockDumper, sort_keys=False)
+        return self
+
+    def edit_one(self, name: str, change: Callable[[Any], object]) -> StackFiles:
+        return self.edit(name, lambda docs: change(docs[0]))
+
+    def values(self, change: Callable[[dict[str, Any]], object]) -> StackFiles:
+        return self.edit_one("authentik-values.yaml", change)
+
+    def deployment(self, change: Callable[[dict[str, Any]], object]) -> StackFiles:
+        return self.edit_one("pgbouncer-deployment.yaml", change)
+
+    def ini(self, change: Callable[[str], str]) -> StackFiles:
+        return self.edit_one(
+            "pgbouncer-configmap.yaml",
+            lambda cm: cm["data"].__setitem__("pgbouncer.ini", change(cm["data"]["pgbouncer.ini"])),
+        )
+
+    def lint(self) -> LintReport:
+        sources = classify(
+            SourceText(f"stack/{name}", text, not name.endswith(".ini"))
+            for name, text in sorted(self.texts.items())
+        )
+        settings = engine.Settings(max_connections=self.max_connections, waivers=self.waivers)
+        return engine.run(sources, settings, _config(FALLBACK, "test"))
+
+    def findings(self, rule: str) -> list[Finding]:
+        return [f for f in self.lint().findings if f.rule == rule]
+
+
+@pytest.fixture(scope="session")
+def prod_texts(layout: Layout) -> dict[str, str]:
+    _, stack = render_env(layout, "prod")
+    return stack.by_name()
+
+
+@pytest.fixture
+def stack(prod_texts: dict[str, str]) -> StackFiles:
+    """The rendered prod stack (which lints clean), ready to be broken one field at a time."""
+    return StackFiles(dict(prod_texts))

@@ -1,0 +1,145 @@
+"""`invoke lint` as operators and CI run it: exit codes, output formats, bad input."""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from akops.layout import Layout
+
+SEED = Path(__file__).resolve().parents[2] / "fixtures" / "seed"
+DEPLOYMENT = """\
+apiVersion: apps/v1
+kind: Deployment
+metadata: {name: x}
+spec:
+  selector: {matchLabels: {app: x}}
+  template:
+    metadata: {labels: {app: x}}
+    spec:
+      containers: [{name: x, image: "x:1"}]
+"""
+
+
+def test_prod_lints_clean(cli: Callable[..., Any]) -> None:
+    result = cli("lint", "--env", "prod")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("lint: ok (")  # nothing but the summary line
+
+
+def test_lab_passes_with_its_waivers_shown(cli: Callable[..., Any]) -> None:
+    result = cli("lint", "--env", "lab")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "waived: two-node lab cluster" in result.stdout
+    assert re.search(r"lint: ok: 0 error\(s\), 0 warning\(s\), \d+ waived", result.stdout)
+
+
+def test_a_bad_environment_value_fails_with_exit_1(cli: Callable[..., Any], repo: Layout) -> None:
+    env = repo.environments / "prod.yaml"
+    env.write_text(
+        env.read_text().replace("edoburu/pgbouncer:v1.24.1-p1", "edoburu/pgbouncer:latest")
+    )
+    result = cli("lint", "--env", "prod")
+    assert result.returncode == 1
+    assert "manifests/prod/pgbouncer-deployment.yaml" in result.stdout
+    assert "image.pinned" in result.stdout
+    assert result.stdout.splitlines()[-1].startswith("lint: failed: 1 error(s)")
+
+
+def test_paths_and_json(cli: Callable[..., Any]) -> None:
+    result = cli("lint", "--path", str(SEED), "--format", "json")
+    assert result.returncode == 1
+    items = json.loads(result.stdout)
+    assert items and {"rule", "severity", "file", "object", "path", "message"} <= set(items[0])
+    assert "spread.nodes" in {i["rule"] for i in items}
+
+
+def test_repeated_path_flags(cli: Callable[..., Any], tmp_path: Path) -> None:
+    (tmp_path / "ok.yaml").write_text(DEPLOYMENT)
+    result = cli(
+        "lint", "--path", str(tmp_path / "ok.yaml"), "--path", str(SEED / "seed-pgbouncer.ini")
+    )
+    assert result.returncode == 1  # the ini has no idle_transaction_timeout
+    assert "2 file(s)" in result.stdout.splitlines()[-1]
+
+
+def test_max_connections_flag(cli: Callable[..., Any], repo: Layout) -> None:
+    prod = str(repo.manifests_for("prod"))
+    assert cli("lint", "--path", prod, "--max-connections", "100").returncode == 0
+    result = cli("lint", "--path", prod, "--max-connections", "50")
+    assert result.returncode == 1 and "max_connections is 50" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "parts"),
+    [
+        ("broken.yaml", "a: [1\n", ["broken.yaml:2", "invalid YAML"]),
+        (
+            "kind.yaml",
+            "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\n",
+            ["kind.yaml:1", "unknown kind Gadget"],
+        ),
+        (
+            "half.yaml",
+            "kind: Deployment\nmetadata: {name: g}\n",
+            ["half.yaml:1", "without apiVersion"],
+        ),
+        ("list.yaml", "- a\n- b\n", ["list.yaml:1", "expected a mapping"]),
+        (
+            "dup.ini",
+            "[pgbouncer]\npool_mode = session\npool_mode = transaction\n",
+            ["dup.ini:3", "pool_mode is set twice"],
+        ),
+        (
+            "nosection.ini",
+            "[databases]\na = host=x\n",
+            ["nosection.ini:1", "no [pgbouncer] section"],
+        ),
+        ("empty.yaml", "# nothing\n", ["empty.yaml", "no YAML document"]),
+    ],
+)
+def test_bad_files_exit_2_with_one_line(
+    cli: Callable[..., Any],
+    one_line_error: Callable[..., str],
+    tmp_path: Path,
+    name: str,
+    content: str,
+    parts: list[str],
+) -> None:
+    (tmp_path / name).write_text(content)
+    one_line_error(cli("lint", "--path", str(tmp_path / name)), parts)
+
+
+def test_unreadable_files_exit_2(
+    cli: Callable[..., Any], one_line_error: Callable[..., str], tmp_path: Path
+) -> None:
+    one_line_error(
+        cli("lint", "--path", str(tmp_path / "missing.yaml")), ["missing.yaml: no such file"]
+    )
+    (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00kind")
+    one_line_error(cli("lint", "--path", str(tmp_path / "binary.yaml")), ["binary.yaml: not UTF-8"])
+    (tmp_path / "empty").mkdir()
+    one_line_error(cli("lint", "--path", str(tmp_path / "empty")), ["holds no .yaml"])
+
+
+@pytest.mark.parametrize(
+    ("args", "parts"),
+    [
+        (["--env", "prod", "--format", "xml"], ["--format must be text or json"]),
+        ([], ["give either --env ENV or --path P"]),
+        (["--env", "nope"], ["unknown environment 'nope'"]),
+        (
+            ["--path", str(SEED), "--kube-version", "1.99"],
+            ["no Kubernetes schemas for version 1.99"],
+        ),
+    ],
+)
+def test_bad_flags_exit_2(
+    cli: Callable[..., Any], one_line_error: Callable[..., str], args: list[str], parts: list[str]
+) -> None:
+    one_line_error(cli("lint", *args), parts)

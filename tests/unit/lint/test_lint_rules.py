@@ -1,0 +1,678 @@
+"""Every lint rule, failing and passing, on the prod stack broken one field at a time.
+
+The prod stack lints clean (the passing fixture of every rule); each test changes the
+smallest thing that should trip one rule and checks the finding, its line and its
+numbers, then the nearest value that should pass.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+import pytest
+
+from akops.environment import LintWaiver
+from akops.lint import RULES
+from akops.lint.findings import Finding
+
+if TYPE_CHECKING:
+    from conftest import StackFiles  # the fixture's type, from this directory's conftest
+
+TESTED: set[str] = set()
+
+
+def exercises(rule: str) -> str:
+    TESTED.add(rule)
+    return rule
+
+
+def container(deployment: dict[str, Any]) -> dict[str, Any]:
+    first: dict[str, Any] = deployment["spec"]["template"]["spec"]["containers"][0]
+    return first
+
+
+def set_env(values: dict[str, Any], component: str, name: str, value: str) -> None:
+    env: list[dict[str, Any]] = values[component]["env"]
+    for item in env:
+        if item["name"] == name:
+            item["value"] = value
+            return
+    env.append({"name": name, "value": value})
+
+
+def only(findings: list[Finding]) -> Finding:
+    assert len(findings) == 1, [f.message for f in findings]
+    return findings[0]
+
+
+def test_the_prod_stack_is_the_passing_fixture(stack: StackFiles) -> None:
+    report = stack.lint()
+    assert report.findings == ()
+    assert report.ok
+
+
+# --- YAML and schema ----------------------------------------------------------------
+
+
+def test_yaml_style(stack: StackFiles) -> None:
+    rule = exercises("yaml.style")
+    text = stack.texts["pgbouncer-service.yaml"]
+    stack.texts["pgbouncer-service.yaml"] = text.replace("type: ClusterIP", "type: ClusterIP   ")
+    f = only(stack.findings(rule))
+    assert f.severity == "warning" and "trailing spaces" in f.message
+    assert (
+        f.file == "stack/pgbouncer-service.yaml"
+        and f.line == text.splitlines().index("  type: ClusterIP") + 1
+    )
+    assert stack.lint().ok  # style never fails the run
+    stack.texts["pgbouncer-service.yaml"] = text
+    assert stack.findings(rule) == []
+
+
+def test_schema_is_strict_and_reports_every_error(stack: StackFiles) -> None:
+    rule = exercises("schema.invalid")
+
+    def break_it(d: dict[str, Any]) -> None:
+        d["spec"]["replica"] = 3
+        container(d)["ports"][0]["containerPort"] = "6432"
+        container(d).pop("name")
+
+    stack.deployment(break_it)
+    found = {f.path: f for f in stack.findings(rule)}
+    assert set(found) == {
+        "spec.replica",
+        "spec.template.spec.containers[0].ports[0].containerPort",
+        "spec.template.spec.containers[0]",
+    }
+    assert "unknown field 'replica' (did you mean 'replicas'?)" in found["spec.replica"].message
+    assert (
+        "expected integer, got a string"
+        in found["spec.template.spec.containers[0].ports[0].containerPort"].message
+    )
+    assert "'name' is a required property" in found["spec.template.spec.containers[0]"].message
+    assert all(f.object == "Deployment/pgbouncer" and f.severity == "error" for f in found.values())
+    text = stack.texts["pgbouncer-deployment.yaml"].splitlines()
+    assert text[found["spec.replica"].line - 1].strip() == "replica: 3"  # type: ignore[operator]
+
+
+def test_schema_error_messages_never_echo_values(stack: StackFiles) -> None:
+    stack.edit_one(
+        "pgbouncer-secret.yaml",
+        lambda s: s.__setitem__("stringData", {"userlist.txt": ["canary-Zq8vX3pL0w9"]}),
+    )
+    report = stack.lint()
+    assert [f.rule for f in report.findings] == ["schema.invalid"]
+    assert "canary-Zq8vX3pL0w9" not in report.to_text() + report.to_json()
+
+
+# --- chart values ---------------------------------------------------------------------
+
+
+def test_values_unknown_key_with_did_you_mean(stack: StackFiles) -> None:
+    rule = exercises("values.unknown-key")
+
+    def change(v: dict[str, Any]) -> None:
+        v["server"]["strategy"] = v["server"].pop("deploymentStrategy")
+        v["worker"]["replicaz"] = 3
+        v["authentik"]["existingSecret"]["secretNme"] = "x"
+
+    stack.values(change)
+    found = {f.path: f.message for f in stack.findings(rule)}
+    assert set(found) == {
+        "server.strategy",
+        "worker.replicaz",
+        "authentik.existingSecret.secretNme",
+    }
+    assert "did you mean server.deploymentStrategy?" in found["server.strategy"]
+    assert "did you mean worker.replicas?" in found["worker.replicaz"]
+    assert (
+        "did you mean authentik.existingSecret.secretName?"
+        in found["authentik.existingSecret.secretNme"]
+    )
+
+
+def test_values_free_form_maps_and_lists_accept_any_key(stack: StackFiles) -> None:
+    def change(v: dict[str, Any]) -> None:
+        v["server"]["podAnnotations"]["anything.example/goes"] = "yes"
+        v["server"]["nodeSelector"] = {"kubernetes.io/os": "linux"}
+        v["authentik"]["postgresql"] = {"conn_max_age": 0}  # any Authentik setting
+        v["server"]["livenessProbe"]["tcpSocket"] = {"port": 9000}
+        v["postgresql"]["primary"] = {"whatever": {"deep": 1}}
+        v["global"]["imageRegistry"] = "mirror.example"  # subcharts read global.*
+
+    stack.values(change)
+    assert stack.findings("values.unknown-key") == []
+
+
+def test_inert_authentik_settings_name_each_setting(stack: StackFiles) -> None:
+    rule = exercises("values.inert-authentik")
+
+    def change(v: dict[str, Any]) -> None:
+        v["authentik"]["postgresql"] = {"conn_max_age": 60, "password": ""}
+        v["authentik"]["web"] = {"workers": 3}
+
+    stack.values(change)
+    found = {f.path: f.message for f in stack.findings(rule)}
+    assert set(found) == {
+        "authentik.postgresql.conn_max_age",
+        "authentik.web.workers",
+    }  # "" is no setting
+    assert (
+        "AUTHENTIK_POSTGRESQL__CONN_MAX_AGE in server.env and worker.env"
+        in found["authentik.postgresql.conn_max_age"]
+    )
+    # Without an existing secret the chart renders them: not inert.
+    stack.values(lambda v: v["authentik"].pop("existingSecret"))
+    assert stack.findings(rule) == []
+
+
+def test_renamed_settings(stack: StackFiles) -> None:
+    rule = exercises("env.renamed")
+    assert stack.findings(rule) == []
+    stack.values(lambda v: set_env(v, "worker", "AUTHENTIK_WORKER__CONCURRENCY", "4"))
+    f = only(stack.findings(rule))
+    assert f.severity == "warning" and "AUTHENTIK_WORKER__THREADS" in f.message
+    assert f.path == "worker.env[9]"
+
+
+# --- replicas, budgets, rollouts, spread --------------------------------------------------
+
+
+@pytest.mark.parametrize(("replicas", "fails"), [(2, True), (3, False), (5, False)])
+def test_replicas_minimum(stack: StackFiles, replicas: int, fails: bool) -> None:
+    rule = exercises("replicas.minimum")
+    stack.values(lambda v: v["worker"].__setitem__("replicas", replicas))
+    found = stack.findings(rule)
+    assert bool(found) == fails
+    if fails:
+        assert (
+            found[0].object == "Deployment/goauthentik-worker"
+            and "runs 2 replica(s)" in found[0].message
+        )
+
+
+def test_replicas_minimum_on_manifests(stack: StackFiles) -> None:
+    stack.deployment(lambda d: d["spec"].__setitem__("replicas", 1))
+    assert only(stack.findings("replicas.minimum")).path == "spec.replicas"
+
+
+def test_pdb_missing(stack: StackFiles) -> None:
+    rule = exercises("pdb.missing")
+    del stack.texts["pgbouncer-pdb.yaml"]
+    stack.values(lambda v: v["server"]["pdb"].__setitem__("enabled", False))
+    assert {f.object for f in stack.findings(rule)} == {
+        "Deployment/pgbouncer",
+        "Deployment/goauthentik-server",
+    }
+
+
+def test_pdb_must_select_the_workload(stack: StackFiles) -> None:
+    stack.edit_one(
+        "pgbouncer-pdb.yaml", lambda p: p["spec"]["selector"]["matchLabels"].update(app="other")
+    )
+    assert only(stack.findings("pdb.missing")).object == "Deployment/pgbouncer"
+
+
+@pytest.mark.parametrize(
+    ("budget", "problem"),
+    [
+        ({"minAvailable": 1}, "keeps fewer than 2"),
+        ({"minAvailable": 3}, "blocks every node drain"),
+        ({"minAvailable": "67%"}, "blocks every node drain"),  # 2.01 rounds up to 3
+        ({"maxUnavailable": 0}, "blocks every node drain"),
+        ({"maxUnavailable": 3}, "lets all 3 pods go at once"),
+        ({"minAvailable": 2}, None),
+        ({"minAvailable": "50%"}, None),
+        ({"maxUnavailable": 1}, None),
+    ],
+)
+def test_pdb_budget(stack: StackFiles, budget: dict[str, Any], problem: str | None) -> None:
+    rule = exercises("pdb.budget")
+
+    def change(p: dict[str, Any]) -> None:
+        p["spec"].pop("minAvailable")
+        p["spec"].update(budget)
+
+    stack.edit_one("pgbouncer-pdb.yaml", change)
+    found = stack.findings(rule)
+    if problem is None:
+        assert found == []
+    else:
+        assert (
+            problem in only(found).message and only(found).object == "PodDisruptionBudget/pgbouncer"
+        )
+
+
+def test_pdb_budget_of_chart_values(stack: StackFiles) -> None:
+    stack.values(lambda v: v["server"]["pdb"].update(minAvailable=1))
+    f = only(stack.findings("pdb.budget"))
+    assert (
+        f.path == "server.pdb.minAvailable" and f.object == "PodDisruptionBudget/goauthentik-server"
+    )
+
+
+@pytest.mark.parametrize(
+    ("strategy", "problem"),
+    [
+        ({"type": "Recreate"}, "every pod stops"),
+        (
+            {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 0}},
+            "cannot progress",
+        ),
+        (
+            {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 2}},
+            "leaving 1 while",
+        ),
+        ({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 1, "maxUnavailable": 0}}, None),
+        ({"type": "RollingUpdate", "rollingUpdate": {"maxSurge": 0, "maxUnavailable": 1}}, None),
+    ],
+)
+def test_pdb_rollout(stack: StackFiles, strategy: dict[str, Any], problem: str | None) -> None:
+    rule = exercises("pdb.rollout")
+    stack.deployment(lambda d: d["spec"].__setitem__("strategy", strategy))
+    found = stack.findings(rule)
+    if problem is None:
+        assert found == []
+    else:
+        assert problem in only(found).message
+
+
+def test_spread_other_pods_does_not_count(stack: StackFiles) -> None:
+    rule = exercises("spread.nodes")
+
+    def repel_server(d: dict[str, Any]) -> None:
+        term = d["spec"]["template"]["spec"]["affinity"]["podAntiAffinity"][
+            "requiredDuringSchedulingIgnoredDuringExecution"
+        ][0]
+        term["labelSelector"] = {
+            "matchExpressions": [{"key": "component", "operator": "In", "values": ["server"]}]
+        }
+
+    stack.deployment(repel_server)
+    f = only(stack.findings(rule))
+    assert "selects other pods" in f.message and f.path == "spec.template.spec.affinity"
+
+
+def test_spread_by_topology_constraint_counts(stack: StackFiles) -> None:
+    def spread(d: dict[str, Any]) -> None:
+        spec = d["spec"]["template"]["spec"]
+        del spec["affinity"]
+        spec["topologySpreadConstraints"] = [
+            {
+                "maxSkew": 1,
+                "topologyKey": "kubernetes.io/hostname",
+                "whenUnsatisfiable": "DoNotSchedule",
+                "labelSelector": {"matchLabels": {"app": "pgbouncer"}},
+            }
+        ]
+
+    stack.deployment(spread)
+    assert stack.findings("spread.nodes") == []
+    stack.deployment(lambda d: d["spec"]["template"]["spec"].pop("topologySpreadConstraints"))
+    assert "no pod anti-affinity" in only(stack.findings("spread.nodes")).message
+
+
+def test_spread_of_chart_values_uses_the_chart_preset(stack: StackFiles) -> None:
+    # Without topologySpreadConstraints the chart's soft anti-affinity preset still spreads.
+    stack.values(lambda v: v["server"].pop("topologySpreadConstraints"))
+    assert stack.findings("spread.nodes") == []
+    stack.values(lambda v: v["global"].update(affinity={"podAntiAffinity": "none"}))
+    assert only(stack.findings("spread.nodes")).object == "Deployment/goauthentik-server"
+
+
+# --- containers ---------------------------------------------------------------------------
+
+
+def test_resources_requests(stack: StackFiles) -> None:
+    rule = exercises("resources.requests")
+    stack.deployment(lambda d: container(d)["resources"]["requests"].pop("cpu"))
+    f = only(stack.findings(rule))
+    assert "no cpu request" in f.message and f.path == "spec.template.spec.containers[0].resources"
+    stack.values(lambda v: v["worker"].pop("resources"))
+    assert len(stack.findings(rule)) == 2
+
+
+def test_resources_memory_limit(stack: StackFiles) -> None:
+    rule = exercises("resources.memory-limit")
+    stack.deployment(lambda d: container(d)["resources"].pop("limits"))
+    assert "gives it 256Mi" in only(stack.findings(rule)).message
+
+
+def test_outpost_patch_without_resources_has_no_memory_limit(stack: StackFiles) -> None:
+    stack.edit_one(
+        "outpost-patches.yaml", lambda p: p["kubernetes_json_patches"]["deployment"].pop()
+    )
+    report = stack.lint()
+    rules = {f.rule for f in report.findings}
+    assert {"resources.memory-limit", "resources.requests", "outpost.shm"} <= rules
+    assert all(
+        f.object == "Deployment/ak-outpost-authentik-embedded-outpost" for f in report.findings
+    )
+
+
+def test_probes_missing(stack: StackFiles) -> None:
+    rule = exercises("probes.missing")
+    stack.deployment(lambda d: container(d).pop("readinessProbe"))
+    assert "no readiness probe" in only(stack.findings(rule)).message
+    stack.values(lambda v: v["worker"].__setitem__("livenessProbe", None))
+    assert {f.object for f in stack.findings(rule)} == {
+        "Deployment/pgbouncer",
+        "Deployment/goauthentik-worker",
+    }
+
+
+@pytest.mark.parametrize(("failures", "fails"), [(None, True), (5, True), (6, False)])
+def test_liveness_budget(stack: StackFiles, failures: int | None, fails: bool) -> None:
+    rule = exercises("probes.liveness-budget")
+    if failures is None:
+        stack.values(lambda v: v["server"].pop("livenessProbe"))  # the chart default: 3 x 10 s
+    else:
+        stack.values(lambda v: v["server"]["livenessProbe"].update(failureThreshold=failures))
+    found = stack.findings(rule)
+    assert bool(found) == fails
+    if fails:
+        expected = f"{failures or 3} x 10 s = {(failures or 3) * 10} s"
+        assert expected in found[0].message
+
+
+@pytest.mark.parametrize(
+    ("image", "fails"),
+    [
+        ("edoburu/pgbouncer:latest", True),
+        ("edoburu/pgbouncer", True),
+        ("registry.local:5000/pgbouncer", True),
+        ("registry.local:5000/pgbouncer:1.24.1", False),
+        ("edoburu/pgbouncer@sha256:" + "a" * 64, False),
+    ],
+)
+def test_image_pinned(stack: StackFiles, image: str, fails: bool) -> None:
+    rule = exercises("image.pinned")
+    stack.deployment(lambda d: container(d).__setitem__("image", image))
+    assert bool(stack.findings(rule)) == fails
+
+
+def test_image_pinned_in_chart_values(stack: StackFiles) -> None:
+    stack.values(lambda v: v["global"]["image"].update(tag="latest"))
+    assert {f.path for f in stack.findings("image.pinned")} == {"global.image.tag"}
+    stack.values(
+        lambda v: v["global"]["image"].pop("tag")
+    )  # the chart's appVersion: pinned by the chart
+    assert stack.findings("image.pinned") == []
+
+
+# --- secrets ---------------------------------------------------------------------------------
+
+CANARY = "canary-Zq8vX3pL0w9"
+
+
+def test_secret_in_configmap(stack: StackFiles) -> None:
+    rule = exercises("secrets.configmap")
+    stack.ini(lambda ini: ini.replace("user=authentik", f"user=authentik password={CANARY}"))
+    f = only(stack.findings(rule))
+    text = stack.texts["pgbouncer-configmap.yaml"].splitlines()
+    assert "password=" in text[f.line - 1]  # type: ignore[operator]
+    assert CANARY not in stack.lint().to_text() + stack.lint().to_json()
+
+
+def test_secret_placeholder_in_configmap(stack: StackFiles) -> None:
+    stack.ini(lambda ini: ini + "auth_query = <<akops-secret:postgres_password>>\n")
+    assert "placeholder" in only(stack.findings("secrets.configmap")).message
+
+
+def test_secret_in_plain_env(stack: StackFiles) -> None:
+    rule = exercises("secrets.env")
+    stack.deployment(
+        lambda d: container(d).__setitem__("env", [{"name": "DB_PASSWORD", "value": CANARY}])
+    )
+    assert only(stack.findings(rule)).path == "spec.template.spec.containers[0].env[0]"
+    ref = {"secretKeyRef": {"name": "pgbouncer-auth", "key": "password"}}
+    stack.deployment(
+        lambda d: container(d).__setitem__("env", [{"name": "DB_PASSWORD", "valueFrom": ref}])
+    )
+    assert stack.findings(rule) == []
+    stack.values(lambda v: set_env(v, "server", "AUTHENTIK_SECRET_KEY", CANARY))
+    assert only(stack.findings(rule)).object == "Deployment/goauthentik-server"
+    assert CANARY not in stack.lint().to_text()
+
+
+def test_secret_in_annotation(stack: StackFiles) -> None:
+    rule = exercises("secrets.annotation")
+    stack.deployment(
+        lambda d: d["metadata"].__setitem__("annotations", {"example.com/api-token": CANARY})
+    )
+    assert only(stack.findings(rule)).path == "metadata.annotations.example.com/api-token"
+    stack.deployment(
+        lambda d: d["metadata"].__setitem__("annotations", {"note": "rotated, see the runbook"})
+    )
+    assert stack.findings(rule) == []
+    stack.values(
+        lambda v: v["server"]["podAnnotations"].update(dsn=f"postgres://x?password={CANARY}")
+    )
+    assert only(stack.findings(rule)).object == "Deployment/goauthentik-server"
+
+
+# --- database ---------------------------------------------------------------------------------
+
+
+def test_persistent_connections_need_session_mode(stack: StackFiles) -> None:
+    rule = exercises("db.persistent-connections")
+    stack.ini(lambda ini: ini.replace("pool_mode = session", "pool_mode = transaction"))
+    f = only(stack.findings(rule))
+    assert (
+        "pool_mode is transaction" in f.message
+        and "AUTHENTIK_POSTGRESQL__CONN_MAX_AGE" in f.message
+    )
+    assert f.file == "stack/authentik-values.yaml"
+    for component in ("server", "worker"):
+        stack.values(
+            lambda v, c=component: set_env(v, c, "AUTHENTIK_POSTGRESQL__CONN_MAX_AGE", "0")
+        )
+    assert stack.findings(rule) == []
+
+
+@pytest.mark.parametrize(("idle", "fails"), [("60", True), ("59", True), ("61", False)])
+def test_persistent_connections_below_server_idle_timeout(
+    stack: StackFiles, idle: str, fails: bool
+) -> None:
+    stack.ini(lambda ini: ini.replace("server_idle_timeout = 600", f"server_idle_timeout = {idle}"))
+    found = stack.findings("db.persistent-connections")
+    assert bool(found) == fails
+    if fails:
+        assert f"server_idle_timeout = {idle} s" in found[0].message
+
+
+def test_capacity_against_pgbouncer_pool(stack: StackFiles) -> None:
+    rule = exercises("db.capacity")
+    stack.ini(lambda ini: ini.replace("default_pool_size = 20", "default_pool_size = 10"))
+    f = only(stack.findings(rule))
+    assert (
+        "Authentik can hold 48 database connections (3 server x 3 web workers x 4 threads + "
+        "3 worker x 4 threads = 48) but PgBouncer's pool is 3 x (10 + 5) = 45"
+    ) in f.message
+    assert f.object == "ConfigMap/pgbouncer-config"
+
+
+def test_capacity_counts_surge_pods_during_a_rollout(stack: StackFiles) -> None:
+    stack.ini(
+        lambda ini: ini.replace("default_pool_size = 20", "default_pool_size = 13")
+    )  # pool 54
+    assert stack.findings("db.capacity") == []  # 48 steady
+    stack.values(lambda v: v["server"]["deploymentStrategy"]["rollingUpdate"].update(maxSurge=1))
+    assert (
+        "60 during a rollout (+1 server, +0 worker surge pods)"
+        in only(stack.findings("db.capacity")).message
+    )
+
+
+def test_capacity_against_postgres_max_connections(stack: StackFiles) -> None:
+    stack.max_connections = 77
+    f = only(stack.findings("db.capacity"))
+    assert "3 x (20 + 5) = 75 server connections but PostgreSQL max_connections is 77" in f.message
+    stack.max_connections = 78
+    assert stack.findings("db.capacity") == []
+
+
+def test_capacity_reads_env_when_an_existing_secret_is_set(stack: StackFiles) -> None:
+    # authentik.* is inert with an existing secret: the env var is what takes effect.
+    stack.values(lambda v: v["authentik"].update(web={"workers": 1}))
+    stack.values(lambda v: set_env(v, "server", "AUTHENTIK_WEB__WORKERS", "6"))
+    stack.values(lambda v: v["server"]["resources"]["limits"].update(memory="4Gi"))
+    assert "3 server x 6 web workers x 4 threads" in only(stack.findings("db.capacity")).message
+
+
+def test_capacity_uses_chart_defaults_when_nothing_is_set(stack: StackFiles) -> None:
+    def strip(v: dict[str, Any]) -> None:
+        for component in ("server", "worker"):
+            v[component]["env"] = [
+                e
+                for e in v[component]["env"]
+                if "WEB__" not in e["name"] and "THREADS" not in e["name"]
+            ]
+        v["server"]["replicas"] = 12
+
+    stack.values(strip)
+    assert (
+        "12 server x 2 web workers x 4 threads + 3 worker x 2 threads = 102"
+        in only(stack.findings("db.capacity")).message
+    )
+
+
+@pytest.mark.parametrize(("workers", "fails"), [("3", False), ("4", True)])
+def test_gunicorn_memory(stack: StackFiles, workers: str, fails: bool) -> None:
+    rule = exercises("gunicorn.memory")
+    stack.ini(lambda ini: ini.replace("default_pool_size = 20", "default_pool_size = 30"))
+    stack.values(lambda v: set_env(v, "server", "AUTHENTIK_WEB__WORKERS", workers))
+    found = stack.findings(rule)
+    assert bool(found) == fails
+    if fails:
+        assert (
+            "4 web workers x 500Mi + 256Mi base = 2256Mi" in found[0].message
+            and "2Gi" in found[0].message
+        )
+
+
+# --- outpost and PgBouncer -----------------------------------------------------------------
+
+
+def _dshm(p: dict[str, Any]) -> dict[str, Any]:
+    volume: dict[str, Any] = p["kubernetes_json_patches"]["deployment"][0]["value"]
+    return volume
+
+
+@pytest.mark.parametrize(
+    ("change", "problem"),
+    [
+        (lambda p: _dshm(p)["emptyDir"].pop("sizeLimit"), "has no sizeLimit"),
+        (lambda p: _dshm(p)["emptyDir"].pop("medium"), "not an emptyDir with medium Memory"),
+        (
+            lambda p: p["kubernetes_json_patches"]["deployment"].pop(1),
+            "nothing is mounted at /dev/shm",
+        ),
+        (
+            lambda p: p["kubernetes_json_patches"]["deployment"][2]["value"]["limits"].update(
+                memory="2Gi"
+            ),
+            "memory limit 2Gi does not exceed the /dev/shm sizeLimit 2Gi",
+        ),
+    ],
+)
+def test_outpost_shm(stack: StackFiles, change: Any, problem: str) -> None:
+    rule = exercises("outpost.shm")
+    stack.edit_one("outpost-patches.yaml", change)
+    assert problem in only(stack.findings(rule)).message
+
+
+def test_outpost_shm_on_an_outpost_deployment(stack: StackFiles) -> None:
+    outpost = {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": "ak-outpost-authentik-embedded-outpost"},
+        "spec": {
+            "replicas": 3,
+            "selector": {
+                "matchLabels": {"goauthentik.io/outpost-name": "authentik-embedded-outpost"}
+            },
+            "template": {
+                "metadata": {
+                    "labels": {"goauthentik.io/outpost-name": "authentik-embedded-outpost"}
+                },
+                "spec": {
+                    "containers": [{"name": "proxy", "image": "ghcr.io/goauthentik/proxy:2026.2.2"}]
+                },
+            },
+        },
+    }
+    import yaml
+
+    stack.texts["outpost.yaml"] = yaml.safe_dump(outpost)
+    report = stack.lint()
+    shm = [f for f in report.findings if f.rule == "outpost.shm"]
+    assert "nothing is mounted at /dev/shm" in only(shm).message
+    assert {"pdb.missing", "probes.missing", "spread.nodes"} <= {f.rule for f in report.findings}
+
+
+@pytest.mark.parametrize(("line", "fails"), [(None, True), ("0", True), ("300", False)])
+def test_pgbouncer_idle_transaction_timeout(
+    stack: StackFiles, line: str | None, fails: bool
+) -> None:
+    rule = exercises("pgbouncer.idle-transaction-timeout")
+    old = "idle_transaction_timeout = 300\n"
+    stack.ini(
+        lambda ini: ini.replace(old, "" if line is None else f"idle_transaction_timeout = {line}\n")
+    )
+    found = stack.findings(rule)
+    assert bool(found) == fails
+    if fails:
+        text = stack.texts["pgbouncer-configmap.yaml"].splitlines()
+        expected = "[pgbouncer]" if line is None else "idle_transaction_timeout = 0"
+        assert text[found[0].line - 1].strip() == expected  # type: ignore[operator]
+
+
+def test_pgbouncer_config_rollout(stack: StackFiles) -> None:
+    rule = exercises("pgbouncer.config-rollout")
+    stack.deployment(lambda d: d["spec"]["template"]["metadata"].pop("annotations"))
+    assert only(stack.findings(rule)).severity == "warning"
+
+
+# --- waivers ----------------------------------------------------------------------------------
+
+
+def test_waivers_show_and_do_not_fail(stack: StackFiles) -> None:
+    stack.deployment(lambda d: d["spec"].__setitem__("replicas", 2))
+    stack.edit_one("pgbouncer-pdb.yaml", lambda p: p["spec"].update(minAvailable=1))
+    assert not stack.lint().ok
+    stack.waivers = (
+        LintWaiver(
+            rule="replicas.minimum", object="Deployment/pgbouncer", reason="two-node lab cluster"
+        ),
+        LintWaiver(rule="pdb.budget", reason="two replicas leave no other budget"),
+    )
+    report = stack.lint()
+    assert report.ok and report.waived == 2
+    assert "waived: two-node lab cluster" in report.to_text()
+
+
+def test_waiver_limited_to_an_object(stack: StackFiles) -> None:
+    stack.deployment(lambda d: d["spec"].__setitem__("replicas", 2))
+    stack.waivers = (
+        LintWaiver(
+            rule="replicas.minimum", object="Deployment/other", reason="not this one at all"
+        ),
+    )
+    report = stack.lint()
+    assert not report.ok
+    assert "lint.unused-waiver" in {f.rule for f in report.findings}
+
+
+def test_unused_waiver(stack: StackFiles) -> None:
+    rule = exercises("lint.unused-waiver")
+    stack.waivers = (LintWaiver(rule="replicas.minimum", reason="two-node lab cluster"),)
+    f = only(stack.findings(rule))
+    assert f.severity == "warning" and f.path == "lint.waivers[0]"
+    stack.deployment(lambda d: d["spec"].__setitem__("replicas", 2))
+    assert stack.findings(rule) == []
+
+
+def test_every_rule_has_a_test() -> None:
+    # Runs last in this module (pytest keeps file order): every rule was exercised above.
+    assert set(RULES) == TESTED

@@ -1,0 +1,222 @@
+"""Runner semantics: concurrency, budgets, retries until the deadline, errors, exec timeouts, reports."""
+
+from __future__ import annotations
+
+import itertools
+import json
+import threading
+import time
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from akops.errors import ClusterError
+from akops.verify import execute
+from akops.verify.results import Result, Status, VerifyReport, failed, passed
+from akops.verify.run import Job, run_jobs
+
+
+def sleeper(seconds: float, log: list[tuple[float, float]]):
+    def work():
+        start = time.monotonic()
+        time.sleep(seconds)
+        log.append((start, time.monotonic()))
+        return [passed("slept")]
+
+    return work
+
+
+def test_jobs_run_concurrently() -> None:
+    log: list[tuple[float, float]] = []
+    jobs = [Job((("http.live", f"t{i}"),), sleeper(0.3, log), timeout=5) for i in range(8)]
+    results = run_jobs(jobs)
+    assert [r.target for r in results] == [f"t{i}" for i in range(8)]  # job order, not finish order
+    latest_start = max(s for s, _ in log)
+    earliest_end = min(e for _, e in log)
+    assert latest_start < earliest_end  # all eight were in flight at once
+
+
+def test_workers_bound_the_concurrency() -> None:
+    log: list[tuple[float, float]] = []
+    run_jobs(
+        [Job((("http.live", f"t{i}"),), sleeper(0.1, log), timeout=5) for i in range(4)], workers=1
+    )
+    spans = sorted(log)
+    assert all(a[1] <= b[0] for a, b in itertools.pairwise(spans))  # one at a time
+
+
+def test_a_job_past_its_budget_fails_and_the_others_still_report() -> None:
+    release = threading.Event()
+
+    def hangs():
+        release.wait(30)
+        return [passed("late")]
+
+    seen: list[Result] = []
+    try:
+        results = run_jobs(
+            [
+                Job((("db.pool-waiting", "bouncer"),), hangs, timeout=0.2),
+                Job((("http.live", "x"),), lambda: [passed("ok")], 5),
+            ],
+            on_result=seen.append,
+        )
+    finally:
+        release.set()
+    hung, other = results
+    assert hung.status is Status.FAIL and hung.detail == "no answer within 1.2s (abandoned)"
+    assert other.status is Status.PASS
+    assert {r.target for r in seen} == {"bouncer", "x"}
+
+
+def test_convergence_checks_retry_until_they_pass() -> None:
+    calls = []
+
+    def converges_on_third():
+        calls.append(time.monotonic())
+        return [passed("3/3 ready") if len(calls) >= 3 else failed("1/3 ready")]
+
+    [r] = run_jobs(
+        [
+            Job(
+                (("rollout.converged", "Deployment/pgbouncer"),),
+                converges_on_third,
+                1,
+                deadline=5,
+                interval=0.05,
+            )
+        ]
+    )
+    assert (r.status, r.detail, r.attempts) == (Status.PASS, "3/3 ready", 3)
+
+
+def test_convergence_checks_give_up_at_the_deadline() -> None:
+    [r] = run_jobs(
+        [
+            Job(
+                (("spread.replicas", "server"),),
+                lambda: [failed("2/3 ready")],
+                1,
+                deadline=0.3,
+                interval=0.05,
+            )
+        ]
+    )
+    assert r.status is Status.FAIL and r.detail == "2/3 ready"
+    assert r.attempts >= 3
+    assert 0.2 <= r.duration < 0.3 + 1.0
+
+
+def test_checks_without_deadline_run_once() -> None:
+    calls = []
+    [r] = run_jobs([Job((("http.ready", "x"),), lambda: calls.append(1) or [failed("503")], 1)])
+    assert (r.status, r.attempts, len(calls)) == (Status.FAIL, 1, 1)
+
+
+def test_errors_in_a_check_become_results() -> None:
+    def api_down():
+        raise ClusterError("Deployment/pgbouncer: the API answered 500: boom")
+
+    def bug():
+        raise KeyError("oops")
+
+    a, b = run_jobs(
+        [Job((("rollout.converged", "a"),), api_down, 1), Job((("pdb.budget", "b"),), bug, 1)]
+    )
+    assert (a.status, a.detail) == (
+        Status.ERROR,
+        "Deployment/pgbouncer: the API answered 500: boom",
+    )
+    assert (b.status, b.detail) == (Status.ERROR, "KeyError: 'oops'")
+
+
+def test_batched_job_yields_one_result_per_key() -> None:
+    keys = (("shm.usage", "pod:/dev/shm"), ("pgbouncer.reachable", "pod -> pgbouncer:6432"))
+    results = run_jobs([Job(keys, lambda: [passed("a"), failed("b")], 1)])
+    assert [(r.check, r.status) for r in results] == [
+        ("shm.usage", Status.PASS),
+        ("pgbouncer.reachable", Status.FAIL),
+    ]
+
+
+def test_exec_timeout_kills_the_command_and_its_children(tmp_path) -> None:
+    marker = tmp_path / "survived"
+    host = execute.timed_host("local://", 0.5)
+    start = time.monotonic()
+    with pytest.raises(execute.ExecTimeout, match=r"no answer within 0.5s"):
+        execute.run(host, execute_cmd(marker))
+    assert time.monotonic() - start < 3
+    time.sleep(1.2)
+    assert not marker.exists()  # the backgrounded child was killed with the group
+
+
+def execute_cmd(marker) -> str:
+    from akops.verify.commands import sh
+
+    return sh("(sleep 1; touch %s) & sleep 10", marker)
+
+
+def test_timed_kubectl_host_builds_the_kubectl_exec_command() -> None:
+    host = execute.timed_host(
+        "kubectl://pod-0?namespace=authentik&container=proxy&context=nowhere", 5
+    )
+    result = execute.run(host, "df -P /dev/shm")
+    # no such context here: kubectl itself answers, quickly, and nothing hangs
+    assert result.rc != 0 and "nowhere" in result.output
+
+
+def report(*statuses: Status) -> VerifyReport:
+    results = tuple(Result(f"c{i}", f"t{i}", s, f"d{i}", 0.5) for i, s in enumerate(statuses))
+    return VerifyReport("prod", "cluster", results, 1.0, tuple(r.check for r in results))
+
+
+def test_report_verdicts_and_exit_codes() -> None:
+    assert report(Status.PASS, Status.SKIP).ok and report(Status.PASS).exit_code == 0
+    assert not report(Status.PASS, Status.ERROR).ok
+    assert report(Status.FAIL).exit_code == 1
+    text = report(Status.PASS, Status.FAIL).to_text()
+    assert text.splitlines()[-1] == "VERIFY RESULT: FAIL"
+    assert text.index("c1") < text.index("c0")  # failures first
+
+
+def test_report_json_and_junit() -> None:
+    r = report(Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP)
+    doc = json.loads(r.to_json())
+    assert doc["result"] == "FAIL" and [x["status"] for x in doc["results"]] == [
+        "PASS",
+        "FAIL",
+        "ERROR",
+        "SKIP",
+    ]
+    suite = ET.fromstring(r.to_junit()).find("testsuite")
+    assert suite is not None
+    assert [suite.get(k) for k in ("tests", "failures", "errors", "skipped")] == [
+        "4",
+        "1",
+        "1",
+        "1",
+    ]
+    assert suite.find("testcase[@classname='c1']/failure").get("message") == "d1"
+
+
+def test_bound_call_returns_raises_or_times_out() -> None:
+    from akops.verify import bound
+
+    assert bound.call(lambda: 42, 1) == 42
+    with pytest.raises(KeyError):
+        bound.call(lambda: {}["missing"], 1)
+    release = threading.Event()
+    with pytest.raises(bound.CallTimeout, match=r"no answer within 0.2s \(query\)"):
+        bound.call(lambda: release.wait(30), 0.2, "query")
+    release.set()
+
+
+def test_converge_retries_the_observation_until_the_deadline() -> None:
+    from akops.verify.checks import converge
+
+    seen = []
+    outcome = converge(
+        lambda: seen.append(1) or (passed("ok") if len(seen) == 2 else failed("no")), 5, 0.01
+    )
+    assert outcome.detail == "ok" and len(seen) == 2
+    assert converge(lambda: failed("never"), 0.05, 0.01).detail == "never"
