@@ -8,7 +8,6 @@ of ``deploy`` are plain functions run by ``akops.cluster.pipeline``.
 
 from __future__ import annotations
 
-import importlib
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -249,8 +248,9 @@ def rollout_env(
 
 
 def _lint(layout: Layout, env_name: str, out: Out) -> str:
-    # Owned by the lint area; looked up when the stage runs (and typed loosely on purpose).
-    report: Any = importlib.import_module("akops.lint").lint_environment(layout, env_name)
+    from akops.lint import lint_environment
+
+    report = lint_environment(layout, env_name)
     out(report.to_text().rstrip("\n"))
     if not report.ok:
         raise StepFailed("lint found errors; fix them or waive them in the environment file")
@@ -258,8 +258,9 @@ def _lint(layout: Layout, env_name: str, out: Out) -> str:
 
 
 def _verify(layout: Layout, env_name: str, context: str | None, out: Out) -> str:
-    verify: Any = importlib.import_module("akops.verify").verify_environment  # the verify area's
-    report: Any = verify(layout, env_name, context=context, target="cluster")
+    from akops.verify import verify_environment
+
+    report = verify_environment(layout, env_name, context=context, target="cluster")
     out(report.to_text().rstrip("\n"))
     if not report.ok:
         raise StepFailed("verify found failing checks")

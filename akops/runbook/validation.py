@@ -16,37 +16,13 @@ from akops.runbook import commands, markdown
 from akops.runbook.schema import RunbookDoc
 from akops.runbook.template import render
 
-#: The check IDs ``invoke verify`` implements (the contract between verify and runbooks);
-#: ``known_checks`` prefers the live catalogue of ``akops.verify`` when it exists.
-CONTRACT_CHECKS: frozenset[str] = frozenset(
-    {
-        "rollout.converged",
-        "rollout.pods",
-        "spread.replicas",
-        "pdb.budget",
-        "http.ready",
-        "http.live",
-        "http.config",
-        "http.flow",
-        "http.outpost-ping",
-        "http.forward-auth",
-        "pgbouncer.reachable",
-        "pgbouncer.listening",
-        "shm.usage",
-        "db.idle-in-transaction",
-        "db.pool-waiting",
-    }
-)
-
 TaskCatalogue = Mapping[str, frozenset[str]]
 
 
 def known_checks() -> frozenset[str]:
-    """Check IDs from the verify catalogue (``akops.verify.catalogue``), else the contract list."""
-    try:
-        from akops.verify.catalogue import CATALOGUE
-    except ImportError:
-        return CONTRACT_CHECKS
+    """Check IDs from the verify catalogue (``akops.verify.catalogue``)."""
+    from akops.verify.catalogue import CATALOGUE
+
     return frozenset(spec.id for spec in CATALOGUE)
 
 

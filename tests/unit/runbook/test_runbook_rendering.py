@@ -14,7 +14,7 @@ from akops.runbook import commands, markdown
 from akops.runbook.schema import RunbookDoc, parse
 from akops.runbook.template import Context, parse_assignments, resolve_inputs, truthy
 from akops.runbook.transcript import Attempt, StepRecord, Transcript
-from akops.runbook.validation import CONTRACT_CHECKS, problems
+from akops.runbook.validation import known_checks, problems
 
 TEXT = """
 title: Sample
@@ -167,7 +167,7 @@ def test_markdown_with_env_renders_commands(rb: RunbookDoc, env: Environment) ->
 
 
 def test_references_are_checked(rb: RunbookDoc, env: Environment) -> None:
-    assert problems(rb, CONTRACT_CHECKS, TASKS, [env]) == []
+    assert problems(rb, known_checks(), TASKS, [env]) == []
     found = problems(rb, {"http.live"}, {"verify": frozenset({"env"})}, [env], programs={"kubectl"})
     text = "\n".join(found)
     assert "runbooks/sample.yaml:19: steps[1].check: unknown check 'http.ready'" in text
@@ -178,14 +178,14 @@ def test_references_are_checked(rb: RunbookDoc, env: Environment) -> None:
 def test_task_flags_are_checked(env: Environment) -> None:
     text = TEXT.replace("args: [--verbose]", "args: [--verbos, --env, prod]")
     rb = parse(text, "runbooks/sample.yaml", "sample")
-    found = "\n".join(problems(rb, CONTRACT_CHECKS, TASKS, [env]))
+    found = "\n".join(problems(rb, known_checks(), TASKS, [env]))
     assert "task 'plan' has no flag --verbos" in found
     assert "--env is passed by the runner" in found
 
 
 def test_a_template_that_does_not_render_for_an_environment_is_a_problem(env: Environment) -> None:
     rb = parse(TEXT.replace("{{ env.kube.context }}", "{{ env.kube.contxt }}", 1), "r.yaml", "r")
-    found = problems(rb, CONTRACT_CHECKS, TASKS, [env])
+    found = problems(rb, known_checks(), TASKS, [env])
     assert any("undefined in template" in p and "(environment prod)" in p for p in found), found
 
 
