@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -19,18 +19,26 @@ import yaml
 from akops.environment import SecretRef
 from akops.errors import SecretError
 
-PLACEHOLDER_RE = re.compile(r"<<akops-secret:([a-z0-9_]+)>>")
+PLACEHOLDER_RE = re.compile(r"<<akops-secret:([a-z0-9_]+)(?:\|([a-z]+))?>>")
 MASK = "***"
 
+#: How a value is written where it lands. PgBouncer's auth_file quotes fields with
+#: double quotes and escapes a double quote inside by doubling it.
+ENCODINGS: dict[str, Callable[[str], str]] = {
+    "userlist": lambda value: value.replace('"', '""'),
+}
 
-def placeholder(name: str) -> str:
-    """The marker rendered in place of secret ``name``."""
-    return f"<<akops-secret:{name}>>"
+
+def placeholder(name: str, encoding: str | None = None) -> str:
+    """The marker rendered in place of secret ``name`` (written with ``encoding`` on inject)."""
+    if encoding is not None and encoding not in ENCODINGS:
+        raise SecretError(f"unknown secret encoding {encoding!r} (known: {', '.join(ENCODINGS)})")
+    return f"<<akops-secret:{name}|{encoding}>>" if encoding else f"<<akops-secret:{name}>>"
 
 
 def placeholders_in(text: str) -> set[str]:
     """Names of the secrets whose placeholders appear in ``text``."""
-    return set(PLACEHOLDER_RE.findall(text))
+    return {m.group(1) for m in PLACEHOLDER_RE.finditer(text)}
 
 
 @dataclass(frozen=True)
@@ -43,18 +51,22 @@ class Secrets:
         """Replace every placeholder in ``text`` with its value; unknown names are an error."""
 
         def sub(m: re.Match[str]) -> str:
-            name = m.group(1)
+            name, encoding = m.group(1), m.group(2)
             if name not in self.values:
                 raise SecretError(f"secret {name!r} is used but was not resolved")
-            return self.values[name]
+            if encoding is not None and encoding not in ENCODINGS:
+                raise SecretError(f"secret {name!r}: unknown encoding {encoding!r}")
+            value = self.values[name]
+            return ENCODINGS[encoding](value) if encoding else value
 
         return PLACEHOLDER_RE.sub(sub, text)
 
     def mask(self, text: str) -> str:
-        """``text`` with every known secret value (longest first) replaced by ``***``."""
-        for value in sorted(self.values.values(), key=len, reverse=True):
-            if value:
-                text = text.replace(value, MASK)
+        """``text`` with every known secret value, as written or encoded, replaced by ``***``."""
+        forms = {v for v in self.values.values() if v}
+        forms |= {encode(v) for v in forms for encode in ENCODINGS.values()}
+        for value in sorted(forms, key=len, reverse=True):
+            text = text.replace(value, MASK)
         return text
 
 
@@ -65,7 +77,7 @@ def resolve_one(name: str, ref: SecretRef, environ: Mapping[str, str] | None = N
         value = environ.get(ref.env)
         if not value:
             raise SecretError(f"secret {name!r}: environment variable {ref.env} is not set")
-        return value
+        return _checked(name, value, f"environment variable {ref.env}")
     assert ref.file is not None and ref.key is not None
     path = Path(ref.file).expanduser()
     try:
@@ -77,6 +89,13 @@ def resolve_one(name: str, ref: SecretRef, environ: Mapping[str, str] | None = N
     value = data.get(ref.key) if isinstance(data, dict) else None
     if not isinstance(value, str) or not value:
         raise SecretError(f"secret {name!r}: {path} has no non-empty string at key {ref.key!r}")
+    return _checked(name, value, f"{path} key {ref.key!r}")
+
+
+def _checked(name: str, value: str, source: str) -> str:
+    # A line break would split userlist.txt and env files; no quoting makes it safe.
+    if any(c in value for c in "\r\n\0"):
+        raise SecretError(f"secret {name!r} from {source} contains a line break or NUL byte")
     return value
 
 

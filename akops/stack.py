@@ -19,7 +19,7 @@ from types import TracebackType
 import jinja2
 
 from akops.environment import Environment
-from akops.errors import TemplateRenderError
+from akops.errors import SecretError, TemplateRenderError
 from akops.secrets import placeholder
 
 MANAGED_BY = "akops"
@@ -87,13 +87,16 @@ class _Renderer:
         )
         self.jinja.globals.update(env=env, labels=labels, checksum=checksum, secret=self._secret)
 
-    def _secret(self, name: str) -> str:
+    def _secret(self, name: str, encoding: str | None = None) -> str:
         if name not in self.env.secrets:
             raise TemplateRenderError(
                 f"secret {name!r} is used by a template but not defined under 'secrets:' "
                 f"in environment {self.env.name!r}"
             )
-        return placeholder(name)
+        try:
+            return placeholder(name, encoding)
+        except SecretError as e:
+            raise TemplateRenderError(str(e)) from e
 
     def _where(self, name: str, e: BaseException) -> str:
         found = _template_line(e.__traceback__)

@@ -317,12 +317,13 @@ def pgbouncer_factory(layout: Layout, postgres: Postgres) -> Iterator[Callable[.
     started: list[PgBouncer] = []
     dirs = contextlib.ExitStack()
 
-    def start(**extra: str) -> PgBouncer:
+    def start(*, password: str | None = None, **extra: str) -> PgBouncer:
         root = dirs.enter_context(service_dir("pgbouncer"))
         ini_text, userlist = rendered_pgbouncer_files(layout)
         port = free_port()
         auth = root / "userlist.txt"
-        auth.write_text(Secrets({"postgres_password": postgres.password}).inject(userlist))
+        value = postgres.password if password is None else password
+        auth.write_text(Secrets({"postgres_password": value}).inject(userlist))
         settings = {
             "listen_addr": "127.0.0.1",
             "listen_port": str(port),

@@ -66,3 +66,28 @@ def test_resolve_unknown_name() -> None:
 def test_secret_ref_needs_exactly_one_source(kwargs: dict[str, str]) -> None:
     with pytest.raises(ValueError):
         SecretRef(**kwargs)
+
+
+def test_userlist_encoding_doubles_quotes_and_masking_covers_it() -> None:
+    password = 'pa"ss-Hk2mPq7Zr'
+    secrets = Secrets({"postgres_password": password})
+    line = secrets.inject(f'"authentik" "{placeholder("postgres_password", "userlist")}"')
+    assert line == '"authentik" "pa""ss-Hk2mPq7Zr"'
+    # the written (escaped) form is masked too, e.g. when a diff shows the userlist
+    assert secrets.mask(line) == '"authentik" "***"'
+    assert placeholders_in(line) == set()
+
+
+def test_unknown_encoding_is_refused() -> None:
+    with pytest.raises(SecretError, match="unknown secret encoding 'shell'"):
+        placeholder("postgres_password", "shell")
+    with pytest.raises(SecretError, match="unknown encoding"):
+        Secrets({"x": "y"}).inject("<<akops-secret:x|shell>>")
+
+
+@pytest.mark.parametrize("value", ["line\nbreak", "carriage\rreturn", "nul\0byte"])
+def test_values_with_line_breaks_are_refused(value: str) -> None:
+    refs = {"postgres_password": SecretRef(env="PGPASS_TEST")}
+    with pytest.raises(SecretError, match="line break or NUL") as err:
+        resolve(refs, environ={"PGPASS_TEST": value})
+    assert value not in str(err.value)

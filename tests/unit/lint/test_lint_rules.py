@@ -555,7 +555,8 @@ def test_gunicorn_memory(stack: StackFiles, workers: str, fails: bool) -> None:
 
 
 def _dshm(p: dict[str, Any]) -> dict[str, Any]:
-    volume: dict[str, Any] = p["kubernetes_json_patches"]["deployment"][0]["value"]
+    (volume,) = p["kubernetes_json_patches"]["deployment"][0]["value"]
+    assert isinstance(volume, dict)
     return volume
 
 

@@ -174,7 +174,10 @@ def test_no_password_in_the_configmap(prod: dict[str, Any]) -> None:
 def test_secret_holds_only_a_placeholder(prod: dict[str, Any]) -> None:
     s = prod["pgbouncer-secret.yaml"]
     assert (s["kind"], s["metadata"]["name"], s["type"]) == ("Secret", "pgbouncer-auth", "Opaque")
-    assert s["stringData"]["userlist.txt"] == f'"authentik" "{placeholder("postgres_password")}"\n'
+    assert (
+        s["stringData"]["userlist.txt"]
+        == f'"authentik" "{placeholder("postgres_password", "userlist")}"\n'
+    )
     assert "data" not in s
 
 
@@ -256,10 +259,11 @@ def test_outpost_shm_patches(prod: dict[str, Any]) -> None:
     p = prod["outpost-patches.yaml"]
     assert p["outpost"] == "authentik-embedded-outpost"
     ops = p["kubernetes_json_patches"]["deployment"]
-    volume = next(op["value"] for op in ops if op["path"] == "/spec/template/spec/volumes/-")
-    assert volume == {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}}
-    mount = next(op["value"] for op in ops if op["path"].endswith("/volumeMounts/-"))
-    assert mount == {"name": "dshm", "mountPath": "/dev/shm"}
+    # Whole arrays: the Deployment Authentik builds has neither, and "add .../-" needs them.
+    volumes = next(op["value"] for op in ops if op["path"] == "/spec/template/spec/volumes")
+    assert volumes == [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "2Gi"}}]
+    mounts = next(op["value"] for op in ops if op["path"].endswith("/containers/0/volumeMounts"))
+    assert mounts == [{"name": "dshm", "mountPath": "/dev/shm"}]
     resources = next(op["value"] for op in ops if op["path"].endswith("/resources"))
     assert resources == {
         "requests": {"cpu": "100m", "memory": "128Mi"},
