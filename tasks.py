@@ -195,6 +195,7 @@ def runbook_run(
             resume=resume,
             skip=frozenset(skip or []),
             verify_args=tuple(shlex.split(verify_args)),
+            runbooks=directory if runbooks else None,
         )
         result = execute.run(rb, opts, Console(soft_wrap=True, highlight=False))
         code = EXIT_CODES[result.status]
@@ -276,6 +277,8 @@ def verify(
             console = Console(highlight=False, width=160)
         console.print(report.table())
         console.print(report.summary())
+        if report.reason():
+            console.print(report.reason(), style="bold red", markup=False)
         console.print(f"[bold {'green' if report.ok else 'red'}]{report.result_line()}[/]")
     if not report.ok:
         raise Exit(code=report.exit_code)
@@ -446,6 +449,7 @@ def deploy(
         "context": CONTEXT_HELP,
         "yes": "roll back without asking (required when stdin is not a terminal)",
         "skip_helm": "roll back PgBouncer only; leave the Helm release alone",
+        "force_config": "roll back even though pgbouncer.ini changed since that revision",
         "dry_run": "show the revisions it would roll back to; change nothing",
     }
 )
@@ -455,6 +459,7 @@ def rollback(
     context: str | None = None,
     yes: bool = False,
     skip_helm: bool = False,
+    force_config: bool = False,
     dry_run: bool = False,
 ) -> None:
     """Roll PgBouncer and the Authentik release back one revision, then wait and verify."""
@@ -462,7 +467,13 @@ def rollback(
 
     with exits():
         summary = d.rollback_env(
-            LAYOUT, env, context=context, yes=yes, skip_helm=skip_helm, dry_run=dry_run
+            LAYOUT,
+            env,
+            context=context,
+            yes=yes,
+            skip_helm=skip_helm,
+            force_config=force_config,
+            dry_run=dry_run,
         )
     print(summary.to_text(), end="")
     if summary.exit_code:

@@ -6,7 +6,8 @@ through the Kubernetes API, or the local services) and parametrizes every test m
 ``@pytest.mark.check(ID)`` with the probes of that check. ``host`` is a testinfra host
 (``kubectl://POD?namespace=…&container=…`` or ``local://``) whose every command has the
 check timeout. Probes that do not apply (no credentials, nothing configured) are
-skipped with the reason; a role with no pod fails.
+skipped with the reason; a role with no pod fails. As with ``invoke verify``, a run in
+which every test was skipped evaluated nothing and exits 1, saying so.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from akops.verify.query import Credentials
 
 LAYOUT = Layout(Path(__file__).resolve().parent.parent)
 PREPARED = pytest.StashKey[run.Prepared]()
+NOTHING_EVALUATED = pytest.StashKey[str]()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -99,6 +101,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
     if drop:
         config.hook.pytest_deselected(items=drop)
         items[:] = keep
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    if exitstatus != pytest.ExitCode.OK or reporter is None:
+        return
+    stats = reporter.stats
+    if stats.get("skipped") and not any(stats.get(k) for k in ("passed", "failed", "error")):
+        session.config.stash[NOTHING_EVALUATED] = (
+            "nothing was evaluated, every check was skipped (reasons: -rs); this run fails"
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> None:
+    if NOTHING_EVALUATED in config.stash:
+        terminalreporter.write_line(config.stash[NOTHING_EVALUATED], red=True, bold=True)
 
 
 @pytest.fixture

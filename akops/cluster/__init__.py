@@ -2,7 +2,8 @@
 
 Pure (data, nouns): ``objects`` (the stack's objects, identity, apply order),
 ``plan`` (normalisation, field diffs, masking, summary), ``convergence`` (rollout
-predicate, fatal pod states), ``pipeline`` (stages and their summary).
+predicate, fatal pod states), ``pipeline`` (stages and their summary), ``revisions``
+(what a rollback would bring back: the config check).
 I/O: ``connect`` (kubeconfig, context guard, deadlines, retries), ``call`` (REST with
 plain dicts), ``apply`` (dry-run plan, apply, prune), ``rollout`` (watch and wait),
 ``helm`` (the release via the helm program), ``outpost`` (the Authentik API), and

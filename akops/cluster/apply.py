@@ -6,10 +6,16 @@ included) compared with the live object. Apply sends the same body for real, in
 dependency order, as field manager ``akops``; ``force`` only when the operator asks.
 Objects carrying our labels and field manager that are no longer rendered are planned
 as destroy and deleted only with ``prune``.
+
+A planned restart sets the pod template's ``kubectl.kubernetes.io/restartedAt`` (what
+``kubectl rollout restart`` sets) as its own field manager, ``akops-restart``: our
+apply never sends that field, so it neither conflicts with it nor removes it, and the
+next plan stays clean. The value is a timestamp, never derived from a secret.
 """
 
 from __future__ import annotations
 
+import datetime
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -28,12 +34,15 @@ from akops.cluster.objects import (
     ref_of,
     to_apply,
 )
-from akops.cluster.plan import ObjectPlan, object_plan
+from akops.cluster.plan import ObjectPlan, Restart, object_plan
 from akops.errors import AkopsError
 from akops.secrets import Secrets
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
+
+RESTART_MANAGER = "akops-restart"
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
 
 
 def get(api: ApiClient, ref: Ref) -> Obj | None:
@@ -44,10 +53,18 @@ def get(api: ApiClient, ref: Ref) -> Obj | None:
         return None
 
 
-def server_apply(api: ApiClient, body: Obj, *, dry_run: bool, force: bool, secrets: Secrets) -> Obj:
+def server_apply(
+    api: ApiClient,
+    body: Obj,
+    *,
+    dry_run: bool,
+    force: bool,
+    secrets: Secrets,
+    manager: str = FIELD_MANAGER,
+) -> Obj:
     """PATCH ``body`` as server-side apply (``application/apply-patch+yaml``); the result."""
     ref = ref_of(body)
-    query = [("fieldManager", FIELD_MANAGER)]
+    query = [("fieldManager", manager)]
     if force:
         query.append(("force", "true"))
     if dry_run:
@@ -83,6 +100,49 @@ def list_ours(api: ApiClient, namespace: str) -> list[Obj]:
             if ours(item):
                 found.append(item)
     return found
+
+
+def restart(api: ApiClient, ref: Ref, at: datetime.datetime | None = None) -> Obj:
+    """Roll a Deployment's pods (as ``kubectl rollout restart`` does); the updated object."""
+    # Sub-second precision: two restarts within one second must still differ.
+    stamp = at or datetime.datetime.now(tz=datetime.UTC)
+    body: Obj = {
+        "apiVersion": ref.info.api_version,
+        "kind": ref.kind,
+        "metadata": {"name": ref.name, "namespace": ref.namespace},
+        "spec": {
+            "template": {
+                "metadata": {
+                    "annotations": {RESTARTED_AT: stamp.isoformat().replace("+00:00", "Z")}
+                }
+            }
+        },
+    }
+    # force: a restart means to take the field over, e.g. from an earlier `kubectl rollout
+    # restart` (manager kubectl-rollout); it is the only field this manager ever sends.
+    return server_apply(
+        api, body, dry_run=False, force=True, secrets=Secrets(), manager=RESTART_MANAGER
+    )
+
+
+def restart_all(
+    api: ApiClient,
+    restarts: Sequence[Restart],
+    progress: Ledger,
+    *,
+    log: Callable[[str], None] = print,
+) -> list[Ref]:
+    """Restart the planned Deployments; the ones restarted."""
+    done: list[Ref] = []
+    for r in restarts:
+
+        def send(ref: Ref = r.ref) -> Obj:
+            return restart(api, ref)
+
+        progress.step(f"restart {r.ref}", send)
+        log(f"restarted {r.ref} (rolling): {', '.join(map(str, r.causes))} changed")
+        done.append(r.ref)
+    return done
 
 
 def delete(api: ApiClient, ref: Ref) -> None:
@@ -166,7 +226,8 @@ def apply_objects(
         if by_ref.get(m.ref, ObjectPlan(m.ref, "add")).action != "none"
     ]
     doomed = [p.ref for p in plans if p.action == "destroy"] if prune else []
-    progress.pending.extend([str(m.ref) for m in todo] + [f"delete {r}" for r in doomed])
+    # Ahead of later steps already pending (restarts, the release): the order they run in.
+    progress.pending[0:0] = [str(m.ref) for m in todo] + [f"delete {r}" for r in doomed]
     changed: list[Ref] = []
     deleted: list[Ref] = []
     for m in todo:

@@ -4,6 +4,11 @@ Rule: I/O orchestration. Each public function takes a layout, an environment nam
 the operator's flags, does one operation end to end, prints what it does through
 ``out`` (masked), and raises ``AkopsError`` subclasses; it never exits. The stages
 of ``deploy`` are plain functions run by ``akops.cluster.pipeline``.
+
+Whatever an apply or rollback changed is then watched until it converges (or a pod
+fails for good): the Deployments applied or restarted, and, when the Helm release
+changed, PgBouncer with the chart's ``<release>-server`` and ``<release>-worker``.
+Helm itself neither waits nor rolls back on its own (see ``akops.cluster.helm``).
 """
 
 from __future__ import annotations
@@ -13,14 +18,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from akops.cluster.apply import Ledger, apply_objects, plan_objects
+from akops.cluster.apply import Ledger, apply_objects, plan_objects, restart_all
 from akops.cluster.connect import connect
 from akops.cluster.helm import Helm, helm_program, rendered_values
 from akops.cluster.objects import Manifest, Ref, manifests
 from akops.cluster.pipeline import Skip, Stage, Summary, run_stages
-from akops.cluster.plan import OutpostPlan, Plan, ReleasePlan, release_plan
+from akops.cluster.plan import OutpostPlan, Plan, ReleasePlan, release_plan, restarts
 from akops.environment import Environment
-from akops.errors import InputError, StepFailed
+from akops.errors import InputError, RolloutFailed, StepFailed
 from akops.layout import Layout
 from akops.secrets import Secrets, placeholders_in, resolve, resolve_one
 
@@ -102,7 +107,7 @@ def make_plan(
     if target.env.authentik.outpost.api.enabled:
         pending = outpost_patches(target, dry_run=True)
         outpost = OutpostPlan(pending.outpost, "change" if pending.changed else "none")
-    return Plan(tuple(objects), release, target.secrets, outpost)
+    return Plan(tuple(objects), release, target.secrets, outpost, restarts(target.objects, objects))
 
 
 def plan_env(
@@ -146,15 +151,20 @@ class Applied:
     deleted: list[Ref] = field(default_factory=list)
     release: bool | None = False  # None: left alone (--skip-helm)
     outpost: str | None = None
+    restarted: list[Ref] = field(default_factory=list)
 
     @property
     def deployments(self) -> list[str]:
-        return [r.name for r in self.objects if r.kind == "Deployment"]
+        """Our Deployments whose pods this apply replaces (applied or restarted)."""
+        names = [r.name for r in [*self.objects, *self.restarted] if r.kind == "Deployment"]
+        return list(dict.fromkeys(names))
 
     def describe(self) -> str:
         parts = [f"{len(self.objects)} object(s)"]
         if self.deleted:
             parts.append(f"{len(self.deleted)} deleted")
+        if self.restarted:
+            parts.append(f"{', '.join(map(str, self.restarted))} restarted")
         if self.release is not None:
             parts.append("release upgraded" if self.release else "release unchanged")
         if self.outpost:
@@ -188,6 +198,7 @@ def apply_plan(
     ledger = Ledger()
     release_due = not skip_helm and plan.release is not None and plan.release.action != "none"
     outpost_due = plan.outpost is not None and plan.outpost.action != "none"
+    ledger.pending.extend(f"restart {r.ref}" for r in plan.restarts)
     if release_due:
         ledger.pending.append("helm release")
     if outpost_due:
@@ -196,6 +207,8 @@ def apply_plan(
     applied.objects, applied.deleted = apply_objects(
         api, target.objects, plan.objects, target.secrets, ledger, force=force, prune=prune, log=out
     )
+    # After the Secret is applied: the restarted pods read its new data.
+    applied.restarted = restart_all(api, plan.restarts, ledger, log=out)
     if release_due:
         ledger.step(
             "helm release", lambda: _helm(target).upgrade(target.files.get(VALUES_FILE, ""))
@@ -209,21 +222,48 @@ def apply_plan(
     return applied
 
 
+def changed_deployments(target: Target, applied: Applied | None) -> list[str]:
+    """The Deployments to watch after ``applied``: ours it replaced, and with a release
+    change PgBouncer (Authentik's path to its database) and the chart's server and worker."""
+    if applied is None:
+        return []
+    names = applied.deployments
+    if applied.release:
+        names += [PGBOUNCER, *target.chart_deployments]
+    return list(dict.fromkeys(names))
+
+
 def wait_rollout(
-    api: ApiClient, target: Target, names: list[str], console: Console | None = None
+    api: ApiClient,
+    target: Target,
+    names: list[str],
+    console: Console | None = None,
+    *,
+    release: str | None = None,
 ) -> str:
+    """Watch ``names`` until they converge; ``release`` names a release just changed."""
     from akops.cluster.rollout import wait_for
 
     if not names:
         raise Skip("no Deployment changed")
-    done = wait_for(
-        api,
-        target.env.kube.namespace,
-        names,
-        timeout=target.env.kube.rollout_timeout,
-        console=console,
-        secrets=target.secrets,
-    )
+    try:
+        done = wait_for(
+            api,
+            target.env.kube.namespace,
+            names,
+            timeout=target.env.kube.rollout_timeout,
+            console=console,
+            secrets=target.secrets,
+        )
+    except RolloutFailed as e:
+        if release:
+            # Nothing rolls it back on its own: the new chart's migration may already have run.
+            e.args = (
+                f"{e}; helm release {release} stays at its new revision (no automatic "
+                "rollback: its database migration may have run); see "
+                "`invoke runbook.show db-boot-storm`",
+            )
+        raise
     return ", ".join(f"{p.name} {p.ready}/{p.desired}" for p in done)
 
 
@@ -327,9 +367,11 @@ def deploy_env(
         return a.describe()
 
     def rollout() -> str:
+        target: Target = state["target"]
         applied: Applied | None = state.get("applied")
+        release = target.env.authentik.chart.release if applied and applied.release else None
         return wait_rollout(
-            state["api"], state["target"], applied.deployments if applied else [], console
+            state["api"], target, changed_deployments(target, applied), console, release=release
         )
 
     stages = [
@@ -404,15 +446,22 @@ def rollback_env(
     context: str | None = None,
     yes: bool = False,
     skip_helm: bool = False,
+    force_config: bool = False,
     dry_run: bool = False,
     out: Out = print,
     console: Console | None = None,
     hooks: DeployHooks | None = None,
     interactive: bool | None = None,
 ) -> Summary:
-    """PgBouncer and the Helm release to their previous revisions; then wait and verify."""
+    """PgBouncer and the Helm release to their previous revisions; then wait and verify.
+
+    The restored PgBouncer pods mount the *current* ConfigMap, so the rollback refuses
+    (exit 1, like any refusal on the cluster's state) when pgbouncer.ini changed since
+    that revision, unless ``force_config``.
+    """
     from akops.cluster.apply import get, server_apply
-    from akops.cluster.objects import to_apply
+    from akops.cluster.objects import Ref, to_apply
+    from akops.cluster.revisions import config_drift, config_maps
 
     hooks = hooks or DeployHooks()
     state: dict[str, Any] = {}
@@ -434,6 +483,17 @@ def rollback_env(
         revision, template = previous_template(api, target.env.kube.namespace, live)
         state["pgbouncer"] = (manifest, template)
         lines = [f"~ Deployment/{PGBOUNCER}: pod template back to revision {revision}"]
+        name = next(iter(config_maps(template)), "pgbouncer-config")
+        config = get(api, Ref("ConfigMap", target.env.kube.namespace, name))
+        drift = config_drift(revision, template, config, name=name)
+        if drift and not force_config:
+            raise StepFailed(
+                f"refusing to roll back Deployment/{PGBOUNCER}: {drift}, and the restored pods "
+                "would run the current config; revert the config change in git and run "
+                "`invoke deploy`, or pass --force-config to roll back anyway"
+            )
+        if drift:
+            lines.append(f"! {drift}: rolling back anyway (--force-config)")
         if not skip_helm:
             history = _helm(target).history()
             if len(history) < 2:
@@ -466,8 +526,8 @@ def rollback_env(
 
     def wait() -> str:
         target: Target = state["target"]
-        # helm rollback --wait has waited for the release's own Deployments.
-        return wait_rollout(state["api"], target, [PGBOUNCER], console)
+        names = [PGBOUNCER] if skip_helm else [PGBOUNCER, *target.chart_deployments]
+        return wait_rollout(state["api"], target, names, console)
 
     def dry() -> str | None:
         return "--dry-run" if dry_run else None
@@ -497,9 +557,13 @@ def apply_env(
     skip_helm: bool = False,
     dry_run: bool = False,
     out: Out = print,
+    console: Console | None = None,
     interactive: bool | None = None,
 ) -> Plan:
-    """Show the plan, confirm, apply. Returns the plan that was (or, dry-run, would be) applied."""
+    """Show the plan, confirm, apply, watch what changed converge.
+
+    Returns the plan that was (or, dry-run, would be) applied.
+    """
     target = prepare(layout, env_name, context)
     api = connect(target.env, context)
     with api:
@@ -521,6 +585,11 @@ def apply_env(
                 f"Kept {len(kept)} object(s) planned for destroy ({', '.join(map(str, kept))}); "
                 "pass --prune to delete them."
             )
+        names = changed_deployments(target, applied)
+        if names:
+            release = target.env.authentik.chart.release if applied.release else None
+            done = wait_rollout(api, target, names, console, release=release)
+            out(f"Rollout complete: {done}.")
         return plan
 
 

@@ -4,6 +4,14 @@ Rule: I/O (subprocess). Every call has a timeout, targets the environment's kube
 context explicitly (``--kube-context``) and namespace, and turns a missing program
 into ``ToolMissingError`` naming what to install. Values go to helm as a temporary
 file that is removed afterwards; helm's own output is masked before it is shown.
+
+Helm neither waits nor rolls back by itself (no ``--wait``, no ``--atomic``): a
+crash-looping server would burn the whole timeout with nothing shown, and ``--atomic``
+would then roll the image back after the new version's database migration may have
+run — the chart/image split behind the 2026-06-10 boot storm. The caller watches the
+release's Deployments instead (``akops.cluster.rollout``), failing fast with events
+and logs, and leaves the decision to roll back to the operator. ``--timeout`` still
+bounds the chart's hooks.
 """
 
 from __future__ import annotations
@@ -97,7 +105,10 @@ class Helm:
         return (values if isinstance(values, dict) else {}), version
 
     def upgrade(self, values_text: str) -> str:
-        """``helm upgrade --install`` with the rendered values and the pinned chart version."""
+        """``helm upgrade --install`` with the rendered values and the pinned chart version.
+
+        Returns once helm has sent the objects; the rollout is the caller's to watch.
+        """
         chart = self.env.authentik.chart
         timeout = self.env.kube.rollout_timeout
         with tempfile.TemporaryDirectory(prefix="akops-helm-") as tmp:
@@ -117,8 +128,6 @@ class Helm:
                     chart.version,
                     "--values",
                     path,
-                    "--atomic",
-                    "--wait",
                     "--timeout",
                     f"{int(timeout)}s",
                 ],
@@ -134,11 +143,10 @@ class Helm:
         return [d for d in doc if isinstance(d, dict)] if isinstance(doc, list) else []
 
     def rollback(self) -> str:
-        """Roll the release back to its previous revision and wait for it."""
+        """Roll the release back to its previous revision; the rollout is the caller's to watch."""
         timeout = self.env.kube.rollout_timeout
         return self.run(
-            ["rollback", self.release, "--wait", "--timeout", f"{int(timeout)}s"],
-            timeout=timeout + 30,
+            ["rollback", self.release, "--timeout", f"{int(timeout)}s"], timeout=timeout + 30
         )
 
 

@@ -7,6 +7,12 @@ creationTimestamp, the revision annotation, the ``ndots`` option Kyverno injects
 ``stringData``, the last-applied-configuration annotation) are compared but never
 rendered: the text shows ``(sensitive value)``. Exit codes follow Terraform's
 detailed exit code: 0 no changes, 2 changes (1, an error, is the caller's).
+
+Running pods never see a changed Secret they mount with ``subPath`` (or read into env
+vars), and a checksum of a Secret in the pod template would put a value derived from
+the password into the object. So ``restarts`` plans a rolling restart of each
+Deployment whose Secret's data changes while its pod template does not (a template
+change replaces the pods anyway).
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
 
-from akops.cluster.objects import Ref
+from akops.cluster.objects import Manifest, Ref
 from akops.secrets import Secrets
 
 Path = tuple[str | int, ...]
@@ -312,11 +318,72 @@ def release_plan(
 
 
 @dataclass(frozen=True)
+class Restart:
+    """A rolling restart of a Deployment whose pods would keep a Secret's old data."""
+
+    ref: Ref
+    causes: tuple[Ref, ...]
+
+    def describe(self) -> str:
+        return f"{self.ref} will be restarted: {', '.join(map(str, self.causes))} changed"
+
+
+def secrets_used(deployment: Mapping[str, Any]) -> set[str]:
+    """Names of the Secrets a Deployment's pods read: volumes, env, envFrom."""
+    pod = _pod_spec(deployment) or {}
+    found: set[str] = set()
+    for volume in pod.get("volumes") or []:
+        name = (volume.get("secret") or {}).get("secretName")
+        if name:
+            found.add(str(name))
+        for source in (volume.get("projected") or {}).get("sources") or []:
+            if (source.get("secret") or {}).get("name"):
+                found.add(str(source["secret"]["name"]))
+    for container in [*(pod.get("initContainers") or []), *(pod.get("containers") or [])]:
+        for var in container.get("env") or []:
+            ref = (var.get("valueFrom") or {}).get("secretKeyRef") or {}
+            if ref.get("name"):
+                found.add(str(ref["name"]))
+        for source in container.get("envFrom") or []:
+            if (source.get("secretRef") or {}).get("name"):
+                found.add(str(source["secretRef"]["name"]))
+    return found
+
+
+def restarts(manifests: Sequence[Manifest], plans: Sequence[ObjectPlan]) -> tuple[Restart, ...]:
+    """Deployments to restart because a Secret they read changes and their pods would not."""
+    changed = {
+        p.ref.name: p.ref
+        for p in plans
+        if p.ref.kind == "Secret"
+        and p.action == "change"
+        and any(c.path[:1] in (("data",), ("stringData",)) for c in p.changes)
+    }
+    if not changed:
+        return ()
+    by_ref = {p.ref: p for p in plans}
+    out: list[Restart] = []
+    for m in manifests:
+        if m.ref.kind != "Deployment":
+            continue
+        plan = by_ref.get(m.ref)
+        if plan is None or plan.action not in ("none", "change"):
+            continue  # created or destroyed: no running pods of it to refresh
+        if any(c.path[:2] == ("spec", "template") for c in plan.changes):
+            continue  # the pod template changes: new pods read the new data anyway
+        causes = tuple(changed[n] for n in sorted(secrets_used(m.body)) if n in changed)
+        if causes:
+            out.append(Restart(m.ref, causes))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
 class Plan:
     objects: tuple[ObjectPlan, ...]
     release: ReleasePlan | None = None
     secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
     outpost: OutpostPlan | None = None
+    restarts: tuple[Restart, ...] = ()
 
     def count(self, action: Action) -> int:
         n = sum(1 for o in self.objects if o.action == action)
@@ -351,6 +418,7 @@ class Plan:
             if o.action != "destroy":
                 for c in o.changes:
                     lines.extend(change_lines(o.ref.kind, c))
+        lines.extend(f"{MARKERS['change']} {r.describe()}" for r in self.restarts)
         r = self.release
         if r is not None and (r.action != "none" or verbose):
             version = (

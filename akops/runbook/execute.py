@@ -16,6 +16,7 @@ import contextlib
 import getpass
 import os
 import re
+import shlex
 import signal
 import socket
 import subprocess
@@ -115,6 +116,8 @@ class RunOptions:
     verify_args: tuple[str, ...] = ()
     #: The process environment steps inherit and secrets resolve from (default: ``os.environ``).
     environ: Mapping[str, str] | None = None
+    #: Where the runbook was read from, when not the repository's ``runbooks/`` (``--runbooks``).
+    runbooks: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -666,9 +669,27 @@ class _Run:
         self.say(f"Transcript: {md_path} (and {json_path.name})")
         if status in ("failed", "stopped", "refused", "interrupted"):
             self.say(
-                f"Continue from the stopped step with: invoke runbook.run {self.runbook.name} "
-                f"--env {self.opts.env.name} --resume"
+                "Continue from the stopped step with: "
+                + resume_command(self.runbook.name, self.opts)
             )
+
+
+def resume_command(name: str, opts: RunOptions) -> str:
+    """The shell command that resumes this run: the same runbook, environment, transcripts
+    directory, skips, check flags and mode. Inputs are not repeated (a resumed run keeps its
+    own, and refuses new ones); nor is ``--yes`` (confirming again is the operator's call)."""
+    argv = ["invoke", "runbook.run", name, "--env", opts.env.name, "--resume"]
+    if opts.runs_dir.resolve() != (opts.root / opts.env.runs_dir).resolve():
+        argv += ["--runs-dir", str(opts.runs_dir.resolve())]
+    if opts.runbooks is not None:
+        argv += ["--runbooks", str(opts.runbooks.resolve())]
+    for step in sorted(opts.skip):
+        argv += ["--skip", step]
+    if opts.verify_args:
+        argv += ["--verify-args", shlex.join(opts.verify_args)]
+    if opts.dry_run:
+        argv.append("--dry-run")
+    return shlex.join(argv)
 
 
 def _user(environ: Mapping[str, str]) -> str:

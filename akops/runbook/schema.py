@@ -27,6 +27,13 @@ Text = Annotated[str, Field(min_length=1)]
 #: Where a decision or ``next`` may send the run besides a step ID.
 END = "end"
 
+#: The ``invoke verify`` flags a check step may set in ``args`` (flag, value pairs): where a
+#: check looks. The runner sets ``--env`` and ``--only``; the run's ``--verify-args`` set the
+#: target and win over a step's own flags.
+CHECK_FLAGS: frozenset[str] = frozenset(
+    {"--pgbouncer", "--url", "--outpost-url", "--shm", "--protected", "--timeout", "--deadline"}
+)
+
 Kind = Literal["check", "task", "command", "manual", "decision"]
 KINDS: tuple[Kind, ...] = ("check", "task", "command", "manual", "decision")
 
@@ -111,7 +118,10 @@ class Step(Model):
     manual: Text | None = None
     decision: Decision | None = None
 
-    args: list[str] = Field(default_factory=list, description="task arguments (templates)")
+    args: list[str] = Field(
+        default_factory=list,
+        description="a task's arguments, or a check's extra `invoke verify` flags (templates)",
+    )
     secret_env: dict[Annotated[str, Field(pattern=r"^[A-Z_][A-Z0-9_]*$")], str] = Field(
         default_factory=dict, description="environment variable -> secret name, for a command"
     )
@@ -142,8 +152,10 @@ class Step(Model):
             found = ", ".join(kinds) or "none"
             raise ValueError(f"a step is exactly one of {', '.join(KINDS)} (found: {found})")
         kind = kinds[0]
-        if self.args and kind != "task":
-            raise ValueError("'args' belongs to a task step")
+        if self.args and kind not in ("task", "check"):
+            raise ValueError("'args' belongs to a task or check step")
+        if kind == "check":
+            _check_flags(self.args)
         if (self.secret_env or self.capture) and kind != "command":
             raise ValueError("'secret_env' and 'capture' belong to a command step")
         if kind not in ("task", "command") and (
@@ -166,6 +178,21 @@ class Step(Model):
         if kind == "decision" and self.next is not None:
             raise ValueError("a decision picks the next step through its choices, not 'next'")
         return self
+
+
+def _check_flags(args: list[str]) -> None:
+    """A check step's ``args``: FLAG VALUE pairs, each FLAG one of ``CHECK_FLAGS``."""
+    allowed = ", ".join(sorted(CHECK_FLAGS))
+    if len(args) % 2:
+        raise ValueError(f"a check step's 'args' are FLAG VALUE pairs (flags: {allowed})")
+    flags = args[::2]
+    for flag, value in zip(flags, args[1::2], strict=True):
+        if flag not in CHECK_FLAGS:
+            raise ValueError(f"a check step takes no {flag!r} in 'args' (flags: {allowed})")
+        if flag != "--protected" and flags.count(flag) > 1:
+            raise ValueError(f"{flag} is given twice in 'args'")
+        if not value or value.startswith("-"):
+            raise ValueError(f"{flag} in 'args' needs a value, got {value!r}")
 
 
 class Runbook(Model):

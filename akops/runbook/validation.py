@@ -26,6 +26,13 @@ def known_checks() -> frozenset[str]:
     return frozenset(spec.id for spec in CATALOGUE)
 
 
+def check_needs() -> dict[str, frozenset[str]]:
+    """The ``invoke verify`` flags each check needs to be evaluated on the cluster target."""
+    from akops.verify.catalogue import CATALOGUE
+
+    return {spec.id: frozenset(spec.needs) for spec in CATALOGUE if spec.needs}
+
+
 def tasks_of(collection: Any) -> dict[str, frozenset[str]]:
     """Every task of an Invoke collection (dotted names) with the long flags it accepts."""
     out: dict[str, frozenset[str]] = {}
@@ -45,9 +52,14 @@ def problems(
     tasks: TaskCatalogue,
     envs: Iterable[Environment],
     programs: Collection[str] = commands.PROGRAMS,
+    needs: Mapping[str, Collection[str]] | None = None,
 ) -> list[str]:
-    """Everything wrong with ``rb`` beyond its schema, one line each (file:line: field: what)."""
+    """Everything wrong with ``rb`` beyond its schema, one line each (file:line: field: what).
+
+    ``needs``: flags a check step must pass so that the check is evaluated, not skipped
+    (default: from the verify catalogue)."""
     out: list[str] = []
+    needs = check_needs() if needs is None else needs
 
     def add(path: tuple[str | int, ...], message: str) -> None:
         out.append(str(rb.error(path, message)))
@@ -58,6 +70,18 @@ def problems(
                 ("steps", i, "check"),
                 f"unknown check {step.check!r} (known: {', '.join(sorted(checks))})",
             )
+        if step.check is not None:
+            given = set(step.args[::2])
+            for flag in sorted(set(needs.get(step.check, ())) - given):
+                add(
+                    ("steps", i, "check"),
+                    f"{step.check} is skipped on the cluster without {flag}: pass it in 'args' "
+                    "(e.g. after a port-forward step)",
+                )
+            verify_flags = tasks.get("verify")
+            for j, arg in enumerate(step.args[::2]):
+                if verify_flags is not None and arg[2:] not in verify_flags:
+                    add(("steps", i, "args", 2 * j), f"task 'verify' has no flag {arg}")
         if step.task is not None:
             if step.task not in tasks:
                 add(

@@ -26,6 +26,9 @@ class CheckSpec:
     #: Convergence checks are retried until the environment's deadline while they fail:
     #: right after a deploy the cluster is still moving.
     converges: bool = False
+    #: ``invoke verify`` flags without which the cluster target skips this check (it cannot
+    #: reach the service from here); a runbook step of this check must pass them.
+    needs: tuple[str, ...] = ()
 
 
 CATALOGUE: tuple[CheckSpec, ...] = (
@@ -78,8 +81,14 @@ CATALOGUE: tuple[CheckSpec, ...] = (
         "db.idle-in-transaction",
         "through PgBouncer: no idle-in-transaction backend older than the threshold holds locks",
         "any",
+        needs=("--pgbouncer",),
     ),
-    CheckSpec("db.pool-waiting", "no client connection waits in PgBouncer's pools", "any"),
+    CheckSpec(
+        "db.pool-waiting",
+        "no client connection waits in PgBouncer's pools",
+        "any",
+        needs=("--pgbouncer",),
+    ),
 )
 
 BY_ID: dict[str, CheckSpec] = {c.id: c for c in CATALOGUE}

@@ -1,8 +1,10 @@
 """Outcomes of checks and the report of a verify run, with its text, JSON and JUnit forms.
 
 Rule: pure values and serialisation; writing files and drawing progress happen elsewhere.
-A report is ``ok`` when no check failed or errored; skipped checks (not applicable, e.g.
-no credentials) are shown but do not fail the run.
+A report is ``ok`` when no check failed or errored and at least one was evaluated:
+skipped checks (not applicable here, e.g. no credentials) are shown but do not fail a
+run that evaluated something else, while a run that skipped everything proved nothing
+and fails, saying why.
 """
 
 from __future__ import annotations
@@ -98,8 +100,22 @@ class VerifyReport:
     checks: tuple[str, ...] = field(default=())
 
     @property
+    def evaluated(self) -> int:
+        """How many results were actually evaluated (not skipped)."""
+        return sum(r.status is not Status.SKIP for r in self.results)
+
+    @property
     def ok(self) -> bool:
-        return all(r.ok for r in self.results)
+        return self.evaluated > 0 and all(r.ok for r in self.results)
+
+    def reason(self) -> str | None:
+        """Why a run without failures is still not a pass (nothing was evaluated), else None."""
+        if self.evaluated:
+            return None
+        if not self.results:
+            return f"nothing was evaluated: no selected check runs on the {self.target} target"
+        whys = "; ".join(dict.fromkeys(r.detail for r in self.results))
+        return f"nothing was evaluated, every check was skipped: {whys}"
 
     @property
     def verdict(self) -> str:
@@ -149,6 +165,9 @@ class VerifyReport:
         console = Console(file=out, width=width, color_system=None, force_terminal=False)
         console.print(self.table())
         console.print(self.summary(), highlight=False)
+        reason = self.reason()
+        if reason:
+            console.print(reason, highlight=False)
         console.print(self.result_line(), highlight=False)
         return out.getvalue()
 
@@ -159,21 +178,25 @@ class VerifyReport:
             "target": self.target,
             "duration": round(self.duration, 3),
             "checks": list(self.checks),
+            "evaluated": self.evaluated,
+            "reason": self.reason(),
             "counts": {s.value: self.counts()[s] for s in Status},
             "results": [r.as_dict() for r in self.results],
         }
         return json.dumps(doc, indent=2) + "\n"
 
     def to_junit(self) -> str:
-        """JUnit XML: one testcase per result, classname = check ID, name = target."""
+        """JUnit XML: one testcase per result, classname = check ID, name = target; a run that
+        evaluated nothing gets one more, failing, case (``verify`` / ``evaluated``) saying why."""
         counts = self.counts()
+        reason = self.reason()
         suites = ET.Element("testsuites")
         suite = ET.SubElement(
             suites,
             "testsuite",
             name=f"akops.verify.{self.env}.{self.target}",
-            tests=str(len(self.results)),
-            failures=str(counts[Status.FAIL]),
+            tests=str(len(self.results) + bool(reason)),
+            failures=str(counts[Status.FAIL] + bool(reason)),
             errors=str(counts[Status.ERROR]),
             skipped=str(counts[Status.SKIP]),
             time=f"{self.duration:.3f}",
@@ -188,5 +211,8 @@ class VerifyReport:
                 ET.SubElement(case, "error", message=r.detail).text = r.detail
             elif r.status is Status.SKIP:
                 ET.SubElement(case, "skipped", message=r.detail)
+        if reason:
+            case = ET.SubElement(suite, "testcase", classname="verify", name="evaluated", time="0")
+            ET.SubElement(case, "failure", message=reason).text = reason
         ET.indent(suites)
         return ET.tostring(suites, encoding="unicode", xml_declaration=True) + "\n"

@@ -79,6 +79,42 @@ def emu(repo: Layout, kubeconfig: Path, canary: str) -> Layout:
     return repo
 
 
+def record_revisions(cluster: Cluster, *templates: dict[str, Any]) -> None:
+    """What the Deployment controller keeps: one ReplicaSet per pod template, numbered."""
+    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert live is not None
+    current = len(templates) + 1
+    live["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(
+        current
+    )
+    cluster.put(live, "deployments")
+    for revision, template in enumerate([*templates, live["spec"]["template"]], start=1):
+        template = json.loads(json.dumps(template))
+        template["metadata"]["labels"]["pod-template-hash"] = f"{revision}d8f"
+        cluster.put(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": f"pgbouncer-{revision}",
+                    "namespace": "authentik",
+                    "labels": {"app": "pgbouncer"},
+                    "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                    "ownerReferences": [{"kind": "Deployment", "name": "pgbouncer"}],
+                },
+                "spec": {"template": template},
+            },
+            "replicasets",
+        )
+
+
+def pgbouncer_template(cluster: Cluster) -> dict[str, Any]:
+    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert live is not None
+    template: dict[str, Any] = json.loads(json.dumps(live["spec"]["template"]))
+    return template
+
+
 class FakeHelm:
     """The stand-in helm on PATH and its recorded state."""
 

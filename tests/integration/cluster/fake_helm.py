@@ -3,13 +3,21 @@
 It is a real executable run as a subprocess (PATH lookup, argv, exit status, stdout,
 stderr), so the wiring of ``akops.cluster.helm`` is exercised end to end without a
 cluster. State lives in ``$FAKE_HELM_STATE``; every invocation's argv is recorded.
+
+Like the chart, ``upgrade`` and ``rollback`` create or update the Deployments
+``<release>-server`` and ``<release>-worker`` in the cluster ``$KUBECONFIG`` and
+``--kube-context`` point at (server-side apply as field manager ``helm``), and return
+without waiting for them, as helm does without ``--wait``.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
+import urllib.error
+import urllib.request
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +26,66 @@ import yaml
 
 def option(args: list[str], name: str) -> str | None:
     return args[args.index(name) + 1] if name in args else None
+
+
+def _cluster(argv: list[str]) -> tuple[str, str]:
+    """(API server URL, bearer token) of the kube context helm was given."""
+    config = yaml.safe_load(Path(os.environ["KUBECONFIG"].split(os.pathsep)[0]).read_text())
+    name = option(argv, "--kube-context") or config["current-context"]
+    context = next(c["context"] for c in config["contexts"] if c["name"] == name)
+    server = next(
+        c["cluster"]["server"] for c in config["clusters"] if c["name"] == context["cluster"]
+    )
+    user = next(u["user"] for u in config["users"] if u["name"] == context["user"])
+    return server, str(user.get("token", ""))
+
+
+def apply_chart(argv: list[str], release: str, version: str, values: dict[str, Any]) -> None:
+    """The chart's Deployments, as the release's values make them."""
+    server, token = _cluster(argv)
+    namespace = option(argv, "--namespace") or "default"
+    tag = ((values.get("global") or {}).get("image") or {}).get("tag") or version
+    digest = hashlib.sha256(json.dumps([version, values], sort_keys=True).encode()).hexdigest()
+    for component in ("server", "worker"):
+        labels = {
+            "app.kubernetes.io/name": "authentik",
+            "app.kubernetes.io/instance": release,
+            "app.kubernetes.io/component": component,
+        }
+        name = f"{release}-{component}"
+        body = {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {
+                "name": name,
+                "namespace": namespace,
+                "labels": {**labels, "helm.sh/chart": f"authentik-{version}"},
+            },
+            "spec": {
+                "replicas": (values.get(component) or {}).get("replicas", 1),
+                "selector": {"matchLabels": labels},
+                "template": {
+                    "metadata": {"labels": labels, "annotations": {"checksum/values": digest}},
+                    "spec": {
+                        "containers": [
+                            {"name": component, "image": f"ghcr.io/goauthentik/server:{tag}"}
+                        ]
+                    },
+                },
+            },
+        }
+        request = urllib.request.Request(
+            f"{server}/apis/apps/v1/namespaces/{namespace}/deployments/{name}"
+            "?fieldManager=helm&force=true",
+            data=json.dumps(body).encode(),
+            method="PATCH",
+            headers={
+                "Content-Type": "application/apply-patch+yaml",
+                "Authorization": f"Bearer {token}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            response.read()
 
 
 def main(argv: list[str]) -> int:
@@ -50,10 +118,10 @@ def main(argv: list[str]) -> int:
             print(json.dumps(history[-1]["values"]))
         elif cmd == "upgrade":
             values = yaml.safe_load(Path(option(argv, "--values") or "").read_text())
+            version = option(argv, "--version") or ""
+            apply_chart(argv, argv[2], version, values)
             revision = len(history) + 1
-            history.append(
-                {"revision": revision, "version": option(argv, "--version"), "values": values}
-            )
+            history.append({"revision": revision, "version": version, "values": values})
             print(f'Release "goauthentik" has been upgraded. REVISION: {revision}')
         elif cmd == "history":
             print(
@@ -69,11 +137,15 @@ def main(argv: list[str]) -> int:
                 print("Error: no revision to roll back to", file=sys.stderr)
                 return 1
             prev = history[-2]
+            apply_chart(argv, argv[1], prev["version"], prev["values"])
             history.append({**prev, "revision": len(history) + 1})
             print("Rollback was a success! Happy Helming!")
         else:
             print(f"Error: unknown command {cmd!r}", file=sys.stderr)
             return 1
+    except (OSError, urllib.error.URLError) as e:
+        print(f"Error: Kubernetes cluster unreachable: {e}", file=sys.stderr)
+        return 1
     finally:
         path.write_text(json.dumps(state))
     return 0

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
 import json
+import re
 import urllib.request
 
 import pytest
@@ -114,6 +116,105 @@ def test_changed_secret_value_is_a_masked_change(
     text = result.to_text()
     assert "~ data[userlist.txt]: (sensitive value) changed" in text
     assert CANARY not in text
+
+
+RESTARTED_AT = "kubectl.kubernetes.io/restartedAt"
+
+
+def restart_fields(deployment: dict[str, object]) -> dict[str, object]:
+    """Which field managers own the restart annotation (managedFields, by manager)."""
+    out: dict[str, object] = {}
+    for entry in deployment["metadata"]["managedFields"]:  # type: ignore[index]
+        text = json.dumps(entry.get("fieldsV1"))
+        if RESTARTED_AT in text:
+            out[entry["manager"]] = entry["fieldsV1"]
+    return out
+
+
+def test_password_rotation_restarts_pgbouncer_and_the_next_plan_is_clean(
+    emu: Layout, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(emu)
+    # An operator ran `kubectl rollout restart` once: that manager owns the annotation now.
+    foreign_apply(
+        cluster,
+        "kubectl-rollout",
+        "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "pgbouncer"},
+            "spec": {
+                "template": {"metadata": {"annotations": {RESTARTED_AT: "2026-06-10T09:00:00Z"}}}
+            },
+        },
+    )
+    assert plan(emu).exit_code == 0
+    before = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert before is not None
+
+    rotated = CANARY + "-rotated"
+    monkeypatch.setenv("AKOPS_EMU_POSTGRES_PASSWORD", rotated)
+    planned = plan(emu)
+    text = planned.to_text()
+    assert [str(r.ref) for r in planned.restarts] == ["Deployment/pgbouncer"]
+    assert "~ Deployment/pgbouncer will be restarted: Secret/pgbouncer-auth changed" in text
+    assert planned.summary() == "Plan: 0 to add, 1 to change, 0 to destroy."
+
+    lines: list[str] = []
+    deploy.apply_env(emu, ENV, skip_helm=True, yes=True, out=lines.append)
+    said = "\n".join(lines)
+    assert "~ Deployment/pgbouncer will be restarted: Secret/pgbouncer-auth changed" in said
+    assert "restarted Deployment/pgbouncer (rolling): Secret/pgbouncer-auth changed" in said
+    assert "Rollout complete: pgbouncer 2/2." in said
+    after = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert after is not None
+    assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
+    annotations = after["spec"]["template"]["metadata"]["annotations"]
+    assert set(annotations) == {"checksum/config", RESTARTED_AT}
+    assert (
+        annotations["checksum/config"]
+        == before["spec"]["template"]["metadata"]["annotations"]["checksum/config"]
+    )
+    assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", annotations[RESTARTED_AT])
+    # Taken over from kubectl-rollout by our restart manager; never by `akops` itself.
+    assert list(restart_fields(after)) == ["akops-restart"]
+    restarts = [a for a in cluster.api.apply_log if a["params"]["fieldManager"] == "akops-restart"]
+    assert len(restarts) == 1 and restarts[0]["params"].get("force") == "true"
+    # Nothing derived from the password reaches the Deployment.
+    body = json.dumps(after)
+    for secret in (CANARY, rotated):
+        for derived in (
+            secret,
+            hashlib.sha256(secret.encode()).hexdigest(),
+            hashlib.md5((secret + "authentik").encode()).hexdigest(),
+            base64.b64encode(secret.encode()).decode()[:12],
+        ):
+            assert derived not in body + said
+
+    again = plan(emu)
+    assert again.restarts == ()
+    assert again.summary() == "Plan: 0 to add, 0 to change, 0 to destroy."
+
+
+def test_a_secret_change_with_a_new_pod_template_rolls_once(
+    emu: Layout, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    apply(emu)
+    monkeypatch.setenv("AKOPS_EMU_POSTGRES_PASSWORD", CANARY + "-rotated")
+    template = emu.templates / "pgbouncer" / "deployment.yaml.j2"
+    template.write_text(
+        template.read_text().replace(
+            "timeoutSeconds: {{ p.readiness.timeout }}", "timeoutSeconds: 4"
+        )
+    )
+    planned = plan(emu)
+    assert planned.restarts == ()  # the changed template replaces every pod anyway
+    assert "will be restarted" not in planned.to_text()
+    apply(emu)
+    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert live is not None
+    assert RESTARTED_AT not in live["spec"]["template"]["metadata"]["annotations"]
 
 
 def test_changed_template_shows_exactly_that_field(emu: Layout, cluster: Cluster) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import threading
 from collections.abc import Iterator
@@ -11,6 +12,7 @@ from typing import Any
 
 import pytest
 import yaml
+from rich.console import Console
 
 from akops.cluster import deploy
 from akops.cluster.deploy import DeployHooks
@@ -18,7 +20,7 @@ from akops.errors import ClusterError, StepFailed, ToolMissingError
 from akops.layout import Layout
 from akops.render import render_env
 
-from .conftest import CANARY, ENV, FakeHelm, emu_environment
+from .conftest import CANARY, ENV, FakeHelm, emu_environment, pgbouncer_template, record_revisions
 from .emulator import Cluster
 
 pytestmark = pytest.mark.integration
@@ -47,7 +49,9 @@ def test_release_is_planned_then_installed_with_the_pinned_chart(
     assert upgrade[upgrade.index("--repo") + 1] == "https://charts.goauthentik.io/"
     assert upgrade[upgrade.index("--kube-context") + 1] == "emulator"
     assert upgrade[upgrade.index("--namespace") + 1] == "authentik"
-    assert "--atomic" in upgrade and "--wait" in upgrade
+    # helm neither waits nor rolls back: akops watches the rollout (see the crash-loop test)
+    assert "--atomic" not in upgrade and "--wait" not in upgrade
+    assert upgrade[upgrade.index("--timeout") + 1] == "15s"
     assert not Path(upgrade[upgrade.index("--values") + 1]).exists()  # temp values removed
     _, stack = render_env(emu, ENV)
     assert helm.state()["history"][-1]["values"] == yaml.safe_load(
@@ -111,7 +115,15 @@ def test_deploy_runs_every_stage_and_a_second_deploy_changes_nothing(
     ]
     assert summary.exit_code == 0
     assert summary.results[2].detail == "Plan: 6 to add, 0 to change, 0 to destroy."
-    assert summary.results[5].detail == "pgbouncer 2/2"
+    # The release changed: Authentik's server and worker are watched with PgBouncer.
+    assert summary.results[5].detail == (
+        "pgbouncer 2/2, goauthentik-server 2/2, goauthentik-worker 2/2"
+    )
+    watched = cluster.requests("GET", "/deployments/goauthentik-(server|worker)$")
+    assert {r.url.path.rsplit("/", 1)[1] for r in watched} == {
+        "goauthentik-server",
+        "goauthentik-worker",
+    }
     assert seen == ["lint emu", "verify emu"]
 
     second = deploy.deploy_env(emu, ENV, yes=True, out=lines.append, hooks=hooks)
@@ -123,6 +135,107 @@ def test_deploy_runs_every_stage_and_a_second_deploy_changes_nothing(
         ("verify", "ok"),
     ]
     assert CANARY not in "\n".join(lines) + second.to_text()
+
+
+def crash_looping_server(cluster: Cluster) -> str:
+    """A server pod of the release that dies at start (the boot storm's first sign)."""
+    pod = "goauthentik-server-6c9d-x2x7q"
+    labels = {
+        "app.kubernetes.io/name": "authentik",
+        "app.kubernetes.io/instance": "goauthentik",
+        "app.kubernetes.io/component": "server",
+    }
+    waiting = {"reason": "CrashLoopBackOff", "message": "back-off 1m20s restarting"}
+    cluster.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Pod",
+            "metadata": {"name": pod, "namespace": "authentik", "labels": labels},
+            "status": {"containerStatuses": [{"name": "server", "state": {"waiting": waiting}}]},
+        },
+        "pods",
+    )
+    cluster.put(
+        {
+            "apiVersion": "v1",
+            "kind": "Event",
+            "metadata": {"name": "server-backoff", "namespace": "authentik"},
+            "involvedObject": {"kind": "Pod", "name": pod},
+            "type": "Warning",
+            "reason": "BackOff",
+            "message": "Back-off restarting failed container server",
+        },
+        "events",
+    )
+    cluster.api.logs[pod] = (
+        "waiting for the migration lock\n"
+        f"django.db.utils.OperationalError: password {CANARY} rejected\n"
+    )
+    return pod
+
+
+def test_a_crash_looping_server_fails_the_rollout_at_once_and_the_release_stays(
+    emu: Layout, cluster: Cluster, helm: FakeHelm
+) -> None:
+    cluster.api.auto_converge = False  # nothing becomes ready: only the crash can end the wait
+    pod = crash_looping_server(cluster)
+    buf = io.StringIO()
+    console = Console(file=buf, width=200, force_terminal=False)
+    hooks = DeployHooks(lint=lambda *a: "ok", verify=lambda *a: "ok")
+    summary = deploy.deploy_env(emu, ENV, yes=True, out=quiet, hooks=hooks, console=console)
+
+    failed = summary.failed
+    assert failed is not None and failed.name == "rollout" and summary.exit_code == 1
+    assert failed.detail == (
+        f"Deployment/goauthentik-server: pod {pod} container server is in CrashLoopBackOff; "
+        "rollout stopped (events and logs above); helm release goauthentik stays at its new "
+        "revision (no automatic rollback: its database migration may have run); see "
+        "`invoke runbook.show db-boot-storm`"
+    )
+    shown = buf.getvalue()
+    assert "rollout: Deployment/goauthentik-server: waiting for the controller" in shown
+    assert "Warning BackOff: Back-off restarting failed container server" in shown
+    assert "django.db.utils.OperationalError: password *** rejected" in shown
+    assert CANARY not in shown + summary.to_text()
+    # No --atomic: helm did not roll the image back behind the migration's back.
+    assert helm.calls("rollback") == []
+    assert len(helm.state()["history"]) == 1
+
+
+def test_deploy_runs_the_real_lint_stage(emu: Layout, cluster: Cluster, helm: FakeHelm) -> None:
+    lines: list[str] = []
+    summary = deploy.deploy_env(
+        emu, ENV, yes=True, out=lines.append, hooks=DeployHooks(verify=lambda *a: "ok")
+    )
+    assert summary.exit_code == 0, summary.to_text()
+    lint = summary.results[1]
+    assert (lint.name, lint.status, lint.detail) == ("lint", "ok", "no errors")
+    said = "\n".join(lines)
+    # The report of akops.lint on the stack rendered for `emu` (its waivers included).
+    assert "lint: ok: 0 error(s), 0 warning(s), 5 waived (7 file(s), 7 document(s))" in said
+    assert "manifests/emu/pgbouncer-deployment.yaml" in said
+
+
+def test_deploy_stops_at_a_real_lint_error_before_any_request(
+    repo: Layout, kubeconfig: Path, canary: str, cluster: Cluster, helm: FakeHelm
+) -> None:
+    emu_environment(repo, pgbouncer__image="edoburu/pgbouncer:latest")
+    lines: list[str] = []
+    summary = deploy.deploy_env(
+        repo, ENV, yes=True, out=lines.append, hooks=DeployHooks(verify=lambda *a: "ok")
+    )
+    assert [(r.name, r.status) for r in summary.results][:3] == [
+        ("render", "ok"),
+        ("lint", "failed"),
+        ("plan", "skipped"),
+    ]
+    assert summary.exit_code == 1
+    assert summary.results[1].detail == (
+        "lint found errors; fix them or waive them in the environment file"
+    )
+    assert "uses the tag latest" in "\n".join(lines)
+    assert cluster.requests() == []
+    assert helm.state()["calls"] == []
 
 
 def test_deploy_stops_at_lint_errors_with_its_exit_code(
@@ -162,29 +275,11 @@ def test_rollback_restores_the_previous_pod_template_and_release(
     env_file.write_text(env_file.read_text().replace("web_workers: 2", "web_workers: 3"))
     deploy.apply_env(emu, ENV, yes=True, out=quiet)  # a second release revision
     assert len(helm.state()["history"]) == 2
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
-    assert live is not None
-    old_template = json.loads(json.dumps(live["spec"]["template"]))
-    old_template["metadata"]["labels"]["pod-template-hash"] = "5d8f"
+    old_template = pgbouncer_template(cluster)
     old_template["spec"]["containers"][0]["image"] = "edoburu/pgbouncer:v1.23.1-p3"
-    live["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = "2"
-    cluster.put(live, "deployments")
-    for revision, template in ((1, old_template), (2, live["spec"]["template"])):
-        cluster.put(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": f"pgbouncer-{revision}",
-                    "namespace": "authentik",
-                    "labels": {"app": "pgbouncer"},
-                    "annotations": {"deployment.kubernetes.io/revision": str(revision)},
-                    "ownerReferences": [{"kind": "Deployment", "name": "pgbouncer"}],
-                },
-                "spec": {"template": template},
-            },
-            "replicasets",
-        )
+    record_revisions(cluster, old_template)
+    server_before = cluster.get("deployments", "goauthentik-server", api_version="apps/v1")
+    assert server_before is not None
     hooks = DeployHooks(verify=lambda *a: "ok")
     lines: list[str] = []
     summary = deploy.rollback_env(emu, ENV, yes=True, out=lines.append, hooks=hooks)
@@ -201,7 +296,8 @@ def test_rollback_restores_the_previous_pod_template_and_release(
         == "edoburu/pgbouncer:v1.23.1-p3"
     )
     assert "pod-template-hash" not in rolled["spec"]["template"]["metadata"]["labels"]
-    assert helm.calls("rollback")
+    (rollback,) = helm.calls("rollback")
+    assert "--wait" not in rollback and "--atomic" not in rollback
     assert [(r.name, r.status) for r in summary.results] == [
         ("plan", "ok"),
         ("confirm", "ok"),
@@ -209,6 +305,89 @@ def test_rollback_restores_the_previous_pod_template_and_release(
         ("rollout", "ok"),
         ("verify", "ok"),
     ]
+    # helm rollback returned at once; the release's Deployments were watched by akops.
+    server = cluster.get("deployments", "goauthentik-server", api_version="apps/v1")
+    assert server is not None
+    assert server["metadata"]["generation"] == server_before["metadata"]["generation"] + 1
+    assert summary.results[3].detail == (
+        "pgbouncer 2/2, goauthentik-server 2/2, goauthentik-worker 2/2"
+    )
+
+
+def test_rollback_refuses_when_pgbouncer_ini_changed_since_that_revision(
+    emu: Layout, cluster: Cluster, helm: FakeHelm
+) -> None:
+    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    first = pgbouncer_template(cluster)
+    env_file = emu.environments / f"{ENV}.yaml"
+    data = yaml.safe_load(env_file.read_text())
+    data["pgbouncer"]["settings"]["default_pool_size"] = 15  # a bad pool size goes out
+    env_file.write_text(yaml.safe_dump(data))
+    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    record_revisions(cluster, first)
+    before = pgbouncer_template(cluster)
+    assert before["metadata"]["annotations"] != first["metadata"]["annotations"]
+    changes = len([r for r in cluster.requests("PATCH") if "dryRun" not in r.params])
+
+    lines: list[str] = []
+    hooks = DeployHooks(verify=lambda *a: "ok")
+    summary = deploy.rollback_env(emu, ENV, yes=True, skip_helm=True, out=lines.append, hooks=hooks)
+    failed = summary.failed
+    assert failed is not None and failed.name == "plan" and summary.exit_code == 1
+    old, new = (
+        first["metadata"]["annotations"]["checksum/config"][:12],
+        before["metadata"]["annotations"]["checksum/config"][:12],
+    )
+    assert failed.detail == (
+        "refusing to roll back Deployment/pgbouncer: pgbouncer.ini in "
+        f"ConfigMap/pgbouncer-config changed since revision 1 (checksum/config {old}, live {new}), "
+        "and the restored pods would run the current config; revert the config change in git "
+        "and run `invoke deploy`, or pass --force-config to roll back anyway"
+    )
+    assert pgbouncer_template(cluster) == before  # nothing rolled back
+    assert len([r for r in cluster.requests("PATCH") if "dryRun" not in r.params]) == changes
+
+    forced = deploy.rollback_env(
+        emu, ENV, yes=True, skip_helm=True, force_config=True, out=lines.append, hooks=hooks
+    )
+    assert forced.exit_code == 0, forced.to_text()
+    said = "\n".join(lines).splitlines()
+    assert any(
+        ln.startswith("! pgbouncer.ini in ConfigMap/pgbouncer-config changed since revision 1")
+        and ln.endswith(": rolling back anyway (--force-config)")
+        for ln in said
+    ), said
+    rolled = pgbouncer_template(cluster)
+    assert rolled["metadata"]["annotations"]["checksum/config"].startswith(old)
+
+
+def test_rollback_to_a_revision_with_the_same_config_goes_ahead(
+    emu: Layout, cluster: Cluster, helm: FakeHelm
+) -> None:
+    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    old = pgbouncer_template(cluster)
+    old["spec"]["containers"][0]["image"] = "edoburu/pgbouncer:v1.23.1-p3"
+    record_revisions(cluster, old)
+    summary = deploy.rollback_env(
+        emu, ENV, yes=True, skip_helm=True, out=quiet, hooks=DeployHooks(verify=lambda *a: "ok")
+    )
+    assert summary.exit_code == 0, summary.to_text()
+    assert summary.results[3].detail == "pgbouncer 2/2"
+
+
+def test_rollback_to_a_revision_without_a_config_checksum_refuses(
+    emu: Layout, cluster: Cluster, helm: FakeHelm
+) -> None:
+    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    seed = pgbouncer_template(cluster)  # e.g. the pods the seed change created by hand
+    del seed["metadata"]["annotations"]
+    record_revisions(cluster, seed)
+    summary = deploy.rollback_env(emu, ENV, yes=True, skip_helm=True, out=quiet)
+    assert summary.failed is not None and summary.exit_code == 1
+    assert summary.failed.detail.startswith(
+        "refusing to roll back Deployment/pgbouncer: revision 1 records no checksum/config "
+        "annotation, so whether pgbouncer.ini changed since cannot be told"
+    )
 
 
 def test_rollback_without_history_says_so(emu: Layout, cluster: Cluster, helm: FakeHelm) -> None:
@@ -303,8 +482,8 @@ def test_outpost_patches_go_to_the_authentik_api_once(
     patches = sent["config"]["kubernetes_json_patches"]["deployment"]
     assert {
         "op": "add",
-        "path": "/spec/template/spec/volumes/-",
-        "value": {"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "512Mi"}},
+        "path": "/spec/template/spec/volumes",
+        "value": [{"name": "dshm", "emptyDir": {"medium": "Memory", "sizeLimit": "512Mi"}}],
     } in patches
     assert sent["config"]["authentik_host"] == "https://auth.example"  # the rest of the config kept
     assert ("PATCH", "/api/v3/outposts/instances/0b6e-uuid/", f"Bearer {TOKEN}") in authentik.seen

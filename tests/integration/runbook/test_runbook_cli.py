@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
 import signal
 import subprocess
 import sys
@@ -84,6 +85,39 @@ def test_a_failed_run_exits_1_and_resume_finishes_it(
     attempts = t["attempts"]
     assert [a["status"] for a in attempts] == ["failed", "succeeded"]  # type: ignore[union-attr]
     assert Path(env["DRILL_LOG"]).read_text().split().count("first") == 1
+
+
+def test_the_resume_hint_resumes_exactly_that_run(
+    cli: Any, drill_repo: tuple[Layout, dict[str, str]], tmp_path: Path
+) -> None:
+    repo, env = drill_repo
+    books, runs = tmp_path / "other runbooks", tmp_path / "elsewhere" / "runs"
+    books.mkdir()
+    (repo.runbooks / "drill.yaml").rename(books / "drill.yaml")
+    failed = cli("runbook.run", "drill", "--env", "drill", "--dry-run", "--runbooks", str(books),
+                 "--runs-dir", str(runs), "--skip", "first", "--verify-args",
+                 "--target local --timeout 5", "--input", "greeting=hi there", env=env)  # fmt: skip
+    assert failed.returncode == 1, failed.stdout + failed.stderr
+    prefix = "Continue from the stopped step with: "
+    (hint,) = [line for line in failed.stdout.splitlines() if line.startswith(prefix)]
+    argv = shlex.split(hint.removeprefix(prefix))
+    assert argv[:6] == ["invoke", "runbook.run", "drill", "--env", "drill", "--resume"]
+    assert "--input" not in argv and "--yes" not in argv  # kept by the run; the operator's call
+    for flag, value in (("--runs-dir", str(runs)), ("--runbooks", str(books)), ("--skip", "first"),
+                        ("--verify-args", "--target local --timeout 5")):  # fmt: skip
+        assert argv[argv.index(flag) + 1] == value
+    assert "--dry-run" in argv
+    Path(env["DRILL_FLAG"]).touch()
+    resumed = cli(*argv[1:], env=env)  # exactly as printed
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    (path,) = runs.glob("*.json")
+    attempts = json.loads(path.read_text())["attempts"]
+    assert [(a["status"], a["dry_run"]) for a in attempts] == [
+        ("failed", True),
+        ("succeeded", True),
+    ]
+    assert attempts[1]["resumed_from"] == "gate"
+    assert not (repo.root / "runs").exists()
 
 
 def test_ctrl_c_stops_the_step_and_leaves_a_complete_transcript(

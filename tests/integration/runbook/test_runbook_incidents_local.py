@@ -45,6 +45,7 @@ class Local:
     postgres: Any
     tmpfs: Any
     environ: dict[str, str]
+    pgbouncer: Any
 
     def skips(self, runbook: str) -> list[str]:
         """``--skip`` for every step that reads from a cluster; changing ones stay (dry runs show them)."""
@@ -92,13 +93,16 @@ def local(
         local={
             "url": http.url,
             "outpost_url": http.url,
-            "pgbouncer": bouncer.address,
+            # Nothing listens here: the db.* check steps reach PgBouncer only through their
+            # own --pgbouncer (the runbook's pgbouncer_port input), as on a cluster.
+            "pgbouncer": "127.0.0.1:1",
             "shm": str(tmpfs.path),
             "protected_services": [http.app_url("wealthfolio"), http.app_url("grafana")],
         },
     )
     path.write_text(yaml.safe_dump(doc, sort_keys=False))
-    return Local(repo, cli, postgres, tmpfs, {"AKOPS_PROD_POSTGRES_PASSWORD": postgres.password})
+    environ = {"AKOPS_PROD_POSTGRES_PASSWORD": postgres.password}
+    return Local(repo, cli, postgres, tmpfs, environ, bouncer)
 
 
 def by_step(transcript: dict[str, Any], attempt: int = -1) -> dict[str, dict[str, Any]]:
@@ -134,16 +138,43 @@ def test_outpost_shm_full_sees_a_full_tmpfs(local: Local) -> None:
     assert t["attempts"][0]["status"] == "failed"
 
 
+@dataclass
+class Ghosts:
+    """Backends of the authentik role idle in transaction while holding advisory locks: one
+    plain, one whose transaction failed ("idle in transaction (aborted)"): its transaction's
+    locks went with the error, the session-level advisory lock (a migration lock) stays."""
+
+    idle: Any
+    aborted: Any
+    postgres: Any
+
+    def state(self, conn: Any) -> str | None:
+        with self.postgres.connect(autocommit=True) as admin:
+            row = admin.execute(
+                "SELECT state FROM pg_stat_activity WHERE pid = %s", (conn.info.backend_pid,)
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+
 @pytest.fixture
-def ghost(local: Local) -> Iterator[Any]:
-    """A backend of the authentik role idle in transaction while holding an advisory lock."""
-    conn = local.postgres.connect(user=local.postgres.user, dbname=local.postgres.database)
+def ghosts(local: Local) -> Iterator[Ghosts]:
+    import psycopg
+
+    pg = local.postgres
+    idle = pg.connect(user=pg.user, dbname=pg.database)
+    aborted = pg.connect(user=pg.user, dbname=pg.database)
     try:
-        conn.execute("SELECT pg_advisory_xact_lock(4242)")
+        idle.execute("SELECT pg_advisory_xact_lock(4242)")
+        aborted.execute("SELECT pg_advisory_lock(4343)")
+        with pytest.raises(psycopg.errors.DivisionByZero):
+            aborted.execute("SELECT 1/0")
         time.sleep(1.5)  # longer than idle_seconds=1
-        yield conn
+        found = Ghosts(idle, aborted, pg)
+        assert found.state(aborted) == "idle in transaction (aborted)"
+        yield found
     finally:
-        conn.close()
+        idle.close()
+        aborted.close()
 
 
 def db_inputs(local: Local) -> list[str]:
@@ -159,38 +190,48 @@ def db_inputs(local: Local) -> list[str]:
         f"db_name={pg.database}",
         "--input",
         "idle_seconds=1",
+        "--input",
+        f"pgbouncer_port={local.pgbouncer.port}",
     ]
 
 
-def test_db_boot_storm_dry_run_finds_the_ghost_and_terminates_nothing(
-    local: Local, ghost: Any
+def test_db_boot_storm_dry_run_finds_the_ghosts_and_terminates_nothing(
+    local: Local, ghosts: Ghosts
 ) -> None:
-    pid = ghost.info.backend_pid
+    pids = sorted((ghosts.idle.info.backend_pid, ghosts.aborted.info.backend_pid))
     result, t = local.run("db-boot-storm", "--dry-run", *db_inputs(local))
     out = result.stdout + result.stderr
     steps = by_step(t)
     for step in ("lock-holders", "blocked", "connections", "ghost-pids", "pool-waiting"):
         assert steps[step]["result"] == "passed", (step, steps[step])
-    assert (
-        str(pid) in steps["lock-holders"]["output"]
-        and "advisory" in steps["lock-holders"]["output"]
-    )
-    assert steps["ghost-pids"]["captured"] == {"ghost_pids": str(pid)}
-    # It shows exactly which backend it would end, and ends none.
+    for pid in pids:
+        assert str(pid) in steps["lock-holders"]["output"]
+    assert "advisory" in steps["lock-holders"]["output"]
+    captured = steps["ghost-pids"]["captured"]["ghost_pids"]
+    assert sorted(int(p) for p in captured.split(",")) == pids
+    # The db.* checks reach PgBouncer through the runbook's own --pgbouncer (the port input).
+    address = f"127.0.0.1:{local.pgbouncer.port}"
+    for step in ("pool-waiting", "no-ghosts", "pool-free"):
+        command = steps.get(step, {}).get("command") or []
+        if command:
+            assert command[command.index("--pgbouncer") + 1] == address, command
+    # It shows exactly which backends it would end, and ends none.
     terminate = steps["terminate"]
     assert terminate["result"] == "would-run"
-    assert f"pid IN ({pid})" in " ".join(terminate["command"])
-    assert ghost.execute("SELECT 1").fetchone() == (1,)
-    # The closing check sees the ghost, for real, so the dry run ends failed there.
+    assert f"pid IN ({captured})" in " ".join(terminate["command"])
+    assert ghosts.idle.execute("SELECT 1").fetchone() == (1,)
+    assert ghosts.state(ghosts.aborted) == "idle in transaction (aborted)"
+    # The closing check sees the ghosts, for real, so the dry run ends failed there.
     assert steps["no-ghosts"]["result"] == "failed"
+    assert "2 idle-in-transaction backend(s)" in steps["no-ghosts"]["output"]
     assert result.returncode == 1, out
     assert local.postgres.password not in out + local.runs_text()
 
 
-def test_db_boot_storm_terminates_exactly_the_ghost(local: Local, ghost: Any) -> None:
+def test_db_boot_storm_terminates_exactly_the_ghosts(local: Local, ghosts: Ghosts) -> None:
     import psycopg
 
-    pid = ghost.info.backend_pid
+    pids = (ghosts.idle.info.backend_pid, ghosts.aborted.info.backend_pid)
     bystander = local.postgres.connect(user=local.postgres.user, dbname=local.postgres.database)
     try:
         bystander.execute("SELECT 1")  # idle in transaction too, but holds no lock
@@ -199,18 +240,22 @@ def test_db_boot_storm_terminates_exactly_the_ghost(local: Local, ghost: Any) ->
         assert result.returncode == 0, out
         steps = by_step(t)
         assert steps["terminate"]["result"] == "passed"
-        assert str(pid) in steps["terminate"]["output"]
+        for pid in pids:
+            assert str(pid) in steps["terminate"]["output"]
         assert steps["terminate"]["note"] == "confirmed by --yes"
-        assert steps["no-ghosts"]["result"] == "passed"
-        with pytest.raises(psycopg.OperationalError):
-            ghost.execute("SELECT 1")
+        for step in ("no-ghosts", "pool-free"):
+            assert steps[step]["result"] == "passed", (step, steps[step])
+            assert "--pgbouncer" in steps[step]["command"]
+        for conn in (ghosts.idle, ghosts.aborted):
+            with pytest.raises(psycopg.OperationalError):
+                conn.execute("SELECT 1")
         assert bystander.execute("SELECT 2").fetchone() == (2,)
         assert local.postgres.password not in out + local.runs_text()
     finally:
         bystander.close()
 
 
-def test_db_boot_storm_refuses_to_terminate_without_yes(local: Local, ghost: Any) -> None:
+def test_db_boot_storm_refuses_to_terminate_without_yes(local: Local, ghosts: Ghosts) -> None:
     result, t = local.run("db-boot-storm", *db_inputs(local))
     assert result.returncode == 2, result.stdout + result.stderr
     steps = by_step(t)
@@ -218,4 +263,5 @@ def test_db_boot_storm_refuses_to_terminate_without_yes(local: Local, ghost: Any
     # port-forward instruction: nothing past it ran.
     assert steps["port-forward"]["result"] == "refused"
     assert "terminate" not in steps
-    assert ghost.execute("SELECT 1").fetchone() == (1,)
+    assert ghosts.idle.execute("SELECT 1").fetchone() == (1,)
+    assert ghosts.state(ghosts.aborted) == "idle in transaction (aborted)"

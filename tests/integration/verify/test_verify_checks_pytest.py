@@ -50,3 +50,12 @@ def test_checks_fail_with_the_same_verdicts(stack, tmp_path) -> None:
     text = " ".join(f.get("message") or "" for f in failures.values() if f is not None)
     assert "503 Service Unavailable: Authentik is not ready" in text
     assert "% used (" in text and ">= threshold 80%" in text
+
+
+def test_a_run_where_every_test_was_skipped_fails(stack, tmp_path, monkeypatch) -> None:
+    monkeypatch.delenv("AKOPS_PROD_POSTGRES_PASSWORD")  # no credentials: both database tests skip
+    junit = tmp_path / "checks.xml"
+    result = run_checks(stack, junit, "--only", "db.*")
+    assert result.returncode == 1, result.stdout[-3000:]
+    assert "nothing was evaluated, every check was skipped" in result.stdout
+    assert all(c.find("skipped") is not None for c in cases(junit).values())

@@ -75,6 +75,30 @@ def test_only_and_skip_select_by_id(stack, cli) -> None:
     }
 
 
+def test_a_run_where_every_check_was_skipped_fails(cli, tmp_path) -> None:
+    # The cluster target without --pgbouncer skips both database checks: nothing was proved.
+    out = tmp_path / "verify.json"
+    result = cli("verify", "--env", "prod", "--only", "db.*", "--json", str(out))
+    assert result.returncode == 1, result.stdout + result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[-1] == "VERIFY RESULT: FAIL"
+    assert lines[-2].startswith("nothing was evaluated, every check was skipped: ")
+    assert "--pgbouncer" in lines[-2]
+    doc = json.loads(out.read_text())
+    assert doc["result"] == "FAIL" and doc["evaluated"] == 0
+    assert "Traceback" not in result.stderr
+
+
+def test_skips_beside_passing_checks_still_pass(stack, cli) -> None:
+    # No database password here: the db checks are skipped, http.ready is evaluated and passes.
+    env = {"AKOPS_PROD_POSTGRES_PASSWORD": ""}
+    result = cli("verify", "--env", "prod", "--target", "local", "--timeout", "2",
+                 "--only", "http.ready", "--only", "db.*", env=env)  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.splitlines()[-1] == "VERIFY RESULT: PASS"
+    assert result.stdout.count("SKIP") == 2 and "no database credentials" in result.stdout
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [

@@ -91,3 +91,53 @@ def test_changing_commands_are_marked(layout: Layout) -> None:
                 assert step.changing, (
                     f"{rb.runbook.name}/{step.id} changes something but says it does not"
                 )
+
+
+def test_pgbouncer_down_decides_the_restart_on_pgbouncers_own_rollout_strategy(
+    layout: Layout,
+) -> None:
+    import re
+
+    import yaml
+
+    rb = load.find(layout.runbooks, "pgbouncer-down").runbook
+    # pdb.budget also judges the Authentik PDBs, which allow nothing while PgBouncer is down.
+    assert not any(s.check == "pdb.budget" for s in rb.steps)
+    before = rb.steps[: rb.index("restart")]
+    gate = rb.step("rollout-strategy")
+    assert gate in before and not gate.changing and gate.capture is not None
+    assert gate.command is not None and gate.command[-4:-2] == ["deployment", "pgbouncer"]
+    assert rb.step("any-ready").decision.choices["some"] == "rollout-strategy"  # type: ignore[union-attr]
+    # The gate passes on the rendered Deployment, and only on a one-at-a-time rollout.
+    for env in known_environments(layout.environments):
+        doc = yaml.safe_load((layout.manifests_for(env) / "pgbouncer-deployment.yaml").read_text())
+        strategy = doc["spec"]["strategy"]
+        rolling = strategy["rollingUpdate"]
+        seen = f"{strategy['type']}/{rolling['maxSurge']}/{rolling['maxUnavailable']}"
+        assert re.fullmatch(gate.capture.pattern or "", seen), (env, seen)
+    for drifted in ("Recreate//", "RollingUpdate/0/100%", "RollingUpdate/1/2", ""):
+        assert not re.fullmatch(gate.capture.pattern or "", drifted)
+
+
+def test_db_boot_storm_ghost_queries_include_aborted_transactions(layout: Layout) -> None:
+    rb = load.find(layout.runbooks, "db-boot-storm").runbook
+    queries = [" ".join(s.command or []) for s in rb.steps if s.command and s.command[0] == "psql"]
+    ghost_queries = [q for q in queries if "'idle in transaction" in q]
+    assert len(ghost_queries) == 3  # lock-holders, ghost-pids, terminate
+    for q in ghost_queries:
+        assert "state IN ('idle in transaction', 'idle in transaction (aborted)')" in q
+        assert "state = 'idle in transaction'" not in q
+
+
+def test_pgbouncer_checks_follow_a_port_forward_to_pgbouncer(layout: Layout) -> None:
+    for doc in load.load_all(layout.runbooks):
+        rb = doc.runbook
+        for i, step in enumerate(rb.steps):
+            if "--pgbouncer" not in step.args:
+                continue
+            assert step.args[step.args.index("--pgbouncer") + 1] == (
+                "127.0.0.1:{{ inputs.pgbouncer_port }}"
+            ), (rb.name, step.id)
+            assert rb.input("pgbouncer_port").default, rb.name
+            forwards = [s for s in rb.steps[:i] if "port-forward svc/pgbouncer" in (s.manual or "")]
+            assert forwards, f"{rb.name}/{step.id}: no port-forward to PgBouncer before it"

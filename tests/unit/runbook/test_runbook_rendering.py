@@ -128,6 +128,53 @@ def test_argv_per_kind(rb: RunbookDoc, env: Environment) -> None:
     assert "pid IN (1,2)" in commands.argv(steps[3], 3, ctx, rb)[-1]  # type: ignore[index]
 
 
+CHECK_WITH_ARGS = """
+title: Pool
+summary: for tests
+when: {symptoms: [x]}
+inputs:
+  - {name: port, description: local port, default: "16432"}
+steps:
+  - id: pool
+    title: Pool
+    why: w
+    check: db.pool-waiting
+    args: [--pgbouncer, "127.0.0.1:{{ inputs.port }}", --timeout, "5"]
+    on_failure: f
+"""
+
+
+def test_a_check_step_passes_its_flags_and_the_runs_flags_win(env: Environment) -> None:
+    rb = parse(CHECK_WITH_ARGS, "runbooks/pool.yaml", "pool")
+    step = rb.runbook.steps[0]
+    ctx = Context(env, {"port": "15999"})
+    head = ["invoke", "verify", "--env", "prod", "--only", "db.pool-waiting"]
+    assert commands.argv(step, 0, ctx, rb) == [*head, "--pgbouncer", "127.0.0.1:15999",
+                                                "--timeout", "5"]  # fmt: skip
+    # `invoke verify` refuses a flag given twice: the operator's --verify-args replace the step's
+    run = ("--target", "local", "--pgbouncer=127.0.0.1:7000")
+    assert commands.argv(step, 0, ctx, rb, run) == [*head, "--timeout", "5", *run]
+    assert commands.raw_argv(step) == [
+        "invoke", "verify", "--env", "{{ env.name }}", "--only", "db.pool-waiting",
+        "--pgbouncer", "127.0.0.1:{{ inputs.port }}", "--timeout", "5",
+    ]  # fmt: skip
+    assert "--only db.pool-waiting --pgbouncer 127.0.0.1:16432" in markdown.runbook(rb, env)
+
+
+def test_a_check_that_needs_an_address_must_be_given_one(env: Environment) -> None:
+    text = CHECK_WITH_ARGS.replace('--pgbouncer, "127.0.0.1:{{ inputs.port }}", ', "")
+    rb = parse(text, "runbooks/pool.yaml", "pool")
+    found = problems(rb, known_checks(), TASKS, [env])
+    assert found == [
+        "runbooks/pool.yaml:11: steps[0].check: db.pool-waiting is skipped on the cluster without "
+        "--pgbouncer: pass it in 'args' (e.g. after a port-forward step)",
+        "runbooks/pool.yaml:12: steps[0].args[0]: task 'verify' has no flag --timeout",
+    ]
+    good = parse(CHECK_WITH_ARGS, "runbooks/pool.yaml", "pool")
+    verify = {"verify": frozenset({"env", "only", "pgbouncer", "timeout"})}
+    assert problems(good, known_checks(), verify, [env]) == []
+
+
 def test_a_value_with_shell_syntax_stays_one_argument(rb: RunbookDoc, env: Environment) -> None:
     hostile = "n1 $(reboot); `id` | tee"
     args = commands.argv(rb.runbook.steps[0], 0, Context(env, {"node": hostile, "ns": "a"}), rb)

@@ -86,9 +86,32 @@ def test_a_good_runbook_parses_with_kinds() -> None:
             "steps[0].command[1]: template syntax error",
         ),
         (
+            "  - id: a\n    title: A\n    why: w\n    manual: m\n    changes: false\n    args: [--x]\n",
+            ":5:",
+            "'args' belongs to a task or check step",
+        ),
+        (
             "  - id: a\n    title: A\n    why: w\n    check: http.ready\n    on_failure: f\n    args: [--x]\n",
             ":5:",
-            "'args' belongs to a task step",
+            "a check step's 'args' are FLAG VALUE pairs (flags: --deadline, --outpost-url,",
+        ),
+        (
+            "  - id: a\n    title: A\n    why: w\n    check: http.ready\n    on_failure: f\n"
+            "    args: [--only, db.*]\n",
+            ":5:",
+            "a check step takes no '--only' in 'args'",
+        ),
+        (
+            "  - id: a\n    title: A\n    why: w\n    check: db.pool-waiting\n    on_failure: f\n"
+            "    args: [--pgbouncer, --timeout]\n",
+            ":5:",
+            "--pgbouncer in 'args' needs a value, got '--timeout'",
+        ),
+        (
+            "  - id: a\n    title: A\n    why: w\n    check: db.pool-waiting\n    on_failure: f\n"
+            "    args: [--pgbouncer, 'a:1', --pgbouncer, 'b:2']\n",
+            ":5:",
+            "--pgbouncer is given twice in 'args'",
         ),
         (
             "  - id: a\n    title: A\n    why: w\n    manual: do it\n    changes: false\n    filter: x\n",

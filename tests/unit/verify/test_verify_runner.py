@@ -179,6 +179,38 @@ def test_report_verdicts_and_exit_codes() -> None:
     assert text.index("c1") < text.index("c0")  # failures first
 
 
+def test_a_run_that_only_skipped_evaluated_nothing_and_fails() -> None:
+    r = report(Status.SKIP, Status.SKIP)
+    assert not r.ok and r.verdict == "FAIL" and r.exit_code == 1 and r.evaluated == 0
+    # the distinct reasons, once each
+    assert r.reason() == "nothing was evaluated, every check was skipped: d0; d1"
+    lines = r.to_text().splitlines()
+    assert lines[-2:] == [r.reason(), "VERIFY RESULT: FAIL"]
+    doc = json.loads(r.to_json())
+    assert (doc["result"], doc["evaluated"], doc["reason"]) == ("FAIL", 0, r.reason())
+    suite = ET.fromstring(r.to_junit()).find("testsuite")
+    assert suite is not None
+    assert [suite.get(k) for k in ("tests", "failures", "skipped")] == ["3", "1", "2"]
+    case = suite.find("testcase[@classname='verify'][@name='evaluated']/failure")
+    assert case is not None and case.get("message") == r.reason()
+
+
+def test_a_run_with_no_results_is_not_a_pass() -> None:
+    r = report()
+    assert not r.ok and r.exit_code == 1
+    assert r.reason() == "nothing was evaluated: no selected check runs on the cluster target"
+
+
+def test_some_skips_beside_passes_still_pass() -> None:
+    r = report(Status.PASS, Status.SKIP, Status.SKIP)
+    assert r.ok and r.exit_code == 0 and r.evaluated == 1 and r.reason() is None
+    assert r.to_text().splitlines()[-1] == "VERIFY RESULT: PASS"
+    assert "d1" in r.to_text()  # the skip is still listed, with its reason
+    assert json.loads(r.to_json())["reason"] is None
+    suite = ET.fromstring(r.to_junit()).find("testsuite")
+    assert suite is not None and suite.get("failures") == "0" and suite.get("tests") == "3"
+
+
 def test_report_json_and_junit() -> None:
     r = report(Status.PASS, Status.FAIL, Status.ERROR, Status.SKIP)
     doc = json.loads(r.to_json())
