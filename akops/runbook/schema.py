@@ -14,7 +14,14 @@ from dataclasses import dataclass
 from typing import Annotated, Any, Literal
 
 import jinja2
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    model_validator,
+)
 
 from akops.errors import InputError, RunbookError
 from akops.yamldoc import Document, PathKey, dotted, parse_one
@@ -23,6 +30,17 @@ NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=63)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)]
 Text = Annotated[str, Field(min_length=1)]
+
+
+def _compiles(pattern: str) -> str:
+    try:
+        re.compile(pattern)
+    except re.error as e:
+        raise ValueError(f"pattern is not a valid regular expression: {e}") from e
+    return pattern
+
+
+Regex = Annotated[str, AfterValidator(_compiles)]
 
 #: Where a decision or ``next`` may send the run besides a step ID.
 END = "end"
@@ -55,34 +73,18 @@ class Input(Model):
     name: Identifier
     description: Text
     default: str | None = Field(default=None, description="template; no default means required")
-    pattern: str | None = Field(default=None, description="regular expression the value must match")
-
-    @model_validator(mode="after")
-    def _pattern_compiles(self) -> Input:
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as e:
-                raise ValueError(f"pattern is not a valid regular expression: {e}") from e
-        return self
+    pattern: Regex | None = Field(
+        default=None, description="regular expression the value must match"
+    )
 
 
 class Capture(Model):
     """Keep a command's output (stripped) as ``vars.NAME`` for later steps."""
 
     name: Identifier
-    pattern: str | None = Field(
+    pattern: Regex | None = Field(
         default=None, description="the output must match, or the step fails"
     )
-
-    @model_validator(mode="after")
-    def _pattern_compiles(self) -> Capture:
-        if self.pattern is not None:
-            try:
-                re.compile(self.pattern)
-            except re.error as e:
-                raise ValueError(f"pattern is not a valid regular expression: {e}") from e
-        return self
 
 
 class Decision(Model):
