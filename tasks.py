@@ -35,15 +35,21 @@ def exits() -> Iterator[None]:
     help={
         "env": ENV_HELP,
         "check": "render in memory and exit 1 with a diff if manifests/ENV differs",
+        "dry_run": "show the diff a render would write, and write nothing",
     }
 )
-def render(c: Context, env: str = "prod", check: bool = False) -> None:
+def render(c: Context, env: str = "prod", check: bool = False, dry_run: bool = False) -> None:
     """Render templates/ for an environment into manifests/ENV/."""
     from akops import render as r
 
     with exits():
         _, stack = r.render_env(LAYOUT, env)
         target = LAYOUT.manifests_for(env)
+        if dry_run:
+            drift = r.drift(stack, target, LAYOUT.rel(target))
+            print(drift.diff, end="")
+            print(f"{LAYOUT.rel(target)}: would change {len(drift.changed)} file(s)")
+            return
         if check:
             drift = r.drift(stack, target, LAYOUT.rel(target))
             if not drift.clean:

@@ -45,6 +45,19 @@ def test_editing_a_manifest_fails_the_check_with_a_diff(
     assert name in result.stderr and "invoke render --env prod" in result.stderr
 
 
+def test_dry_run_shows_the_diff_and_writes_nothing(
+    cli: Callable[..., object], repo: Layout
+) -> None:
+    path = repo.manifests_for("prod") / "pgbouncer-pdb.yaml"
+    edited = path.read_text() + "# hand edit\n"
+    path.write_text(edited)
+    result = cli("render", "--env", "prod", "--dry-run")
+    assert result.returncode == 0, result.stderr
+    assert "-# hand edit" in result.stdout
+    assert "would change 1 file(s)" in result.stdout
+    assert path.read_text() == edited
+
+
 def test_missing_and_stale_manifests_are_drift(cli: Callable[..., object], repo: Layout) -> None:
     target = repo.manifests_for("prod")
     (target / "pgbouncer-pdb.yaml").unlink()
