@@ -128,6 +128,16 @@ class Chart(Model):
     version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
     release: str = "goauthentik"
 
+    @property
+    def server(self) -> str:
+        """Name of the chart's server Deployment (and its PDB)."""
+        return f"{self.release}-server"
+
+    @property
+    def worker(self) -> str:
+        """Name of the chart's worker Deployment (and its PDB)."""
+        return f"{self.release}-worker"
+
 
 class OutpostApi(Model):
     """Sending the outpost's JSON patches to the Authentik API at apply time."""

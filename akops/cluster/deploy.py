@@ -53,8 +53,8 @@ class Target:
 
     @property
     def chart_deployments(self) -> list[str]:
-        release = self.env.authentik.chart.release
-        return [f"{release}-server", f"{release}-worker"]
+        chart = self.env.authentik.chart
+        return [chart.server, chart.worker]
 
 
 def prepare(

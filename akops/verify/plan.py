@@ -159,7 +159,7 @@ def build(
         check_url(url, "protected service")
     pgb_host, pgb_port = split_address(pgb) if pgb else ("", 0)
     auth_host = urlsplit(base).hostname or ""
-    release = env.authentik.chart.release
+    chart = env.authentik.chart
     role = roles(env)
 
     def exec_targets(*names: str) -> list[tuple[str, str | None]]:
@@ -188,8 +188,8 @@ def build(
         add = out.append
         if cid == "rollout.converged":
             for name in (
-                f"{release}-server",
-                f"{release}-worker",
+                chart.server,
+                chart.worker,
                 "pgbouncer",
                 env.authentik.outpost.deployment,
             ):
@@ -224,11 +224,9 @@ def build(
                 add(Probe(cid, name, "api", args=args, converges=True))
         elif cid == "pdb.budget":
             wants = (
+                PdbExpectation(chart.server, min_available=env.authentik.server.pdb_min_available),
                 PdbExpectation(
-                    f"{release}-server", min_available=env.authentik.server.pdb_min_available
-                ),
-                PdbExpectation(
-                    f"{release}-worker", max_unavailable=env.authentik.worker.pdb_max_unavailable
+                    chart.worker, max_unavailable=env.authentik.worker.pdb_max_unavailable
                 ),
                 PdbExpectation("pgbouncer", min_available=env.pgbouncer.pdb_min_available),
             )
