@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tomllib
 from pathlib import Path
 
 import nox
@@ -11,15 +12,29 @@ import nox
 nox.options.sessions = ["lint", "tests"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
+# uv installs the lock in seconds; plain virtualenv + pip when uv is not there.
+nox.options.default_venv_backend = "uv|virtualenv"
 
 ROOT = Path(__file__).parent
 ENVS = sorted(p.stem for p in (ROOT / "environments").glob("*.yaml"))
+LOCK = "requirements.lock"
+NOX_LOCK = "requirements-nox.lock"
+
+
+def install_locked(session: nox.Session) -> None:
+    """The locked dependencies (every one pinned and hashed), then akops itself without deps.
+
+    akops is built without isolation from the locked setuptools, so nothing unhashed is
+    fetched; ``--require-hashes`` also refuses a lock that lost a pin or a hash.
+    """
+    session.install("--require-hashes", "-r", LOCK)
+    session.install("--no-deps", "--no-build-isolation", "-e", ".")
 
 
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff, mypy, yamllint on templates/manifests, the render drift gate and the stack lint."""
-    session.install("-e", ".[test]")
+    install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
@@ -53,14 +68,14 @@ def ensure_system_packages(session: nox.Session) -> None:
 def tests(session: nox.Session) -> None:
     """The whole test suite: unit and integration (real PostgreSQL, PgBouncer, HTTP, tmpfs)."""
     ensure_system_packages(session)
-    session.install("-e", ".[test]")
+    install_locked(session)
     session.run("pytest", *session.posargs)
 
 
 @nox.session
 def bench(session: nox.Session) -> None:
     """Lint benchmark: the prod stack, and schema + policy throughput on 2,000 documents."""
-    session.install("-e", ".")
+    install_locked(session)
     session.run("python", "scripts/bench_lint.py", *session.posargs)
 
 
@@ -71,7 +86,7 @@ def checks(session: nox.Session) -> None:
     Target options go after ``--``: ``nox -s checks -- --env prod`` (cluster, pods by label) or
     ``nox -s checks -- --target local --url http://127.0.0.1:9000 --pgbouncer 127.0.0.1:6432``.
     """
-    session.install("-e", ".")
+    install_locked(session)
     junit = ROOT / "reports" / "checks.xml"
     session.run(
         "pytest", "checks", f"--junitxml={junit}", "-o", "junit_family=xunit2", *session.posargs
@@ -81,14 +96,14 @@ def checks(session: nox.Session) -> None:
 @nox.session
 def bench_verify(session: nox.Session) -> None:
     """Verify benchmark: the check set (9 pods, 43 protected services) sequential vs concurrent."""
-    session.install("-e", ".")
+    install_locked(session)
     session.run("python", "scripts/bench_verify.py", *session.posargs)
 
 
 @nox.session
 def bench_plan(session: nox.Session) -> None:
     """Plan/apply benchmark against the Kubernetes API emulator (no cluster needed)."""
-    session.install("-e", ".[test]")
+    install_locked(session)
     session.run("python", "scripts/bench_plan.py", *session.posargs)
 
 
@@ -107,7 +122,7 @@ def e2e(session: nox.Session) -> None:
             "(README: 'Running e2e on kind or k3d')"
         )
     env = session.posargs[0] if session.posargs else "lab"
-    session.install("-e", ".")
+    install_locked(session)
     if os.environ.get("AKOPS_E2E_FULL") == "1":
         session.run("invoke", "deploy", "--env", env, "--yes")
         session.run("invoke", "plan", "--env", env)  # exit 0: a deploy leaves no changes
@@ -118,3 +133,36 @@ def e2e(session: nox.Session) -> None:
     session.run(
         "invoke", "verify", "--env", env, "--only", "rollout.converged", "--only", "pdb.budget"
     )
+
+
+@nox.session(default=False)
+def lock(session: nox.Session) -> None:
+    """Refresh requirements.lock (and the CI bootstrap lock) from pyproject.toml with uv.
+
+    Existing pins are kept where pyproject.toml still allows them, so adding a dependency
+    adds it (and what it needs) and moves nothing else. ``nox -s lock -- --upgrade`` moves
+    every pin to the newest allowed release; ``-- --upgrade-package NAME`` moves one.
+    """
+    session.install("--require-hashes", "-r", NOX_LOCK)
+    common = ["--generate-hashes", "--universal", "--python-version", "3.11", "--quiet"]
+    # Relative paths: the lock's "# via" comments name them, and must not vary by machine.
+    tmp = Path(os.path.relpath(session.create_tmp(), ROOT))
+    build = tmp / "build-system-requires.in"
+    build.write_text(build_requires(), encoding="utf-8")
+    session.run(
+        "uv", "pip", "compile", "pyproject.toml", str(build), "--extra", "test",
+        *common, "--custom-compile-command", "nox -s lock", "-o", LOCK, *session.posargs,
+    )  # fmt: skip
+    # nox and uv only, at the same versions as the full lock: what .ci/run installs first.
+    bootstrap = tmp / "nox-and-uv.in"
+    bootstrap.write_text("nox\nuv\n", encoding="utf-8")
+    session.run(
+        "uv", "pip", "compile", str(bootstrap), "-c", LOCK,
+        *common, "--custom-compile-command", "nox -s lock", "-o", NOX_LOCK,
+    )  # fmt: skip
+
+
+def build_requires() -> str:
+    """pyproject.toml's [build-system] requires, one a line (locked so akops builds offline)."""
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        return "".join(f"{r}\n" for r in tomllib.load(f)["build-system"]["requires"])
