@@ -7,6 +7,8 @@ only entry points (tasks.py, noxfile.py, checks/) turn them into exit codes, usi
 
 from __future__ import annotations
 
+import signal
+
 
 class AkopsError(Exception):
     """Base of every error this project raises on purpose."""
@@ -65,3 +67,21 @@ class StepFailed(AkopsError):
 
 class RolloutFailed(StepFailed):
     """A rollout did not converge: a pod failed for good, or the deadline passed."""
+
+
+class ProcessTimeout(StepFailed):
+    """A child process did not finish within its timeout; its process group was killed."""
+
+
+class Interrupted(KeyboardInterrupt):
+    """SIGINT, SIGTERM or SIGHUP reached an entry point (see ``akops.process.signal_guard``).
+
+    A ``KeyboardInterrupt`` so that every ``except KeyboardInterrupt`` treats a hangup or a
+    termination like Ctrl-C; ``exit_code`` follows the shell's 128 + signal number.
+    """
+
+    def __init__(self, signum: int = signal.SIGINT) -> None:
+        self.signum = int(signum)
+        self.name = signal.Signals(self.signum).name
+        self.exit_code = 128 + self.signum
+        super().__init__(self.name)
