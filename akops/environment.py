@@ -177,6 +177,11 @@ class Authentik(Model):
     server: AuthentikServer
     worker: AuthentikWorker
     outpost: Outpost
+    version_split_reason: str | None = Field(
+        default=None,
+        min_length=10,
+        description="why image_tag may name another version than chart.version, in words",
+    )
 
 
 class LintWaiver(Model):
@@ -244,6 +249,16 @@ class Environment(Model):
                 "secrets.postgres_password must say where the database password comes from"
             )
         return self
+
+
+def field_location(name: str, directory: Path, loc: tuple[str | int, ...]) -> str:
+    """``environments/NAME.yaml:LINE`` of the field at ``loc`` (for errors found after loading)."""
+    path = directory / f"{name}.yaml"
+    try:
+        doc = parse_one(read_text(path), display(path))
+    except InputError:
+        return display(path)
+    return f"{display(path)}:{doc.line_of(loc)}"
 
 
 def known_environments(directory: Path) -> list[str]:

@@ -10,10 +10,11 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
-from akops.environment import Environment, load_environment
-from akops.errors import InputError
+from akops.environment import Environment, field_location, load_environment
+from akops.errors import EnvironmentConfigError, InputError
 from akops.layout import Layout
 from akops.stack import RenderedStack, render_stack
+from akops.versions import version_split
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,29 @@ class Drift:
 
 def render_env(layout: Layout, env_name: str) -> tuple[Environment, RenderedStack]:
     env = load_environment(env_name, layout.environments)
+    refuse_version_split(env, layout.environments)
     return env, render_stack(env, layout.templates)
+
+
+def refuse_version_split(env: Environment, directory: Path) -> None:
+    """A chart/image version split renders only with a stated reason; a stale reason is refused.
+
+    A reason that outlives its split would wave through the next one unread.
+    """
+    a = env.authentik
+    split = version_split(a.chart.version, a.image_tag)
+    if split is not None and a.version_split_reason is None:
+        where = field_location(env.name, directory, ("authentik", "image_tag"))
+        raise EnvironmentConfigError(
+            f"{where}: authentik.image_tag: {split.message()}; align them, or state why in "
+            "authentik.version_split_reason"
+        )
+    if split is None and a.version_split_reason is not None:
+        where = field_location(env.name, directory, ("authentik", "version_split_reason"))
+        raise EnvironmentConfigError(
+            f"{where}: authentik.version_split_reason: chart and image both name "
+            f"{a.chart.version}; remove the stale reason"
+        )
 
 
 def write(stack: RenderedStack, target: Path) -> list[Path]:

@@ -212,3 +212,50 @@ def test_secrets_file_inside_the_repository_is_refused(
         cli("render", "--env", "lab"),
         ["environments/lab.yaml:", "secrets.postgres_password.file", "outside the repository"],
     )
+
+
+def _set_image_tag(repo: Layout, env: str, tag: str, reason: str | None = None) -> None:
+    path = repo.environments / f"{env}.yaml"
+    text = path.read_text(encoding="utf-8")
+    assert "  image_tag: 2026.2.2\n" in text
+    extra = f"  version_split_reason: {reason}\n" if reason else ""
+    path.write_text(text.replace("  image_tag: 2026.2.2\n", f"  image_tag: {tag}\n{extra}"))
+
+
+def test_a_chart_image_version_split_is_refused_naming_file_line_and_both_versions(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    _set_image_tag(repo, "prod", "2026.2.1")
+    line_no = next(
+        i
+        for i, line in enumerate((repo.environments / "prod.yaml").read_text().splitlines(), 1)
+        if line.startswith("  image_tag:")
+    )
+    for task in ("render", "lint"):
+        result = cli(task, "--env", "prod")
+        one_line_error(
+            result,
+            [
+                f"environments/prod.yaml:{line_no}: authentik.image_tag",
+                "chart 2026.2.2 and image 2026.2.1 differ",
+                "authentik.version_split_reason",
+            ],
+        )
+    assert "2026.2.1" not in (repo.manifests_for("prod") / "authentik-values.yaml").read_text()
+
+
+def test_a_split_with_a_stated_reason_renders(cli: Callable[..., object], repo: Layout) -> None:
+    _set_image_tag(repo, "lab", "2026.2.3", reason="rehearsing the 2026.2.3 image before its chart")
+    result = cli("render", "--env", "lab")
+    assert result.returncode == 0, result.stderr
+    assert '"2026.2.3"' in (repo.manifests_for("lab") / "authentik-values.yaml").read_text()
+
+
+def test_a_stale_split_reason_is_refused(
+    cli: Callable[..., object], repo: Layout, one_line_error: Callable[..., str]
+) -> None:
+    _set_image_tag(repo, "lab", "2026.2.2", reason="left over from an earlier split")
+    one_line_error(
+        cli("render", "--env", "lab"),
+        ["environments/lab.yaml:", "authentik.version_split_reason", "remove the stale reason"],
+    )
