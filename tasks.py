@@ -294,44 +294,78 @@ def verify(
 
 
 @task(
-    iterable=["path"],
+    iterable=["path", "values"],
     help={
         "env": ENV_HELP + "; lints what `invoke render` produces for it, with its waivers",
         "path": "file or directory to lint instead: manifests, chart values, pgbouncer.ini (repeatable)",
-        "format": "text (grouped by file, the default) or json (a list of findings)",
+        "values": "with --path: a file to judge as Authentik chart values whatever its keys (repeatable)",
+        "format": "text (path:line:col: severity rule message, the default), json, sarif or junit",
         "kube_version": "Kubernetes version of the schemas for --path (default 1.33)",
+        "chart_version": "Authentik chart version whose keys --path checks (default: the newest bundled)",
         "max_connections": "PostgreSQL max_connections for the capacity rule with --path",
+        "strict_kinds": "a kind without a schema (a custom resource) is an error, not a warning",
+        "waivers": "with --path: a YAML file of waivers (a list of {rule, object, reason}, as in an environment's lint.waivers)",
+        "no_cache": "do not read or write the yamllint result cache ($XDG_CACHE_HOME/akops)",
+        "list_rules": "list every rule (ID, severity, title) and exit",
+        "explain": "explain one rule (what it catches, how to fix it, why) and exit",
     },
 )
 def lint(
     c: Context,
     env: str = "",
     path: list[str] | None = None,
+    values: list[str] | None = None,
     format: str = "text",
     kube_version: str = "",
+    chart_version: str = "",
     max_connections: int = 0,
+    strict_kinds: bool = False,
+    waivers: str = "",
+    no_cache: bool = False,
+    list_rules: bool = False,
+    explain: str = "",
 ) -> None:
     """Lint a rendered environment or files: YAML, Kubernetes schema, chart values, stack policy."""
+    import sys
+
     from akops import lint as linting
     from akops.errors import InputError
 
     with exits():
-        if format not in ("text", "json"):
-            raise InputError(f"--format must be text or json, not {format!r}")
+        if list_rules or explain:
+            print(linting.describe_rules(explain or None), end="")
+            return
+        if format not in linting.FORMATS:
+            raise InputError(
+                f"--format must be one of {', '.join(linting.FORMATS)}, not {format!r}"
+            )
         if bool(env) == bool(path):
             raise InputError(
                 "give either --env ENV or --path P (repeatable), not both and not neither"
+            )
+        if env and (values or waivers or chart_version or kube_version or max_connections):
+            raise InputError(
+                "--values, --waivers, --chart-version, --kube-version and --max-connections "
+                "go with --path; with --env they come from the environment file"
             )
         if path:
             report = linting.lint_paths(
                 path,
                 kube_version=kube_version or None,
+                chart_version=chart_version or None,
                 max_connections=max_connections or None,
+                strict_kinds=strict_kinds,
+                values_files=values or (),
+                waivers_file=waivers or None,
                 root=LAYOUT.root,
+                cache=not no_cache,
             )
         else:
-            report = linting.lint_environment(LAYOUT, env)
-    print(report.to_json() if format == "json" else report.to_text(), end="")
+            report = linting.lint_environment(
+                LAYOUT, env, strict_kinds=strict_kinds, cache=not no_cache
+            )
+        out = report.render(format, color=format == "text" and sys.stdout.isatty())
+    print(out, end="")
     if not report.ok:
         raise Exit(code=1)
 

@@ -25,6 +25,15 @@ class InputError(AkopsError):
     """Bad input from the operator: a file, a flag, a field."""
 
 
+class YAMLSyntaxError(InputError):
+    """A text is not valid YAML; ``line`` (1-based, when known) and ``problem`` say where and why."""
+
+    def __init__(self, message: str, line: int | None = None, problem: str = "") -> None:
+        super().__init__(message)
+        self.line = line
+        self.problem = problem
+
+
 class EnvironmentConfigError(InputError):
     """An environment file is missing, malformed or fails its schema."""
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import yaml
 
-from akops.errors import InputError
+from akops.errors import InputError, YAMLSyntaxError
 
 PathKey = tuple[str | int, ...]
 
@@ -60,9 +60,12 @@ def parse_all(text: str, source: str) -> list[Document]:
     except yaml.MarkedYAMLError as e:
         mark = e.problem_mark or e.context_mark
         where = f"{source}:{mark.line + 1}" if mark else source
-        raise InputError(f"{where}: invalid YAML: {e.problem or e.context}") from e
+        problem = str(e.problem or e.context)
+        raise YAMLSyntaxError(
+            f"{where}: invalid YAML: {problem}", mark.line + 1 if mark else None, problem
+        ) from e
     except yaml.YAMLError as e:
-        raise InputError(f"{source}: invalid YAML: {e}") from e
+        raise YAMLSyntaxError(f"{source}: invalid YAML: {e}", None, str(e)) from e
     docs: list[Document] = []
     for node in nodes:
         if node is None:
@@ -73,7 +76,8 @@ def parse_all(text: str, source: str) -> list[Document]:
         try:
             data = loader.construct_document(node)
         except yaml.YAMLError as e:
-            raise InputError(f"{source}:{node.start_mark.line + 1}: invalid YAML: {e}") from e
+            line = node.start_mark.line + 1
+            raise YAMLSyntaxError(f"{source}:{line}: invalid YAML: {e}", line, str(e)) from e
         finally:
             loader.dispose()
         if data is None:

@@ -1,60 +1,170 @@
-"""``invoke lint``: schema, chart values and stack policy over rendered or given files.
+"""``invoke lint``: style, schema, chart values and stack policy over rendered or given files.
 
 Rule: the two entry points below do the I/O (read files, or render an environment in
-memory) and hand pure values to ``akops.lint.engine``. Bad input (an unreadable
-file, invalid YAML or ini, an unknown kind) raises ``InputError``; findings are data
-in the returned ``LintReport``, and the caller decides the exit code from ``.ok``.
+memory; the yamllint result cache) and hand pure values to ``akops.lint.engine``.
+Only a file that cannot be read at all, or a bad flag, raises ``InputError``;
+everything else (invalid YAML, unknown kinds, other charts' values) is a finding or a
+note in the returned ``LintReport``, and the caller decides the exit code from ``.ok``.
+
+Rules live in ``akops/lint/rules/`` and are registered in ``akops.lint.registry``
+(its docstring shows how to add one).
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from akops.layout import Layout
-from akops.lint.documents import SourceText, classify, read_paths
-from akops.lint.engine import DEFAULT_KUBE_VERSION, Settings, run
-from akops.lint.findings import RULES, Finding, Rule
-from akops.lint.report import LintReport, Waiver
+from akops.lint.documents import SourceText, read_paths
+from akops.lint.engine import run
+from akops.lint.findings import Finding, Rule
+from akops.lint.index import DEFAULT_KUBE_VERSION, Settings
+from akops.lint.registry import catalogue
+from akops.lint.report import FORMATS, LintReport, Waiver
 from akops.lint.style import config_for
+from akops.lint.values import PINNED_CHART
+from akops.yamldoc import display
 
-__all__ = ["RULES", "Finding", "LintReport", "Rule", "lint_environment", "lint_paths"]
+if TYPE_CHECKING:
+    from akops.lint.cache import StyleCache
+
+__all__ = [
+    "FORMATS",
+    "Finding",
+    "LintReport",
+    "Rule",
+    "catalogue",
+    "describe_rules",
+    "lint_environment",
+    "lint_paths",
+]
+
+
+def _cache(enabled: bool) -> StyleCache | None:
+    if not enabled:
+        return None
+    from akops.lint.cache import StyleCache
+
+    return StyleCache()
 
 
 def lint_paths(
     paths: Sequence[Path | str],
     *,
     kube_version: str | None = None,
+    chart_version: str | None = None,
     waivers: Sequence[Waiver] = (),
+    waivers_source: str = "waivers",
+    waivers_file: Path | str | None = None,
     max_connections: int | None = None,
+    strict_kinds: bool = False,
+    values_files: Sequence[Path | str] = (),
     root: Path | None = None,
+    cache: bool = True,
 ) -> LintReport:
     """Lint files (manifests, chart values, pgbouncer.ini) as one stack.
 
     ``root`` is where ``.yamllint.yaml`` is looked up (default: the working directory).
     """
-    sources = classify(read_paths(paths))
+    named = [Path(p) for p in values_files]
+    if waivers_file is not None:
+        waivers = [*waivers, *read_waivers(Path(waivers_file))]
+        waivers_source = display(Path(waivers_file))
     settings = Settings(
         kube_version=kube_version or DEFAULT_KUBE_VERSION,
+        chart_version=chart_version or newest_chart(),
+        chart_version_given=chart_version is not None,
         max_connections=max_connections,
+        strict_kinds=strict_kinds,
         waivers=waivers,
+        waivers_source=waivers_source,
+        values_files=frozenset(display(p) for p in named),
     )
-    return run(sources, settings, config_for(root if root is not None else Path.cwd()))
+    style = config_for(root if root is not None else Path.cwd())
+    return run(read_paths([*paths, *named]), settings, style, _cache(cache))
 
 
-def lint_environment(layout: Layout, env_name: str) -> LintReport:
+def lint_environment(
+    layout: Layout, env_name: str, *, strict_kinds: bool = False, cache: bool = True
+) -> LintReport:
     """Lint what ``invoke render --env ENV`` produces, rendered in memory."""
     from akops.render import render_env
 
     env, stack = render_env(layout, env_name)
     target = layout.rel(layout.manifests_for(env_name))
-    sources = classify(SourceText(f"{target}/{f.name}", f.text, True) for f in stack.files)
+    texts = [
+        SourceText(
+            f"{target}/{f.name}",
+            f.text,
+            not f.name.endswith(".ini"),
+            f.name.endswith((".yaml", ".yml", ".ini")),
+        )
+        for f in stack.files
+    ]
     settings = Settings(
         kube_version=env.kube.version,
         chart_version=env.authentik.chart.version,
+        chart_version_given=True,
         release=env.authentik.chart.release,
         max_connections=env.upstream.max_connections,
+        strict_kinds=strict_kinds,
         waivers=tuple(env.lint.waivers),
         waivers_source=layout.rel(layout.environments / f"{env_name}.yaml"),
     )
-    return run(sources, settings, config_for(layout.root))
+    return run(texts, settings, config_for(layout.root), _cache(cache))
+
+
+def read_waivers(path: Path) -> list[Waiver]:
+    """A --waivers file: a list of {rule, object, reason}, or an environment's ``lint:`` block."""
+    from pydantic import TypeAdapter, ValidationError
+
+    from akops.environment import LintWaiver
+    from akops.errors import InputError
+    from akops.yamldoc import parse_all, read_text
+
+    docs = parse_all(read_text(path), str(path))
+    data = docs[0].data if docs else []
+    if isinstance(data, dict):
+        data = data.get("lint", data)
+        data = data.get("waivers", []) if isinstance(data, dict) else data
+    try:
+        return list(TypeAdapter(list[LintWaiver]).validate_python(data))
+    except ValidationError as e:
+        err = e.errors()[0]
+        where = ".".join(str(p) for p in err["loc"])
+        raise InputError(f"{path}: waivers[{where}]: {err['msg']}") from e
+
+
+def newest_chart() -> str:
+    """The newest chart version whose key list ships in akops/data/."""
+    from akops.lint.values import bundled_versions
+
+    versions = bundled_versions()
+    return versions[-1] if versions else PINNED_CHART
+
+
+def describe_rules(explain: str | None = None) -> str:
+    """``--list-rules`` (every rule, one line each) or ``--explain RULE``."""
+    import difflib
+
+    from akops.errors import InputError
+
+    rules = catalogue()
+    if explain is None:
+        width = max(len(r) for r in rules)
+        return "".join(f"{r.id:<{width}}  {r.severity:<7}  {r.title}\n" for r in rules.values())
+    r = rules.get(explain)
+    if r is None:
+        near = difflib.get_close_matches(explain, list(rules), n=1)
+        hint = f" (did you mean {near[0]}?)" if near else ""
+        raise InputError(f"--explain: no rule {explain!r}{hint}; see --list-rules")
+    return (
+        f"{r.id} ({r.severity})\n"
+        f"  catches: {r.title}\n"
+        f"  fix:     {r.hint}\n"
+        f"  why:     {r.motivation}\n"
+        f"  waive:   lint.waivers in the environment file, --waivers FILE, or the annotation "
+        f"lint.akops.io/waive.{r.id}: <reason> on the object\n"
+    )

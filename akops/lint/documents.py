@@ -1,24 +1,31 @@
 """What lint reads: files sorted into Kubernetes objects, chart values, outpost patches
-and pgbouncer.ini, each remembering its file and lines.
+and pgbouncer.ini, each remembering its file and lines; and what it does not read.
 
 Rule: ``classify`` is pure (texts in, ``Sources`` out); ``read_paths`` is the only I/O
-(reading files and expanding directories). A YAML document with ``apiVersion`` and
-``kind`` is a Kubernetes object; one with ``kubernetes_json_patches`` is the outpost's
-patches; any other mapping is an Authentik chart values file. A ``.ini`` file, or a
+(reading files and expanding directories). A YAML document with string ``apiVersion``
+and ``kind`` is a Kubernetes object; one with ``kubernetes_json_patches`` is the
+outpost's patches; a mapping whose top-level keys are the Authentik chart's (or any
+mapping of a file named with ``--values``) is chart values. A ``.ini`` file, or a
 ConfigMap key ending in ``.ini``, is a pgbouncer.ini (its lines map to the file's lines
-exactly when the value is a block scalar, ``|``, as our templates write it). Anything
-else is bad input.
+exactly when the value is a block scalar, ``|``, as our templates write it).
+
+Real trees hold more than that. Another chart's values, a list, an empty file or a
+file type lint does not read (``userlist.txt``) is skipped with an ``input.skipped``
+note naming it; a file that is not valid YAML is a ``yaml.syntax`` error finding, and
+the rest of the run goes on. Only a file that cannot be read at all is bad input.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePath
 from typing import Any
 
-from akops.errors import InputError
+from akops.errors import InputError, YAMLSyntaxError
+from akops.lint.findings import Finding
 from akops.lint.pgbouncer import PgBouncerIni, parse_ini
+from akops.lint.registry import finding
 from akops.yamldoc import Document, PathKey, display, dotted, parse_all, read_text
 
 
@@ -79,6 +86,7 @@ class SourceText:
     file: str
     text: str = field(repr=False)
     is_yaml: bool
+    readable: bool = True  # False: a file type lint does not read (named in a note)
 
 
 @dataclass(frozen=True)
@@ -88,6 +96,7 @@ class Sources:
     values: tuple[ChartValues, ...] = ()
     patches: tuple[OutpostPatches, ...] = ()
     inis: tuple[PgBouncerIni, ...] = ()
+    notes: tuple[Finding, ...] = ()  # input.skipped notes and yaml.syntax errors
 
     @property
     def documents(self) -> int:
@@ -116,73 +125,146 @@ def _ini_from_configmap(obj: KubeObject) -> list[PgBouncerIni]:
     return out
 
 
-def _classify_doc(doc: Document, file: str) -> Located:
+# Top-level keys that only Authentik's chart among the common ones has; with them, at
+# least half of the mapping's top-level keys must be the chart's.
+_AUTHENTIK_MARKERS = frozenset({"authentik", "server", "worker", "blueprints", "geoip"})
+
+
+@dataclass(frozen=True)
+class Classifier:
+    """How to tell chart values from other mappings."""
+
+    chart_top_keys: frozenset[str] = frozenset()
+    values_files: frozenset[str] = frozenset()  # files named with --values
+
+    def is_values(self, data: dict[Any, Any], file: str) -> bool:
+        if file in self.values_files:
+            return True
+        keys = {str(k) for k in data}
+        if not keys & _AUTHENTIK_MARKERS or not self.chart_top_keys:
+            return False
+        return len(keys & self.chart_top_keys) * 2 >= len(keys)
+
+
+def _note(file: str, line: int | None, message: str) -> Finding:
+    return finding("input.skipped", message, file=file, line=line)
+
+
+def _classify_doc(doc: Document, file: str, how: Classifier) -> Located | Finding:
     data = doc.data
     if not isinstance(data, dict):
-        raise InputError(
-            f"{file}:{doc.start_line}: expected a mapping (a Kubernetes object or chart values), "
-            f"got a {type(data).__name__}"
+        return _note(
+            file,
+            doc.start_line,
+            f"a YAML {type(data).__name__}, not a Kubernetes object or chart values: skipped",
         )
-    has_api, has_kind = "apiVersion" in data, "kind" in data
-    if has_api and has_kind:
-        if not isinstance(data["kind"], str) or not isinstance(data["apiVersion"], str):
-            raise InputError(f"{file}:{doc.start_line}: apiVersion and kind must be strings")
+    api, kind = data.get("apiVersion"), data.get("kind")
+    if isinstance(api, str) and isinstance(kind, str):
         return KubeObject(doc, file)
-    if has_api or has_kind:
-        missing = "kind" if has_api else "apiVersion"
-        raise InputError(f"{file}:{doc.start_line}: Kubernetes object without {missing}")
     if "kubernetes_json_patches" in data:
         return OutpostPatches(doc, file)
-    return ChartValues(doc, file)
+    if how.is_values(data, file):
+        return ChartValues(doc, file)
+    if isinstance(kind, str) and isinstance(data.get("metadata"), dict):
+        missing = "apiVersion" if api is None else "a string apiVersion"
+        return finding(
+            "schema.invalid",
+            f"(top level): Kubernetes object {kind} without {missing}",
+            file=file,
+            line=doc.start_line,
+            object=kind,
+        )
+    shown = ", ".join(sorted(str(k) for k in data)[:4]) + (", …" if len(data) > 4 else "")
+    return _note(
+        file,
+        doc.start_line,
+        f"a mapping ({shown}) that is neither a Kubernetes object nor Authentik chart values: "
+        "skipped (name the file with --values to check it as Authentik values)",
+    )
 
 
-def classify(texts: Iterable[SourceText]) -> Sources:
+def classify(texts: Iterable[SourceText], how: Classifier | None = None) -> Sources:
     """Sort every document of ``texts`` by what it is."""
+    how = how or Classifier()
     kept: list[SourceText] = []
     objects: list[KubeObject] = []
     values: list[ChartValues] = []
     patches: list[OutpostPatches] = []
     inis: list[PgBouncerIni] = []
+    notes: list[Finding] = []
     for src in texts:
+        if not src.readable:
+            suffix = PurePath(src.file).suffix or "(no suffix)"
+            notes.append(_note(src.file, None, f"lint does not read {suffix} files: skipped"))
+            continue
         kept.append(src)
+        if not src.text.strip():
+            notes.append(_note(src.file, None, "empty file: nothing to lint"))
+            continue
         if not src.is_yaml:
             inis.append(parse_ini(src.text, src.file))
             continue
-        docs = parse_all(src.text, src.file)
+        try:
+            docs = parse_all(src.text, src.file)
+        except YAMLSyntaxError as e:
+            notes.append(
+                finding(
+                    "yaml.syntax",
+                    f"invalid YAML: {e.problem}; nothing in this file was checked",
+                    file=src.file,
+                    line=e.line,
+                )
+            )
+            continue
         if not docs:
-            raise InputError(f"{src.file}: no YAML document in the file")
+            notes.append(_note(src.file, None, "no YAML document (only comments): nothing to lint"))
+            continue
         for doc in docs:
-            item = _classify_doc(doc, src.file)
-            if isinstance(item, KubeObject):
+            item = _classify_doc(doc, src.file, how)
+            if isinstance(item, Finding):
+                notes.append(item)
+            elif isinstance(item, KubeObject):
                 objects.append(item)
                 inis.extend(_ini_from_configmap(item))
             elif isinstance(item, OutpostPatches):
                 patches.append(item)
             elif isinstance(item, ChartValues):
                 values.append(item)
-    return Sources(tuple(kept), tuple(objects), tuple(values), tuple(patches), tuple(inis))
+    return Sources(
+        tuple(kept), tuple(objects), tuple(values), tuple(patches), tuple(inis), tuple(notes)
+    )
 
 
 YAML_SUFFIXES = (".yaml", ".yml")
+READ_SUFFIXES = (*YAML_SUFFIXES, ".ini")
 
 
 def _expand(path: Path) -> list[Path]:
     if path.is_dir():
         found = sorted(
-            p for p in path.rglob("*") if p.is_file() and p.suffix in (*YAML_SUFFIXES, ".ini")
+            p
+            for p in path.rglob("*")
+            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
         )
         if not found:
-            raise InputError(f"{path}: directory holds no .yaml, .yml or .ini file")
+            raise InputError(f"{path}: directory holds no file")
         return found
     return [path]
 
 
-def read_paths(paths: Sequence[Path | str]) -> list[SourceText]:
-    """Read every file named (directories: their YAML and ini files, sorted)."""
+def read_paths(paths: Sequence[Path | str]) -> Iterator[SourceText]:
+    """Read every file named (directories: every file under them, sorted; dotfiles skipped).
+
+    Files of a type lint does not read are not opened; they come back unreadable, to
+    be named in a note.
+    """
     if not paths:
         raise InputError("no files to lint: give --path at least once")
-    out = []
-    for given in paths:
-        for path in _expand(Path(given)):
-            out.append(SourceText(display(path), read_text(path), path.suffix != ".ini"))
-    return out
+    expanded = [p for given in paths for p in _expand(Path(given))]
+    for path in expanded:
+        if path.suffix not in READ_SUFFIXES:
+            if not path.exists():
+                raise InputError(f"{path}: no such file")
+            yield SourceText(display(path), "", False, readable=False)
+            continue
+        yield SourceText(display(path), read_text(path), path.suffix != ".ini")

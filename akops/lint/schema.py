@@ -21,7 +21,8 @@ from referencing import Registry, Resource
 
 from akops.errors import InputError
 from akops.lint.documents import KubeObject
-from akops.lint.findings import Finding, finding
+from akops.lint.findings import Finding
+from akops.lint.registry import finding
 from akops.yamldoc import dotted
 
 _TYPE_NAMES = {
@@ -122,14 +123,25 @@ def _describe(e: jsonschema.ValidationError) -> list[tuple[tuple[str | int, ...]
     return [(path, f"fails {e.validator} {e.validator_value!r}")]
 
 
-def check(obj: KubeObject, version: str) -> list[Finding]:
-    """Every schema error of ``obj`` as a ``schema.invalid`` finding."""
+def check(obj: KubeObject, version: str, strict_kinds: bool = False) -> list[Finding]:
+    """Every schema error of ``obj`` as a ``schema.invalid`` finding.
+
+    A kind without a shipped schema (a custom resource) is one ``schema.unchecked``
+    finding: a warning, or an error with ``strict_kinds``.
+    """
     val = validator(schema_version(version), obj.api_version, obj.kind)
     if val is None:
-        raise InputError(
-            f"{obj.file}:{obj.doc.start_line}: unknown kind {obj.kind} ({obj.api_version}) "
-            f"for Kubernetes {version}"
-        )
+        return [
+            finding(
+                "schema.unchecked",
+                f"{obj.kind} ({obj.api_version}): no schema for this kind in Kubernetes {version}; "
+                "not schema-checked",
+                file=obj.file,
+                line=obj.doc.start_line,
+                object=obj.ref,
+                severity="error" if strict_kinds else "warning",
+            )
+        ]
     findings = []
     for err in sorted(val.iter_errors(obj.data), key=lambda e: [str(p) for p in e.absolute_path]):
         for path, message in _describe(err):

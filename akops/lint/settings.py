@@ -65,9 +65,7 @@ class _Reader:
         self.inert = has_existing_secret(values)
         self.conf = authentik_config(values)
         self.env: dict[str | None, dict[str, EnvVar]] = {
-            w.role: {v.name: v for v in w.containers[0].env}
-            for w in workloads
-            if w.from_values and w.source is values
+            w.role: {v.name: v for v in w.containers[0].env} for w in workloads
         }
 
     def _parse(self, raw: Any, path: PathKey, unlimited_ok: bool) -> int | None:
@@ -103,7 +101,10 @@ def _larger(a: Setting, b: Setting) -> Setting:
 
 
 def authentik_settings(values: ChartValues, workloads: tuple[Workload, ...]) -> AuthentikSettings:
-    """The settings of ``values`` that take effect (``workloads`` carry the merged env)."""
+    """The settings of ``values`` that take effect.
+
+    ``workloads``: the Deployments the chart renders from ``values`` (they carry the merged env).
+    """
     r = _Reader(values, workloads)
     threads = r.get(
         WORKER, "AUTHENTIK_WORKER__THREADS", ("worker", "threads"), DEFAULT_WORKER_THREADS

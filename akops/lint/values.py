@@ -18,7 +18,8 @@ from typing import Any
 
 from akops.errors import InputError
 from akops.lint.documents import ChartValues
-from akops.lint.findings import Finding, finding
+from akops.lint.findings import Finding
+from akops.lint.registry import finding
 from akops.yamldoc import PathKey, dotted
 
 PINNED_CHART = "2026.2.2"
@@ -42,15 +43,31 @@ class ChartKeys:
         return near[0] if near else None
 
 
+def _version_key(v: str) -> tuple[int, ...]:
+    return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
+
+
+def bundled_versions() -> list[str]:
+    """Chart versions with a shipped key list, oldest first."""
+    names = [p.name for p in resources.files("akops").joinpath("data").iterdir()]
+    found = [
+        n.removeprefix("authentik-chart-").removesuffix("-keys.json")
+        for n in names
+        if n.startswith("authentik-chart-") and n.endswith("-keys.json")
+    ]
+    return sorted(found, key=_version_key)
+
+
 @lru_cache(maxsize=4)
 def chart_keys(version: str = PINNED_CHART) -> ChartKeys:
     name = f"authentik-chart-{version}-keys.json"
     try:
         text = resources.files("akops").joinpath("data", name).read_text(encoding="utf-8")
     except FileNotFoundError as e:
+        shipped = ", ".join(bundled_versions()) or "none"
         raise InputError(
-            f"no key list for Authentik chart {version} (akops/data/{name}); derive it with "
-            "scripts/chart_keys.py from that chart's values.yaml"
+            f"no key list for Authentik chart {version} (akops/data/{name}; shipped: {shipped}); "
+            "derive it with scripts/chart_keys.py from that chart's values.yaml"
         ) from e
     data = json.loads(text)
     keys = frozenset(data["keys"])

@@ -76,20 +76,47 @@ def test_max_connections_flag(cli: Callable[..., Any], repo: Layout) -> None:
 
 
 @pytest.mark.parametrize(
-    ("name", "content", "parts"),
+    ("name", "content", "code", "line"),
     [
-        ("broken.yaml", "a: [1\n", ["broken.yaml:2", "invalid YAML"]),
+        ("broken.yaml", "a: [1\n", 1, "broken.yaml:2:1: error yaml.syntax invalid YAML"),
         (
             "kind.yaml",
             "apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g}\n",
-            ["kind.yaml:1", "unknown kind Gadget"],
+            0,
+            "kind.yaml:1:1: warning schema.unchecked Gadget (example.com/v1): no schema",
         ),
         (
             "half.yaml",
             "kind: Deployment\nmetadata: {name: g}\n",
-            ["half.yaml:1", "without apiVersion"],
+            1,
+            "half.yaml:1:1: error schema.invalid (top level): Kubernetes object Deployment without apiVersion",
         ),
-        ("list.yaml", "- a\n- b\n", ["list.yaml:1", "expected a mapping"]),
+        ("list.yaml", "- a\n- b\n", 0, "list.yaml:1:1: note input.skipped a YAML list"),
+        ("empty.yaml", "# nothing\n", 0, "empty.yaml: note input.skipped no YAML document"),
+        ("blank.yaml", "", 0, "blank.yaml: note input.skipped empty file"),
+        (
+            "userlist.txt",
+            '"a" "b"\n',
+            0,
+            "userlist.txt: note input.skipped lint does not read .txt",
+        ),
+    ],
+)
+def test_odd_files_are_findings_not_bad_input(
+    cli: Callable[..., Any], tmp_path: Path, name: str, content: str, code: int, line: str
+) -> None:
+    (tmp_path / name).write_text(content)
+    result = cli("lint", "--path", str(tmp_path / name))
+    assert result.returncode == code, result.stdout + result.stderr
+    assert any(out.endswith(line) or line in out for out in result.stdout.splitlines()), (
+        result.stdout
+    )
+    assert result.stdout.splitlines()[-1].startswith("lint: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "parts"),
+    [
         (
             "dup.ini",
             "[pgbouncer]\npool_mode = session\npool_mode = transaction\n",
@@ -100,7 +127,6 @@ def test_max_connections_flag(cli: Callable[..., Any], repo: Layout) -> None:
             "[databases]\na = host=x\n",
             ["nosection.ini:1", "no [pgbouncer] section"],
         ),
-        ("empty.yaml", "# nothing\n", ["empty.yaml", "no YAML document"]),
     ],
 )
 def test_bad_files_exit_2_with_one_line(
@@ -124,13 +150,16 @@ def test_unreadable_files_exit_2(
     (tmp_path / "binary.yaml").write_bytes(b"\xff\xfe\x00kind")
     one_line_error(cli("lint", "--path", str(tmp_path / "binary.yaml")), ["binary.yaml: not UTF-8"])
     (tmp_path / "empty").mkdir()
-    one_line_error(cli("lint", "--path", str(tmp_path / "empty")), ["holds no .yaml"])
+    one_line_error(cli("lint", "--path", str(tmp_path / "empty")), ["directory holds no file"])
 
 
 @pytest.mark.parametrize(
     ("args", "parts"),
     [
-        (["--env", "prod", "--format", "xml"], ["--format must be text or json"]),
+        (
+            ["--env", "prod", "--format", "xml"],
+            ["--format must be one of text, json, sarif, junit"],
+        ),
         ([], ["give either --env ENV or --path P"]),
         (["--env", "nope"], ["unknown environment 'nope'"]),
         (
@@ -143,3 +172,11 @@ def test_bad_flags_exit_2(
     cli: Callable[..., Any], one_line_error: Callable[..., str], args: list[str], parts: list[str]
 ) -> None:
     one_line_error(cli("lint", *args), parts)
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Each test's yamllint cache in its own directory, never the user's."""
+    cache = tmp_path / "cache"
+    monkeypatch.setenv("AKOPS_CACHE_DIR", str(cache))
+    return cache

@@ -11,7 +11,7 @@ import yaml
 
 from akops.layout import Layout
 from akops.lint import engine
-from akops.lint.documents import SourceText, classify
+from akops.lint.documents import SourceText
 from akops.lint.findings import Finding
 from akops.lint.report import LintReport, Waiver
 from akops.lint.style import FALLBACK, _config
@@ -64,12 +64,12 @@ class StackFiles:
         )
 
     def lint(self) -> LintReport:
-        sources = classify(
+        texts = [
             SourceText(f"stack/{name}", text, not name.endswith(".ini"))
             for name, text in sorted(self.texts.items())
-        )
+        ]
         settings = engine.Settings(max_connections=self.max_connections, waivers=self.waivers)
-        return engine.run(sources, settings, _config(FALLBACK, "test"))
+        return engine.run(texts, settings, _config(FALLBACK, "test"))
 
     def findings(self, rule: str) -> list[Finding]:
         return [f for f in self.lint().findings if f.rule == rule]

@@ -1,0 +1,121 @@
+"""Authentik chart values that do nothing, renamed settings, and Gunicorn's memory.
+
+Rule: pure. File rules: each values file is judged with the Deployments the chart
+renders from it (``Index.workloads_of``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+from akops.lint.findings import Finding
+from akops.lint.index import Index, at, located
+from akops.lint.quantities import MIB, mib, parse_quantity
+from akops.lint.registry import rule
+from akops.lint.settings import (
+    AuthentikSettings,
+    authentik_config,
+    authentik_settings,
+    has_existing_secret,
+)
+from akops.lint.workloads import SERVER
+from akops.yamldoc import PathKey, dotted
+
+RENAMED = {"AUTHENTIK_WORKER__CONCURRENCY": "AUTHENTIK_WORKER__THREADS"}
+
+
+def settings_of(ix: Index) -> Iterator[AuthentikSettings]:
+    for values in ix.values:
+        yield authentik_settings(values, ix.workloads_of(values))
+
+
+def _leaves(node: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
+    if isinstance(node, dict) and node:
+        for k, v in node.items():
+            yield from _leaves(v, (*path, str(k)))
+    else:
+        yield path, node
+
+
+@rule(
+    "values.inert-authentik",
+    "error",
+    "authentik.* setting ignored because authentik.existingSecret.secretName is set",
+    hint="set it as the AUTHENTIK_* env var in server.env and worker.env instead",
+    why="the seed's performance settings (conn_max_age, cache, web workers) never took effect",
+)
+def values_inert_authentik(ix: Index) -> Iterator[Finding]:
+    for values in ix.values:
+        if not has_existing_secret(values):
+            continue
+        for path, value in _leaves(authentik_config(values), ("authentik",)):
+            if path[1] in ("existingSecret", "enabled") or value in (None, "", {}, []):
+                continue
+            var = "AUTHENTIK_" + "__".join(str(p).upper() for p in path[1:])
+            yield located(
+                values,
+                "values.inert-authentik",
+                path,
+                f"{dotted(path)} is ignored: authentik.existingSecret.secretName is set, so the chart "
+                f"renders no authentik.* setting; set {var} in server.env and worker.env",
+            )
+
+
+@rule(
+    "env.renamed",
+    "warning",
+    "Authentik setting under a renamed (deprecated) name",
+    hint="use the new name",
+    why="AUTHENTIK_WORKER__CONCURRENCY became AUTHENTIK_WORKER__THREADS in 2025.8",
+)
+def env_renamed(ix: Index) -> Iterator[Finding]:
+    for w, c in ix.containers():
+        for var in c.env:
+            if var.name in RENAMED:
+                yield at(
+                    w,
+                    "env.renamed",
+                    var.path,
+                    f"{var.name} was renamed {RENAMED[var.name]} (Authentik 2025.8)",
+                )
+    for values in ix.values:
+        worker = authentik_config(values).get("worker")
+        if isinstance(worker, dict) and "concurrency" in worker:
+            path = ("authentik", "worker", "concurrency")
+            yield located(
+                values,
+                "env.renamed",
+                path,
+                f"{dotted(path)} was renamed authentik.worker.threads (2025.8)",
+            )
+
+
+@rule(
+    "gunicorn.memory",
+    "error",
+    "Gunicorn web workers do not fit under the server memory limit",
+    hint="raise the server memory limit or lower AUTHENTIK_WEB__WORKERS",
+    why="each Gunicorn worker preloads Django (about 500 MiB in the seed's measurements)",
+)
+def gunicorn_memory(ix: Index) -> Iterator[Finding]:
+    per_worker, base = ix.settings.web_worker_mib, ix.settings.server_base_mib
+    for s in settings_of(ix):
+        if not s.web_workers.value:
+            continue
+        for w in ix.workloads_of(s.values):
+            if w.role != SERVER:
+                continue
+            c = w.containers[0]
+            limit = parse_quantity(c.limit("memory"))
+            if limit is None:
+                continue  # resources.memory-limit reports it
+            need = (s.web_workers.value * per_worker + base) * MIB
+            if need > limit:
+                yield at(
+                    w,
+                    "gunicorn.memory",
+                    (*c.resources_path, "limits", "memory"),
+                    f"{w.ref}: {s.web_workers.value} web workers x {per_worker}Mi + {base}Mi base = "
+                    f"{mib(need)} do not fit under the memory limit {c.limit('memory')}",
+                )

@@ -1,0 +1,69 @@
+"""PgBouncer's settings and rollout.
+
+Rule: pure. File rules over each pgbouncer.ini and the PgBouncer Deployment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+from akops.lint.findings import INCIDENT_BOOT, Finding
+from akops.lint.index import Index, at
+from akops.lint.pgbouncer import PgBouncerIni
+from akops.lint.registry import finding, rule
+from akops.lint.workloads import PGBOUNCER
+
+
+def _section_line(ini: PgBouncerIni) -> int:
+    for line, text in ini.section_lines():
+        if text.strip().lower() == "[pgbouncer]":
+            return line
+    return ini.first_line
+
+
+@rule(
+    "pgbouncer.idle-transaction-timeout",
+    "error",
+    "PgBouncer without idle_transaction_timeout",
+    hint="set idle_transaction_timeout (300 s) in [pgbouncer]",
+    why=INCIDENT_BOOT + ": pods killed mid-migration left idle-in-transaction connections "
+    "holding the lock",
+)
+def pgbouncer_idle_transaction_timeout(ix: Index) -> Iterator[Finding]:
+    for ini in ix.inis:
+        value = ini.integer("idle_transaction_timeout")
+        if value <= 0:
+            set_ = "idle_transaction_timeout" in ini.settings
+            yield finding(
+                "pgbouncer.idle-transaction-timeout",
+                "idle_transaction_timeout is "
+                + ("0 (disabled)" if set_ else "not set (disabled)")
+                + ": a client killed mid-transaction keeps its locks",
+                file=ini.file,
+                line=ini.line_of("pgbouncer", "idle_transaction_timeout")
+                if set_
+                else _section_line(ini),
+                object=ini.object,
+                path=ini.path,
+            )
+
+
+@rule(
+    "pgbouncer.config-rollout",
+    "warning",
+    "PgBouncer pods do not roll when pgbouncer.ini changes",
+    hint="add a checksum/config annotation of pgbouncer.ini to the pod template",
+    why=INCIDENT_BOOT + ": config changes did not reach running PgBouncer pods",
+)
+def pgbouncer_config_rollout(ix: Index) -> Iterator[Finding]:
+    for w in ix.workloads:
+        if w.role != PGBOUNCER or w.from_values:
+            continue
+        uses_configmap = any(isinstance(v.get("configMap"), dict) for v in w.volumes)
+        if uses_configmap and not any(str(k).startswith("checksum/") for k in w.annotations):
+            yield at(
+                w,
+                "pgbouncer.config-rollout",
+                w.annotations_path if w.annotations else w.annotations_path[:-1],
+                f"{w.ref} mounts its config from a ConfigMap but its pod template has no checksum/ annotation",
+            )
