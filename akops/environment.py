@@ -127,16 +127,36 @@ class Chart(Model):
     repo: str = "https://charts.goauthentik.io/"
     version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
     release: str = "goauthentik"
+    digest: str | None = Field(
+        default=None,
+        pattern=r"^sha256:[0-9a-f]{64}$",
+        description="sha256 of the chart archive; `invoke chart.pull` refuses any other",
+    )
 
     @property
     def server(self) -> str:
         """Name of the chart's server Deployment (and its PDB)."""
-        return f"{self.release}-server"
+        return f"{chart_fullname(self.release, self.name)}-server"
 
     @property
     def worker(self) -> str:
         """Name of the chart's worker Deployment (and its PDB)."""
-        return f"{self.release}-worker"
+        return f"{chart_fullname(self.release, self.name)}-worker"
+
+
+def chart_fullname(
+    release: str, chart: str = "authentik", name_override: str = "", fullname_override: str = ""
+) -> str:
+    """The prefix of the Authentik chart's object names (its ``authentik.fullname`` helper).
+
+    A release whose name contains the chart's name is used as it is (``goauthentik``);
+    any other gets the chart's name appended (``ak`` -> ``ak-authentik``).
+    """
+    if fullname_override:
+        return fullname_override[:63].rstrip("-")
+    name = (name_override or chart)[:63].rstrip("-")
+    full = release if name in release else f"{release}-{name}"
+    return full[:63].rstrip("-")
 
 
 class OutpostApi(Model):

@@ -1,10 +1,12 @@
 """Where things live in the repository.
 
-Rule: a value object of paths, built from the repository root; nothing else.
+Rule: a value object of paths, built from the repository root, and the user's cache
+directory; nothing else (no I/O).
 """
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -42,3 +44,15 @@ class Layout:
             return path.resolve().relative_to(self.root.resolve()).as_posix()
         except ValueError:
             return str(path)
+
+
+def user_cache(*parts: str) -> Path:
+    """The user's cache directory for akops (``$XDG_CACHE_HOME/akops``, else ``~/.cache/akops``).
+
+    ``$AKOPS_CACHE_DIR`` overrides it (CI and tests point it at a directory of their own).
+    """
+    base = os.environ.get("AKOPS_CACHE_DIR") or os.path.join(
+        os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache"),
+        "akops",
+    )
+    return Path(base).joinpath(*parts)

