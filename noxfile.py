@@ -49,10 +49,12 @@ def lint(session: nox.Session) -> None:
 
 
 def ensure_system_packages(session: nox.Session) -> None:
-    """PgBouncer and PostgreSQL server binaries for the integration tests."""
+    """PgBouncer, PostgreSQL, an OCI registry and skopeo for the integration tests."""
     have_pg = any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
     have_pgbouncer = bool(shutil.which("pgbouncer")) or Path("/usr/sbin/pgbouncer").exists()
     packages = ([] if have_pg else ["postgresql"]) + ([] if have_pgbouncer else ["pgbouncer"])
+    # The images tests push with skopeo to Debian's distribution registry on 127.0.0.1.
+    packages += [p for p in ("docker-registry", "skopeo") if not shutil.which(p)]
     if not packages:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
@@ -60,7 +62,7 @@ def ensure_system_packages(session: nox.Session) -> None:
         session.run("apt-get", "install", "-y", "-qq", *packages, external=True)
         return
     session.error(
-        f"the integration tests need {' and '.join(packages)}: apt-get install {' '.join(packages)}"
+        f"the integration tests need {', '.join(packages)}: apt-get install {' '.join(packages)}"
     )
 
 

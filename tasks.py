@@ -553,6 +553,49 @@ def outpost_patch(c: Context, env: str = "prod", dry_run: bool = False) -> None:
         print(d.outpost_patch_env(LAYOUT, env, dry_run=dry_run))
 
 
+# --- images ---
+
+TIMEOUT_HELP = "seconds each registry gets to answer for one image (default 10)"
+
+
+@task(
+    name="pin",
+    help={
+        "env": ENV_HELP,
+        "dry_run": "show the changes to the environment file and write nothing",
+        "timeout": TIMEOUT_HELP,
+    },
+)
+def images_pin(c: Context, env: str = "prod", dry_run: bool = False, timeout: float = 10) -> None:
+    """Resolve every image's tag to its digest in the registry; write tag@sha256 into ENV's file."""
+    from akops.images import pin
+
+    with exits():
+        report = pin.pin_env(LAYOUT, env, dry_run=dry_run, timeout=timeout)
+    print(report.to_text(), end="")
+
+
+@task(
+    name="check",
+    iterable=["env"],
+    help={
+        "env": "environment to check (repeatable; default: every environment)",
+        "timeout": TIMEOUT_HELP,
+    },
+)
+def images_check(c: Context, env: list[str] | None = None, timeout: float = 10) -> None:
+    """Report pinned tags whose registry digest moved since they were pinned (exit 1)."""
+    from akops.images import pin
+
+    with exits():
+        report = pin.check_envs(LAYOUT, tuple(env or ()), timeout=timeout)
+    print(report.to_text(), end="")
+    if report.exit_code:
+        raise Exit(code=report.exit_code)
+
+
+images = Collection("images", images_pin, images_check)
+
 ns = Collection(
-    render, runbook, verify, lint, plan, apply, deploy, rollback, rollout, outpost_patch
+    render, runbook, verify, lint, plan, apply, deploy, rollback, rollout, outpost_patch, images
 )

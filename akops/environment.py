@@ -11,15 +11,33 @@ import re
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_core import ErrorDetails
 
 from akops.errors import EnvironmentConfigError, InputError
+from akops.images.reference import parse_image
 from akops.yamldoc import display, dotted, parse_one, read_text
 
 Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")]
 DnsName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
-Image = Annotated[str, Field(min_length=1)]
+
+
+def _image(value: str) -> str:
+    parse_image(value)
+    return value
+
+
+#: A full image reference, ``repo:tag`` or ``repo:tag@sha256:…``. Every field named ``image``
+#: holds one and is pinned by ``invoke images.pin`` (akops.images.pins finds them by name).
+Image = Annotated[str, Field(min_length=1), AfterValidator(_image)]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
@@ -180,12 +198,22 @@ class Outpost(Model):
     shm_size: Quantity
     resources: Resources
     api: OutpostApi = OutpostApi()
+    image: Image | None = Field(
+        default=None,
+        description="replace the image Authentik gives the outpost (through the JSON patches)",
+    )
 
 
 class Authentik(Model):
     host: str = Field(min_length=1, description="public host name of Authentik")
     chart: Chart
-    image_tag: str = Field(pattern=r"^[0-9A-Za-z._-]+$", description="pinned Authentik image tag")
+    image_repository: str = Field(
+        default="ghcr.io/goauthentik/server", description="Authentik image (chart global.image)"
+    )
+    image_tag: str = Field(
+        pattern=r"^[0-9A-Za-z._-]+(@sha256:[0-9a-f]{64})?$",
+        description="pinned Authentik image tag, TAG or TAG@sha256:DIGEST",
+    )
     existing_secret: str | None = Field(
         default=None, description="chart authentik.existingSecret.secretName"
     )
@@ -202,6 +230,26 @@ class Authentik(Model):
         min_length=10,
         description="why image_tag may name another version than chart.version, in words",
     )
+
+    @property
+    def image_version(self) -> str:
+        """The tag ``image_tag`` names, without its digest."""
+        return self.image_tag.partition("@")[0]
+
+    @property
+    def image_digest(self) -> str | None:
+        """The ``sha256:…`` digest ``image_tag`` pins, if it pins one."""
+        return self.image_tag.partition("@")[2] or None
+
+    @property
+    def image(self) -> str:
+        """The full Authentik image reference the chart renders."""
+        return f"{self.image_repository}:{self.image_tag}"
+
+    @model_validator(mode="after")
+    def _image_reference(self) -> Authentik:
+        parse_image(self.image)
+        return self
 
 
 class LintWaiver(Model):

@@ -94,3 +94,7 @@ class Interrupted(KeyboardInterrupt):
         self.name = signal.Signals(self.signum).name
         self.exit_code = 128 + self.signum
         super().__init__(self.name)
+
+
+class RegistryError(AkopsError):
+    """An image registry could not be reached, timed out, or does not know the image."""
