@@ -79,7 +79,7 @@ def tests(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Lint benchmark: the prod stack, and schema + policy throughput on 2,000 documents."""
+    """Lint benchmark: whole-process `invoke lint --path` vs the kubernetes-validate CLI, 1k and 10k documents."""
     install_locked(session)
     session.run("python", "scripts/bench_lint.py", *session.posargs)
 

@@ -1,15 +1,23 @@
 #!/usr/bin/env python3
-"""Benchmark of `invoke lint`: the prod stack, and throughput on a generated corpus.
+"""Whole-process benchmark of `invoke lint --path`, side by side with the kubernetes-validate CLI.
 
-Run with `nox -s bench` or `python scripts/bench_lint.py [--docs N] [--json]`. Pinned
-to one CPU core. Prints (and with --json emits) the figures the README quotes:
+    python scripts/bench_lint.py --sizes 1000,10000            # nox -s bench runs this
+    python scripts/bench_lint.py --sizes 1000,10000,50000      # the full table (heavy: minutes)
 
-* prod: `lint_environment(prod)` in-process (cold: first call in the process, warm:
-  repeated), and `invoke lint --env prod` as a subprocess (what an operator waits for);
-* corpus: N generated Kubernetes documents (copies of prod's PgBouncer objects with
-  distinct names, in files of 50 documents): schema + policy throughput on parsed
-  documents, and end to end (read, parse, yamllint, schema, policy);
-* the reference point: `kubernetes_validate.validate` called per document.
+For each size, the corpus of scripts/lint_corpus.py (distinct apps, 50 documents a
+file) is generated in a temporary directory and linted by whole processes, one at a
+time, in one run:
+
+* cold: `invoke lint --path DIR` with an empty cache directory (every layer computes:
+  yamllint, schema, chart values, policy; caches are written);
+* warm: the same command again, files unchanged (the caches answer);
+* kubernetes-validate: `kubernetes-validate --strict -k 1.33 FILE...` on the same files
+  (schema only, one process: the peer tool).
+
+Each row gives wall time, documents/s, CPU time (user+sys of the process and its
+workers) and peak RSS: the sum over the process tree, sampled every 20 ms from /proc,
+and the largest single process (getrusage of children). The machine's load average is
+printed: wall figures on a shared machine are only as quiet as the machine was.
 """
 
 from __future__ import annotations
@@ -17,152 +25,149 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import statistics
+import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
-import yaml
-
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "scripts"))
 
-from akops.layout import Layout  # noqa: E402
-from akops.lint import engine, lint_environment, lint_paths  # noqa: E402
-from akops.lint.documents import SourceText, classify  # noqa: E402
-from akops.lint.style import config_for  # noqa: E402
-from akops.render import render_env  # noqa: E402
+import lint_corpus  # noqa: E402
 
-PER_FILE = 50
+TIMEOUT_S = 3600
 
 
-def pin_one_core() -> str:
-    if hasattr(os, "sched_setaffinity"):
-        core = min(os.sched_getaffinity(0))
-        os.sched_setaffinity(0, {core})
-        return f"pinned to core {core}"
-    return "not pinned (no sched_setaffinity here)"
+@dataclass(frozen=True)
+class Row:
+    size: int
+    tool: str
+    wall_s: float
+    docs_per_s: float
+    cpu_s: float
+    peak_tree_mib: float
+    peak_single_mib: float
+    exit: int
 
 
-def corpus(n: int) -> list[SourceText]:
-    """``n`` Kubernetes documents from prod's rendered objects, renamed per copy."""
-    _, stack = render_env(Layout(ROOT), "prod")
-    objects = [
-        doc
-        for f in stack.files
-        for doc in yaml.safe_load_all(f.text)
-        if isinstance(doc, dict) and "kind" in doc
-    ]
-    docs = []
-    for i in range(n):
-        doc = json.loads(json.dumps(objects[i % len(objects)]))
-        copy = i // len(objects)
-        doc["metadata"]["name"] = f"{doc['metadata']['name']}-{copy}"
-        for labels in (doc["metadata"].get("labels"), doc.get("spec", {}).get("selector", {})):
-            if isinstance(labels, dict) and "app" in labels:
-                labels["app"] = f"pgbouncer-{copy}"
-        docs.append(doc)
-    files = []
-    for start in range(0, n, PER_FILE):
-        text = yaml.safe_dump_all(docs[start : start + PER_FILE], sort_keys=False)
-        files.append(SourceText(f"corpus/{start // PER_FILE:03d}.yaml", text, True))
-    return files
+def _tree_rss_kib(root: int) -> int:
+    """Resident memory of ``root`` and all its descendants, from /proc."""
+    children: dict[int, list[int]] = {}
+    rss: dict[int, int] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                stat = f.read()
+            with open(f"/proc/{entry}/statm") as f:
+                pages = int(f.read().split()[1])
+        except OSError:
+            continue
+        ppid = int(stat.rsplit(")", 1)[1].split()[1])
+        children.setdefault(ppid, []).append(int(entry))
+        rss[int(entry)] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
+    total, todo = 0, [root]
+    while todo:
+        pid = todo.pop()
+        total += rss.get(pid, 0)
+        todo.extend(children.get(pid, []))
+    return total
 
 
-def best_of(runs: int, fn: object) -> float:
-    times = []
-    for _ in range(runs):
+def measure(cmd: list[str], env: dict[str, str], size: int, tool: str) -> Row:
+    with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
-        fn()  # type: ignore[operator]
-        times.append(time.perf_counter() - t0)
-    return min(times)
+        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
+        peak = 0
+        done = threading.Event()
+
+        def sample() -> None:
+            nonlocal peak
+            while not done.is_set():
+                peak = max(peak, _tree_rss_kib(proc.pid))
+                if done.wait(0.02) or time.perf_counter() - t0 > TIMEOUT_S:
+                    break
+            if not done.is_set():
+                proc.kill()
+
+        sampler = threading.Thread(target=sample, daemon=True)
+        sampler.start()
+        # wait4: this child's own rusage (CPU of it and the workers it reaped; the
+        # largest single RSS among them), not the cumulative figure of every child.
+        _, status, usage = os.wait4(proc.pid, 0)
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        wall = time.perf_counter() - t0
+        done.set()
+        sampler.join()
+        out.seek(0)
+        text = out.read().decode(errors="replace").strip()
+    last = text.splitlines()[-1:] or [""]
+    print(f"    {tool:<20} exit {proc.returncode}: {last[0][:110]}", flush=True)
+    return Row(
+        size,
+        tool,
+        round(wall, 2),
+        round(size / wall, 1),
+        round(usage.ru_utime + usage.ru_stime, 2),
+        round(peak / 1024, 1),
+        round(usage.ru_maxrss / 1024, 1),
+        proc.returncode,
+    )
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", type=int, default=2000, help="corpus size (documents)")
-    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--sizes", default="1000,10000", help="comma-separated document counts")
+    parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument(
+        "--no-peer", action="store_true", help="skip the kubernetes-validate CLI runs"
+    )
     args = parser.parse_args()
-    pinned = pin_one_core()
-    layout = Layout(ROOT)
-    figures: dict[str, float | int | str] = {"cpu": pinned, "python": sys.version.split()[0]}
-
-    t0 = time.perf_counter()
-    report = lint_environment(layout, "prod")
-    figures["prod_cold_s"] = time.perf_counter() - t0
-    assert report.ok, report.to_text()
-    figures["prod_warm_s"] = best_of(5, lambda: lint_environment(layout, "prod"))
-    cli = []
-    for _ in range(3):
-        t0 = time.perf_counter()
-        subprocess.run(
-            [sys.executable, "-m", "invoke", "lint", "--env", "prod"],
-            cwd=ROOT,
-            check=True,
-            capture_output=True,
-            timeout=60,
+    sizes = [int(s) for s in args.sizes.split(",")]
+    peer = shutil.which(
+        "kubernetes-validate", path=str(Path(sys.executable).parent)
+    ) or shutil.which("kubernetes-validate")
+    print(
+        f"lint benchmark: {os.cpu_count()} cores, load average {os.getloadavg()[0]:.2f} at start, "
+        f"Python {sys.version.split()[0]}",
+        flush=True,
+    )
+    rows: list[Row] = []
+    with tempfile.TemporaryDirectory(prefix="bench-lint-") as tmp:
+        for size in sizes:
+            corpus = Path(tmp) / f"corpus-{size}"
+            files = lint_corpus.write(corpus, size)
+            print(f"  {size} documents in {files} files", flush=True)
+            env = {**os.environ, "AKOPS_CACHE_DIR": str(Path(tmp) / f"cache-{size}")}
+            lint = [sys.executable, "-m", "invoke", "lint", "--path", str(corpus)]
+            rows.append(measure(lint, env, size, "invoke lint (cold)"))
+            rows.append(measure(lint, env, size, "invoke lint (warm)"))
+            if peer and not args.no_peer:
+                paths = [str(p) for p in sorted(corpus.iterdir())]
+                cmd = [peer, "--strict", "--quiet", "-k", "1.33", *paths]
+                rows.append(measure(cmd, env, size, "kubernetes-validate"))
+            shutil.rmtree(corpus)
+    print()
+    print(
+        "| documents | tool | wall s | documents/s | CPU s | peak RSS, tree (MiB) | peak RSS, largest process (MiB) |"
+    )
+    print("|---:|---|---:|---:|---:|---:|---:|")
+    for r in rows:
+        print(
+            f"| {r.size:,} | {r.tool} | {r.wall_s} | {r.docs_per_s:,.0f} | {r.cpu_s} | "
+            f"{r.peak_tree_mib} | {r.peak_single_mib} |"
         )
-        cli.append(time.perf_counter() - t0)
-    figures["prod_cli_s"] = statistics.median(cli)
-
-    texts = corpus(args.docs)
-    sources = classify(texts)
-    documents = len(sources.objects)
-    settings = engine.Settings()
-    yamllint = config_for(ROOT)
-    parsed_only = type(sources)(
-        texts=(), objects=sources.objects, values=(), patches=(), inis=sources.inis
-    )
-    engine.run(parsed_only, settings, yamllint)  # compile the validators once
-    t = best_of(3, lambda: engine.run(parsed_only, settings, yamllint))
-    figures["corpus_docs"] = documents
-    figures["schema_policy_s"] = t
-    figures["schema_policy_docs_per_s"] = documents / t
-
-    with tempfile.TemporaryDirectory() as tmp:
-        paths = []
-        for src in texts:
-            p = Path(tmp) / src.file
-            p.parent.mkdir(parents=True, exist_ok=True)
-            p.write_text(src.text, encoding="utf-8")
-            paths.append(p)
-        t = best_of(3, lambda: lint_paths(paths, root=ROOT))
-    figures["end_to_end_s"] = t
-    figures["end_to_end_docs_per_s"] = documents / t
-
-    import kubernetes_validate
-
-    sample = [o.data for o in sources.objects[:100]]
-    t0 = time.perf_counter()
-    for doc in sample:
-        kubernetes_validate.validate(doc, "1.33", strict=True)
-    figures["kubernetes_validate_ms_per_doc"] = (time.perf_counter() - t0) / len(sample) * 1000
-
+    cold = {r.size: r for r in rows if r.tool == "invoke lint (cold)"}
+    if 10000 in cold and 50000 in cold:
+        print(f"\ncold 50k / 10k wall time: {cold[50000].wall_s / cold[10000].wall_s:.2f}x")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
     if args.json:
-        print(json.dumps(figures, indent=2))
-        return 0
-    print(f"lint benchmark ({figures['cpu']}, Python {figures['python']})")
-    print(
-        f"  prod stack, in-process:     cold {figures['prod_cold_s'] * 1000:.0f} ms, "
-        f"warm {figures['prod_warm_s'] * 1000:.0f} ms"
-    )
-    print(
-        f"  prod stack, `invoke lint`:  {figures['prod_cli_s'] * 1000:.0f} ms (subprocess, median of 3)"
-    )
-    print(f"  corpus of {documents} documents:")
-    print(
-        f"    schema + policy:          {figures['schema_policy_docs_per_s']:.0f} docs/s "
-        f"({figures['schema_policy_s'] * 1000:.0f} ms)"
-    )
-    print(
-        f"    end to end (read, parse, yamllint, schema, policy): "
-        f"{figures['end_to_end_docs_per_s']:.0f} docs/s ({figures['end_to_end_s'] * 1000:.0f} ms)"
-    )
-    print(
-        f"  kubernetes_validate.validate per call: {figures['kubernetes_validate_ms_per_doc']:.1f} ms/doc"
-    )
+        args.json.write_text(json.dumps([asdict(r) for r in rows], indent=2) + "\n")
     return 0
 
 

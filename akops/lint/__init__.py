@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from akops.layout import Layout
-from akops.lint.documents import SourceText, read_paths
+from akops.lint.documents import SourceText, expand_paths
 from akops.lint.engine import run
 from akops.lint.findings import Finding, Rule
 from akops.lint.index import DEFAULT_KUBE_VERSION, Settings
@@ -63,11 +63,15 @@ def lint_paths(
     values_files: Sequence[Path | str] = (),
     root: Path | None = None,
     cache: bool = True,
+    jobs: int | None = None,
 ) -> LintReport:
     """Lint files (manifests, chart values, pgbouncer.ini) as one stack.
 
-    ``root`` is where ``.yamllint.yaml`` is looked up (default: the working directory).
+    ``root`` is where ``.yamllint.yaml`` is looked up (default: the working directory);
+    ``jobs`` is the number of worker processes for large inputs (default: one per core).
     """
+    from akops.lint.workers import lint_files
+
     named = [Path(p) for p in values_files]
     if waivers_file is not None:
         waivers = [*waivers, *read_waivers(Path(waivers_file))]
@@ -83,7 +87,8 @@ def lint_paths(
         values_files=frozenset(display(p) for p in named),
     )
     style = config_for(root if root is not None else Path.cwd())
-    return run(read_paths([*paths, *named]), settings, style, _cache(cache))
+    refs = expand_paths([*paths, *named])
+    return lint_files(refs, settings, style, cache=cache, jobs=jobs)
 
 
 def lint_environment(

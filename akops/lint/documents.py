@@ -239,6 +239,18 @@ YAML_SUFFIXES = (".yaml", ".yml")
 READ_SUFFIXES = (*YAML_SUFFIXES, ".ini")
 
 
+@dataclass(frozen=True)
+class FileRef:
+    """A file to lint, before it is read."""
+
+    path: Path
+    label: str  # as findings show it
+
+    @property
+    def readable(self) -> bool:
+        return self.path.suffix in READ_SUFFIXES
+
+
 def _expand(path: Path) -> list[Path]:
     if path.is_dir():
         found = sorted(
@@ -249,22 +261,31 @@ def _expand(path: Path) -> list[Path]:
         if not found:
             raise InputError(f"{path}: directory holds no file")
         return found
+    if not path.exists():
+        raise InputError(f"{path}: no such file")
     return [path]
 
 
-def read_paths(paths: Sequence[Path | str]) -> Iterator[SourceText]:
-    """Read every file named (directories: every file under them, sorted; dotfiles skipped).
-
-    Files of a type lint does not read are not opened; they come back unreadable, to
-    be named in a note.
-    """
+def expand_paths(paths: Sequence[Path | str]) -> list[FileRef]:
+    """Every file named (directories: every file under them, sorted; dotfiles skipped)."""
     if not paths:
         raise InputError("no files to lint: give --path at least once")
-    expanded = [p for given in paths for p in _expand(Path(given))]
-    for path in expanded:
-        if path.suffix not in READ_SUFFIXES:
-            if not path.exists():
-                raise InputError(f"{path}: no such file")
-            yield SourceText(display(path), "", False, readable=False)
-            continue
-        yield SourceText(display(path), read_text(path), path.suffix != ".ini")
+    refs: dict[Path, FileRef] = {}
+    for given in paths:
+        for p in _expand(Path(given)):
+            refs.setdefault(p.resolve(), FileRef(p, display(p)))  # named twice: linted once
+    return list(refs.values())
+
+
+def read_ref(ref: FileRef) -> SourceText:
+    """Read one file. A type lint does not read is not opened: it comes back unreadable,
+    to be named in a note."""
+    if not ref.readable:
+        return SourceText(ref.label, "", False, readable=False)
+    return SourceText(ref.label, read_text(ref.path), ref.path.suffix != ".ini")
+
+
+def read_paths(paths: Sequence[Path | str]) -> Iterator[SourceText]:
+    """Read every file named, one at a time."""
+    for ref in expand_paths(paths):
+        yield read_ref(ref)

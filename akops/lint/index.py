@@ -53,6 +53,21 @@ class Settings:
     waivers_source: str = "waivers"
     values_files: frozenset[str] = field(default_factory=frozenset)  # named with --values
 
+    def fingerprint(self) -> str:
+        """What decides a file's own findings (waivers are applied after, to the whole run)."""
+        return repr(
+            (
+                self.kube_version,
+                self.chart_version,
+                self.release,
+                self.max_connections,
+                self.strict_kinds,
+                self.web_worker_mib,
+                self.server_base_mib,
+                sorted(self.values_files),
+            )
+        )
+
 
 def _namespace(obj: Located) -> str | None:
     meta = obj.data.get("metadata") if isinstance(obj.data, dict) else None
