@@ -3,13 +3,21 @@
 Rule: models are frozen pydantic values; loading reads one file and validates it.
 Every error is one line naming the file, the line and the field path. Secret
 *values* never live here, only where to find them (``SecretRef``).
+
+Inputs stay data: every string lands in a rendered file somewhere (pgbouncer.ini, a label,
+an image field), so each is held to its syntax where it has one (DNS names, label values,
+image references, URLs, identifiers), no string anywhere may hold a control character (a
+newline in a host would add a line to pgbouncer.ini), every integer fits Kubernetes' int32,
+and non-finite numbers are refused.
 """
 
 from __future__ import annotations
 
 import re
+import unicodedata
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
 
 from pydantic import (
     AfterValidator,
@@ -26,8 +34,53 @@ from akops.errors import EnvironmentConfigError, InputError
 from akops.images.reference import parse_image
 from akops.yamldoc import display, dotted, parse_one, read_text
 
+INT32_MAX = 2**31 - 1
+
+# DNS-1123 subdomain (object names, hosts) and label (container, release names).
+DNS_SUBDOMAIN = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$"
+DNS_LABEL = r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$"
+# Kubernetes label value: empty, or alphanumeric at both ends with -_. inside, at most 63.
+LABEL_VALUE = r"^([A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?)?$"
+# The distribution reference grammar (docker/distribution reference/regexp.go), anchored:
+# [registry[:port]/]path[:tag][@algorithm:digest].
+_COMPONENT = r"[a-z0-9]+(?:(?:[._]|__|-+)[a-z0-9]+)*"
+_DOMAIN = r"(?:[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?(?:\.[a-zA-Z0-9](?:[a-zA-Z0-9-]*[a-zA-Z0-9])?)*(?::[0-9]+)?/)?"
+IMAGE_REF = (
+    rf"^{_DOMAIN}{_COMPONENT}(?:/{_COMPONENT})*"
+    r"(?::[\w][\w.-]{0,127})?(?:@[A-Za-z][A-Za-z0-9]*(?:[-_+.][A-Za-z][A-Za-z0-9]*)*:[0-9a-fA-F]{32,})?$"
+)
+# Names that land unquoted in pgbouncer.ini's [databases] line and userlist.txt.
+SQL_IDENT = r"^[A-Za-z_][A-Za-z0-9_$.-]{0,62}$"
+
+
+def _http_url(value: str) -> str:
+    parts = urlsplit(value)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise ValueError("must be an http:// or https:// URL with a host")
+    return value
+
+
+def _host(value: str) -> str:
+    """A DNS name (lowercase) or an IPv4/IPv6 literal."""
+    import ipaddress
+
+    try:
+        ipaddress.ip_address(value)
+    except ValueError:
+        if not re.match(DNS_SUBDOMAIN, value) or len(value) > 253:
+            raise ValueError(
+                "must be a DNS name (lowercase letters, digits, '-' and '.') or an IP address"
+            ) from None
+    return value
+
+
 Quantity = Annotated[str, Field(pattern=r"^[0-9]+(\.[0-9]+)?(m|k|Ki|Mi|Gi|Ti|M|G|T)?$")]
-DnsName = Annotated[str, Field(pattern=r"^[a-z0-9]([-a-z0-9.]*[a-z0-9])?$", max_length=253)]
+DnsName = Annotated[str, Field(pattern=DNS_SUBDOMAIN, max_length=253)]
+DnsLabel = Annotated[str, Field(pattern=DNS_LABEL, max_length=63)]
+LabelValue = Annotated[str, Field(pattern=LABEL_VALUE, max_length=63)]
+HttpUrl = Annotated[str, AfterValidator(_http_url)]
+Host = Annotated[str, AfterValidator(_host)]
+SqlIdent = Annotated[str, Field(pattern=SQL_IDENT)]
 
 
 def _image(value: str) -> str:
@@ -35,15 +88,64 @@ def _image(value: str) -> str:
     return value
 
 
-#: A full image reference, ``repo:tag`` or ``repo:tag@sha256:…``. Every field named ``image``
-#: holds one and is pinned by ``invoke images.pin`` (akops.images.pins finds them by name).
-Image = Annotated[str, Field(min_length=1), AfterValidator(_image)]
+#: A full image reference, ``repo:tag`` or ``repo:tag@sha256:…``, in the distribution
+#: grammar. Every field named ``image`` holds one and is pinned by ``invoke images.pin``
+#: (akops.images.pins finds them by name).
+Image = Annotated[str, Field(pattern=IMAGE_REF, max_length=512), AfterValidator(_image)]
 
 NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
+def _control(text: str) -> str | None:
+    """The first control (or line/paragraph separator) character of ``text``, shown as U+XXXX."""
+    for ch in text:
+        if unicodedata.category(ch) in ("Cc", "Zl", "Zp"):
+            return f"U+{ord(ch):04X}"
+    return None
+
+
+def _plain(value: Any) -> Any:
+    """Refuse control characters in strings (mapping keys included) and integers beyond int32.
+
+    Runs after a field's own validation, so nested models arrive validated (they ran this
+    same check on their own fields) and are skipped: the error names the innermost field.
+    """
+    if isinstance(value, dict):
+        for k, v in value.items():
+            _scalar(k)
+            _plain(v)
+    elif isinstance(value, list | tuple):
+        for v in value:
+            _plain(v)
+    elif not isinstance(value, BaseModel):
+        _scalar(value)
+    return value
+
+
+def _scalar(value: Any) -> None:
+    if isinstance(value, str):
+        bad = _control(value)
+        if bad is not None:
+            hint = " (a folded block adds a final newline: use '>-')" if bad == "U+000A" else ""
+            raise ValueError(f"contains a control character ({bad}); write plain text{hint}")
+    elif (
+        isinstance(value, int)
+        and not isinstance(value, bool)
+        and not -INT32_MAX - 1 <= value <= INT32_MAX
+    ):
+        raise ValueError(
+            f"{value} is out of range (Kubernetes fields are int32: at most {INT32_MAX})"
+        )
+
+
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # allow_inf_nan: YAML's .inf/.nan would make timeouts infinite or every comparison false.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _inputs_stay_data(cls, value: Any) -> Any:
+        return _plain(value)
 
 
 class Resources(Model):
@@ -79,8 +181,8 @@ class SecretRef(Model):
 
 class Kube(Model):
     context: str = Field(min_length=1, description="kube context this environment must run against")
-    namespace: DnsName
-    tier: str = Field(min_length=1, description="Kyverno tier label of the namespace")
+    namespace: DnsLabel
+    tier: LabelValue = Field(min_length=1, description="Kyverno tier label of the namespace")
     version: str = Field(
         default="1.33", pattern=r"^1\.[0-9]+$", description="Kubernetes minor version for schemas"
     )
@@ -89,17 +191,19 @@ class Kube(Model):
 
 
 class Upstream(Model):
-    host: str = Field(min_length=1)
+    host: Host
     port: int = Field(ge=1, le=65535)
-    database: str = Field(min_length=1)
-    user: str = Field(min_length=1)
+    database: SqlIdent
+    user: SqlIdent
     max_connections: int = Field(ge=1, description="PostgreSQL max_connections of the upstream")
 
 
 class PgBouncerSettings(Model):
     """The [pgbouncer] section of pgbouncer.ini (only what this stack sets)."""
 
-    listen_addr: str = "0.0.0.0"
+    listen_addr: Annotated[
+        str, Field(pattern=r"^(\*|[0-9A-Za-z.:-]+)(,(\*|[0-9A-Za-z.:-]+))*$")
+    ] = "0.0.0.0"
     listen_port: int = Field(default=6432, ge=1, le=65535)
     auth_type: Literal["md5", "scram-sha-256", "plain", "trust"] = "md5"
     pool_mode: Literal["session", "transaction", "statement"] = "session"
@@ -109,7 +213,9 @@ class PgBouncerSettings(Model):
     reserve_pool_timeout: int = Field(ge=0)
     server_idle_timeout: int = Field(default=600, ge=0)
     idle_transaction_timeout: int = Field(ge=0)
-    ignore_startup_parameters: list[str] = Field(default_factory=list)
+    ignore_startup_parameters: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]] = Field(
+        default_factory=list
+    )
 
 
 class PgBouncer(Model):
@@ -141,10 +247,11 @@ class AuthentikWorker(Model):
 
 
 class Chart(Model):
-    name: str = "authentik"
-    repo: str = "https://charts.goauthentik.io/"
+    name: DnsLabel = "authentik"
+    repo: HttpUrl = "https://charts.goauthentik.io/"
     version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
-    release: str = "goauthentik"
+    # Helm release names are DNS labels of at most 53 characters (room for its suffixes).
+    release: Annotated[str, Field(pattern=DNS_LABEL, max_length=53)] = "goauthentik"
     digest: str | None = Field(
         default=None,
         pattern=r"^sha256:[0-9a-f]{64}$",
@@ -181,7 +288,7 @@ class OutpostApi(Model):
     """Sending the outpost's JSON patches to the Authentik API at apply time."""
 
     enabled: bool = False
-    url: str | None = Field(default=None, description="Authentik base URL for the API")
+    url: HttpUrl | None = Field(default=None, description="Authentik base URL for the API")
     token: SecretRef | None = None
 
     @model_validator(mode="after")
@@ -192,9 +299,9 @@ class OutpostApi(Model):
 
 
 class Outpost(Model):
-    name: str = "authentik-embedded-outpost"
+    name: LabelValue = "authentik-embedded-outpost"
     deployment: DnsName = "ak-outpost-authentik-embedded-outpost"
-    container: str = "proxy"
+    container: DnsLabel = "proxy"
     shm_size: Quantity
     resources: Resources
     api: OutpostApi = OutpostApi()
@@ -205,16 +312,18 @@ class Outpost(Model):
 
 
 class Authentik(Model):
-    host: str = Field(min_length=1, description="public host name of Authentik")
+    host: Host = Field(description="public host name of Authentik")
     chart: Chart
     image_repository: str = Field(
-        default="ghcr.io/goauthentik/server", description="Authentik image (chart global.image)"
+        default="ghcr.io/goauthentik/server",
+        pattern=IMAGE_REF,
+        description="Authentik image (chart global.image)",
     )
     image_tag: str = Field(
         pattern=r"^[0-9A-Za-z._-]+(@sha256:[0-9a-f]{64})?$",
         description="pinned Authentik image tag, TAG or TAG@sha256:DIGEST",
     )
-    existing_secret: str | None = Field(
+    existing_secret: DnsName | None = Field(
         default=None, description="chart authentik.existingSecret.secretName"
     )
     log_level: Literal["trace", "debug", "info", "warning", "error"] = "info"
@@ -265,20 +374,22 @@ class Lint(Model):
 class VerifyLocal(Model):
     """Where ``invoke verify --target local`` finds the services when run on one machine."""
 
-    url: str = Field(default="http://127.0.0.1:9000", description="Authentik base URL")
-    outpost_url: str = Field(default="http://127.0.0.1:9000", description="outpost base URL (ping)")
+    url: HttpUrl = Field(default="http://127.0.0.1:9000", description="Authentik base URL")
+    outpost_url: HttpUrl = Field(
+        default="http://127.0.0.1:9000", description="outpost base URL (ping)"
+    )
     pgbouncer: str = Field(
         default="127.0.0.1:6432", pattern=r"^.+:[0-9]+$", description="HOST:PORT"
     )
     shm: str = Field(default="/dev/shm", min_length=1, description="tmpfs whose usage is checked")
-    protected_services: list[str] = Field(
+    protected_services: list[HttpUrl] = Field(
         default_factory=list, description="local URLs behind forward auth"
     )
 
 
 class Verify(Model):
     shm_threshold: int = Field(default=80, ge=1, le=100, description="max used % of /dev/shm")
-    protected_services: list[str] = Field(
+    protected_services: list[HttpUrl] = Field(
         default_factory=list, description="URLs behind forward auth"
     )
     check_timeout: float = Field(default=10, gt=0)
@@ -375,10 +486,17 @@ def load_environment(name: str, directory: Path) -> Environment:
         )
     repo = directory.resolve().parent
     for secret, ref in env.secrets.items():
-        if ref.file is not None and Path(ref.file).expanduser().resolve().is_relative_to(repo):
+        if ref.file is not None and _inside(Path(ref.file).expanduser(), repo):
             # A secrets file in the work tree is one `git add -A` away from being committed.
             raise EnvironmentConfigError(
                 f"{path_shown}:{doc.line_of(('secrets', secret, 'file'))}: secrets.{secret}.file: "
                 "must be outside the repository"
             )
     return env
+
+
+def _inside(path: Path, root: Path) -> bool:
+    try:
+        return path.resolve().is_relative_to(root)
+    except (OSError, RuntimeError):  # a symlink loop is no secrets file; reading it says so
+        return False

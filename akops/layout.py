@@ -42,7 +42,7 @@ class Layout:
         """``path`` relative to the root when inside it (for stable messages and headers)."""
         try:
             return path.resolve().relative_to(self.root.resolve()).as_posix()
-        except ValueError:
+        except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop
             return str(path)
 
 

@@ -84,7 +84,10 @@ def resolve_one(name: str, ref: SecretRef, environ: Mapping[str, str] | None = N
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except FileNotFoundError as e:
         raise SecretError(f"secret {name!r}: secrets file {path} does not exist") from e
+    except UnicodeDecodeError as e:
+        raise SecretError(f"secret {name!r}: secrets file {path} is not UTF-8 text") from e
     except (OSError, yaml.YAMLError) as e:
+        # The YAML error's text may quote the file, so it stays out of the message.
         raise SecretError(f"secret {name!r}: cannot read secrets file {path}") from e
     value = data.get(ref.key) if isinstance(data, dict) else None
     if not isinstance(value, str) or not value:

@@ -119,6 +119,16 @@ class _Renderer:
             raise
         except jinja2.TemplateError as e:
             raise TemplateRenderError(f"{self._where(name, e)}: {e}") from e
+        except UnicodeDecodeError as e:
+            raise TemplateRenderError(f"templates/{name}: not UTF-8 text") from e
+        except OSError as e:
+            raise TemplateRenderError(f"templates/{name}: cannot read: {e.strerror}") from e
+        except Exception as e:
+            # Template code is code: 1/0, a method on None, a bad filter argument. The
+            # operator gets the template line, not Jinja's traceback.
+            raise TemplateRenderError(
+                f"{self._where(name, e)}: template error: {type(e).__name__}: {e}"
+            ) from e
 
 
 def template_names(templates: Path) -> list[str]:

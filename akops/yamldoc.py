@@ -22,6 +22,46 @@ PathKey = tuple[str | int, ...]
 # the node tree and its marks are the same, so construction stays with SafeLoader.
 _COMPOSER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 
+#: Nodes a document may expand to through aliases, beyond ten times its own size: an alias
+#: bomb ("billion laughs") is a few lines that every walk of the data expands exponentially.
+ALIAS_BUDGET = 10_000
+#: Nesting no real manifest, values file or runbook comes near (CRD schemas reach ~40).
+MAX_DEPTH = 200
+
+
+def _check_size(root: yaml.Node, source: str) -> None:
+    """Refuse excessive alias expansion and nesting before anything walks the data."""
+    expanded: dict[int, int] = {}
+    stack: list[tuple[yaml.Node, int, bool]] = [(root, 1, False)]
+    while stack:
+        node, depth, done = stack.pop()
+        if depth > MAX_DEPTH:
+            raise InputError(
+                f"{source}:{node.start_mark.line + 1}: YAML nested deeper than {MAX_DEPTH} levels"
+            )
+        if id(node) in expanded:
+            continue
+        children = _children(node)
+        if done or not children:
+            expanded[id(node)] = 1 + sum(expanded[id(c)] for c in children)
+            continue
+        stack.append((node, depth, True))
+        stack.extend((c, depth + 1, False) for c in children if id(c) not in expanded)
+    total, distinct = expanded[id(root)], len(expanded)
+    if total > 10 * distinct + ALIAS_BUDGET:
+        raise InputError(
+            f"{source}:{root.start_mark.line + 1}: YAML aliases expand {distinct} nodes to "
+            f"{total}; refusing (an alias bomb?)"
+        )
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
+
 
 @dataclass(frozen=True)
 class Document:
@@ -70,6 +110,7 @@ def parse_all(text: str, source: str) -> list[Document]:
     for node in nodes:
         if node is None:
             continue
+        _check_size(node, source)
         lines: dict[PathKey, int] = {}
         _index_lines(node, (), lines)
         loader = yaml.SafeLoader("")
@@ -98,7 +139,7 @@ def display(path: Path) -> str:
     """``path`` as operators should read it: relative to the working directory when inside it."""
     try:
         return path.resolve().relative_to(Path.cwd().resolve()).as_posix()
-    except (ValueError, OSError):
+    except (ValueError, OSError, RuntimeError):  # RuntimeError: a symlink loop (Python < 3.13)
         return str(path)
 
 

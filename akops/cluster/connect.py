@@ -24,7 +24,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from akops.environment import Environment
-from akops.errors import ClusterError
+from akops.errors import ClusterError, InputError
+from akops.kubeconfig import check_kubeconfig
+from akops.yamldoc import read_text
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -200,6 +202,15 @@ def connect(env: Environment, context: str | None = None) -> ApiClient:
                 f"no kubeconfig at {_shown(paths)}; set KUBECONFIG to the file for "
                 f"context {wanted!r}"
             )
+        for path in existing:
+            try:
+                text = read_text(path)
+            except InputError as e:
+                raise ClusterError(f"kubeconfig {e}") from e
+            try:
+                check_kubeconfig(text, f"kubeconfig {path}")
+            except InputError as e:
+                raise ClusterError(str(e)) from e
         try:
             contexts, active = config.list_kube_config_contexts(_shown(existing))  # type: ignore[no-untyped-call]
         except (config.ConfigException, OSError, ValueError, TypeError) as e:
