@@ -213,6 +213,11 @@ runbook = Collection("runbook", runbook_list, runbook_show, runbook_run)
 
 # --- verify ---
 
+# The registry is cheap to read (its I/O is imported only when a check runs): --help lists it.
+from akops.verify.registry import IDS as CHECK_IDS  # noqa: E402
+
+CHECK_HELP = f"check ID (glob allowed, e.g. 'http.*'), one of: {', '.join(CHECK_IDS)}; repeatable"
+
 
 @task(
     auto_shortflags=False,  # a dozen flags: long names only, no surprising -h
@@ -221,8 +226,8 @@ runbook = Collection("runbook", runbook_list, runbook_show, runbook_run)
         "env": ENV_HELP,
         "target": "cluster (pods via the kube context) or local (services on this machine)",
         "context": "kube context to use instead of the environment's kube.context",
-        "only": "run only this check ID (glob allowed, e.g. 'http.*'); repeatable",
-        "skip": "skip this check ID (glob allowed); repeatable",
+        "only": "run only this " + CHECK_HELP,
+        "skip": "skip this " + CHECK_HELP,
         "json": "also write the report as JSON to this path",
         "junit": "also write the report as JUnit XML to this path",
         "url": "Authentik base URL (local default: verify.local.url)",

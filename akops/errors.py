@@ -64,6 +64,22 @@ class ConflictError(RejectedError):
     """Server-side apply hit fields owned by another field manager (HTTP 409)."""
 
 
+class NotFound(ClusterError):
+    """The object (or its collection) does not exist. Callers usually expect this."""
+
+
+class QueryError(AkopsError):
+    """A query through PgBouncer failed (connect, auth, permission, timeout)."""
+
+    exit_code = 1
+
+
+class CallTimeout(AkopsError):
+    """A bounded call (``akops.verify.bound``) did not return within its timeout."""
+
+    exit_code = 1
+
+
 class ToolMissingError(AkopsError):
     """An external program the step needs is not installed."""
 
@@ -80,6 +96,10 @@ class RolloutFailed(StepFailed):
 
 class ProcessTimeout(StepFailed):
     """A child process did not finish within its timeout; its process group was killed."""
+
+
+class ExecTimeout(ProcessTimeout):
+    """A check's command (``kubectl exec`` or local) did not finish within its timeout."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -1,17 +1,18 @@
-"""pytest wiring for the checks: the same plan as ``invoke verify``, one test per probe.
+"""pytest wiring for the checks: the registry of ``invoke verify``, one test per probe.
 
 ``pytest checks --env prod [--target local --url … --pgbouncer … --shm …]`` resolves the
-targets exactly as ``invoke verify`` does (``akops.verify.run.prepare``: pods by label
-through the Kubernetes API, or the local services) and parametrizes every test marked
-``@pytest.mark.check(ID)`` with the probes of that check. ``host`` is a testinfra host
-(``kubectl://POD?namespace=…&container=…`` or ``local://``) whose every command has the
-check timeout. Probes that do not apply (no credentials, nothing configured) are
-skipped with the reason; a role with no pod fails. As with ``invoke verify``, a run in
-which every test was skipped evaluated nothing and exits 1, saying so.
+targets exactly as ``invoke verify`` does (``akops.verify.run.prepare``: the checks of
+the registry, pods by label through the Kubernetes API, or the local services) and
+parametrizes ``test_check`` with every probe of the run, named ``CHECK:TARGET``. Each
+probe runs through the same runner as ``invoke verify`` (``run.run_probe``). Probes that
+do not apply (no credentials, nothing configured) are skipped with the reason; a role
+with no pod fails. As with ``invoke verify``, a run in which every test was skipped
+evaluated nothing and exits 1, saying so.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -19,9 +20,9 @@ import pytest
 
 from akops.errors import AkopsError
 from akops.layout import Layout
-from akops.verify import execute, run
-from akops.verify.plan import Probe
-from akops.verify.query import Credentials
+from akops.verify import run
+from akops.verify.check import Probe
+from akops.verify.results import Result
 
 LAYOUT = Layout(Path(__file__).resolve().parent.parent)
 PREPARED = pytest.StashKey[run.Prepared]()
@@ -52,10 +53,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--deadline", default=None, help="seconds convergence checks retry")
 
 
-def pytest_configure(config: pytest.Config) -> None:
-    config.addinivalue_line("markers", "check(id): the catalogue check ID this test implements")
-
-
 def prepared(config: pytest.Config) -> run.Prepared:
     if PREPARED not in config.stash:
         opt = config.option
@@ -83,24 +80,9 @@ def prepared(config: pytest.Config) -> run.Prepared:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    marker = metafunc.definition.get_closest_marker("check")
-    if marker is None or "probe" not in metafunc.fixturenames:
-        return
-    probes = [p for p in prepared(metafunc.config).probes if p.check == marker.args[0]]
-    metafunc.parametrize("probe", probes, ids=[p.target for p in probes], indirect=True)
-
-
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    # Checks not in this run (--only/--skip, or cluster-only under --target local) are
-    # deselected, not reported as skipped: they were not asked for.
-    keep, drop = [], []
-    for item in items:
-        callspec = getattr(item, "callspec", None)
-        chosen = callspec is not None and isinstance(callspec.params.get("probe"), Probe)
-        (keep if chosen else drop).append(item)
-    if drop:
-        config.hook.pytest_deselected(items=drop)
-        items[:] = keep
+    if "probe" in metafunc.fixturenames:
+        probes = prepared(metafunc.config).probes
+        metafunc.parametrize("probe", probes, ids=[f"{p.check}:{p.target}" for p in probes])
 
 
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
@@ -120,41 +102,8 @@ def pytest_terminal_summary(terminalreporter: Any, config: pytest.Config) -> Non
         terminalreporter.write_line(config.stash[NOTHING_EVALUATED], red=True, bold=True)
 
 
-@pytest.fixture
-def probe(request: pytest.FixtureRequest) -> Probe:
-    """The probe this test case runs (check ID, target, arguments)."""
-    p: Probe = request.param
-    if p.kind == "skip":
-        pytest.skip(str(p.args["why"]))
-    if p.kind == "absent":
-        pytest.fail(str(p.args["why"]), pytrace=False)
-    return p
-
-
 @pytest.fixture(scope="session")
-def plan(request: pytest.FixtureRequest) -> run.Prepared:
-    return prepared(request.config)
-
-
-@pytest.fixture
-def host(probe: Probe, plan: run.Prepared) -> Any:
-    """The testinfra host of an exec probe, every command bounded by the check timeout."""
-    assert probe.host is not None, f"{probe.check} is not an exec check"
-    return execute.timed_host(probe.host, plan.timeout)
-
-
-@pytest.fixture
-def timeout(plan: run.Prepared) -> float:
-    return plan.timeout
-
-
-@pytest.fixture
-def api(plan: run.Prepared) -> Any:
-    """The Kubernetes API client (cluster target)."""
-    return plan.api
-
-
-@pytest.fixture
-def credentials(plan: run.Prepared) -> Credentials:
-    assert plan.credentials is not None
-    return plan.credentials
+def run_probe(request: pytest.FixtureRequest) -> Callable[[Probe], Result]:
+    """Runs one probe exactly as ``invoke verify`` would (timeouts, retries, batching)."""
+    plan = prepared(request.config)
+    return lambda probe: run.run_probe(plan, probe)

@@ -38,7 +38,8 @@ sys.path.insert(0, str(ROOT))
 
 from akops.environment import load_environment  # noqa: E402
 from akops.layout import Layout  # noqa: E402
-from akops.verify import catalogue, plan, run  # noqa: E402
+from akops.verify import probes, registry, run  # noqa: E402
+from akops.verify.check import Options, Pod  # noqa: E402
 
 PROTECTED = 43
 FAKE_KUBECTL = """#!/bin/sh
@@ -90,25 +91,26 @@ def prepared(http_port: int, bouncer_port: int) -> run.Prepared:
     layout = Layout(ROOT)
     env = load_environment("prod", layout.environments)
     base = f"http://localhost:{http_port}"
-    options = plan.Options(
+    options = Options(
         url=base,
         outpost_url=base,
         protected=tuple(f"http://127.0.0.1:{http_port}/app/{i}/" for i in range(PROTECTED)),
     )
-    roles = plan.roles(env)
+    roles = probes.roles(env)
     pods = {
-        role: [plan.Pod(f"{role}-{i}", env.kube.namespace, roles[role].container) for i in range(3)]
+        role: [Pod(f"{role}-{i}", env.kube.namespace, roles[role].container) for i in range(3)]
         for role in ("server", "pgbouncer", "outpost")
     }
-    checks = catalogue.select(only=["http.*", "pgbouncer.*", "shm.usage"])
-    probes = []
-    for p in plan.build(env, checks, "cluster", options, pods, context="bench"):
+    checks = registry.select(only=["http.*", "pgbouncer.*", "shm.usage"])
+    planned = []
+    subject = probes.subject(env, "cluster", options, pods, context="bench")
+    for p in probes.build(subject, checks):
         if p.check == "pgbouncer.reachable":  # the Service name does not resolve here
             p = dataclasses.replace(p, args={"address": f"127.0.0.1:{bouncer_port}"})
         elif p.check == "pgbouncer.listening":
             p = dataclasses.replace(p, args={"port": bouncer_port})
-        probes.append(p)
-    return run.Prepared(env, "cluster", checks, tuple(probes), timeout=30, deadline=0)
+        planned.append(p)
+    return run.Prepared(env, "cluster", checks, tuple(planned), timeout=30, deadline=0)
 
 
 def main() -> int:

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from akops.cluster.call import APPLY_PATCH, NotFound, call
+from akops.cluster.call import APPLY_PATCH, call
 from akops.cluster.objects import (
     FIELD_MANAGER,
     KINDS,
@@ -35,7 +35,7 @@ from akops.cluster.objects import (
     to_apply,
 )
 from akops.cluster.plan import ObjectPlan, Restart, object_plan
-from akops.errors import AkopsError
+from akops.errors import AkopsError, NotFound
 from akops.secrets import Secrets
 
 if TYPE_CHECKING:

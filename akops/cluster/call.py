@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 
 from akops.errors import ClusterError, ConflictError, RejectedError
+from akops.errors import NotFound as NotFound  # re-exported: callers catch it from here too
 from akops.secrets import Secrets
 
 if TYPE_CHECKING:
@@ -21,10 +22,6 @@ if TYPE_CHECKING:
 
 APPLY_PATCH = "application/apply-patch+yaml"
 MANAGER_RE = re.compile(r'conflicts? with "([^"]+)"')
-
-
-class NotFound(ClusterError):
-    """The object (or its collection) does not exist. Callers usually expect this."""
 
 
 def conflict_managers(message: str) -> list[str]:

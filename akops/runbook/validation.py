@@ -20,17 +20,17 @@ TaskCatalogue = Mapping[str, frozenset[str]]
 
 
 def known_checks() -> frozenset[str]:
-    """Check IDs from the verify catalogue (``akops.verify.catalogue``)."""
-    from akops.verify.catalogue import CATALOGUE
+    """Check IDs from the verify registry (``akops.verify.registry``)."""
+    from akops.verify.registry import IDS
 
-    return frozenset(spec.id for spec in CATALOGUE)
+    return frozenset(IDS)
 
 
 def check_needs() -> dict[str, frozenset[str]]:
     """The ``invoke verify`` flags each check needs to be evaluated on the cluster target."""
-    from akops.verify.catalogue import CATALOGUE
+    from akops.verify.registry import REGISTRY
 
-    return {spec.id: frozenset(spec.needs) for spec in CATALOGUE if spec.needs}
+    return {check.id: frozenset(check.needs) for check in REGISTRY if check.needs}
 
 
 def tasks_of(collection: Any) -> dict[str, frozenset[str]]:
@@ -57,7 +57,7 @@ def problems(
     """Everything wrong with ``rb`` beyond its schema, one line each (file:line: field: what).
 
     ``needs``: flags a check step must pass so that the check is evaluated, not skipped
-    (default: from the verify catalogue)."""
+    (default: from the verify registry)."""
     out: list[str] = []
     needs = check_needs() if needs is None else needs
 

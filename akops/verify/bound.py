@@ -12,15 +12,9 @@ import threading
 from collections.abc import Callable
 from typing import TypeVar
 
-from akops.errors import AkopsError
+from akops.errors import CallTimeout
 
 T = TypeVar("T")
-
-
-class CallTimeout(AkopsError):
-    """A bounded call did not return within its timeout."""
-
-    exit_code = 1
 
 
 def call(fn: Callable[[], T], timeout: float, what: str = "call") -> T:

@@ -19,14 +19,8 @@ import testinfra.backend
 import testinfra.host
 from testinfra.backend.base import BaseBackend, CommandResult
 
-from akops.errors import AkopsError
+from akops.errors import ExecTimeout
 from akops.verify.commands import ExecResult
-
-
-class ExecTimeout(AkopsError):
-    """A command did not finish within its timeout (the process was killed)."""
-
-    exit_code = 1
 
 
 class _Timed:

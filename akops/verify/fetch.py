@@ -13,7 +13,7 @@ import urllib.error
 import urllib.request
 from typing import Any
 
-from akops.verify.verdicts import Answer
+from akops.verify.check import Answer
 
 MAX_BODY = 64 * 1024
 USER_AGENT = "akops-verify/0.1"

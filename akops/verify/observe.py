@@ -2,7 +2,7 @@
 
 Rule: I/O through ``akops.cluster.call`` (the client of ``akops.cluster.connect``, so
 every request has the environment's deadline and bounded retries). Returns the API's
-plain dicts; the verdicts on them are pure (``akops.verify.verdicts``).
+plain dicts; the verdicts on them are pure (``akops.verify.checks``).
 """
 
 from __future__ import annotations
@@ -10,8 +10,9 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
-from akops.cluster.call import NotFound, call
-from akops.verify.verdicts import Answer
+from akops.cluster.call import call
+from akops.errors import NotFound
+from akops.verify.check import Answer
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient

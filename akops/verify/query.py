@@ -11,9 +11,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from akops.errors import AkopsError
+from akops.errors import QueryError
 from akops.verify import bound
-from akops.verify.verdicts import IdleTransaction
 
 ADMIN_DB = "pgbouncer"
 
@@ -31,10 +30,15 @@ ORDER BY age DESC
 """
 
 
-class QueryError(AkopsError):
-    """A query through PgBouncer failed (connect, auth, permission, timeout)."""
+@dataclass(frozen=True)
+class IdleTransaction:
+    """A backend idle in a transaction, holding locks (a row of ``IDLE_SQL``)."""
 
-    exit_code = 1
+    pid: int
+    user: str
+    application: str
+    age_seconds: float
+    locks: int
 
 
 @dataclass(frozen=True)

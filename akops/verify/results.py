@@ -1,6 +1,6 @@
 """Outcomes of checks and the report of a verify run, with its text, JSON and JUnit forms.
 
-Rule: pure values and serialisation; writing files and drawing progress happen elsewhere.
+Rule: pure values and serialisation (rich is imported only to draw); writing files and drawing progress happen elsewhere.
 A report is ``ok`` when no check failed or errored and at least one was evaluated:
 skipped checks (not applicable here, e.g. no credentials) are shown but do not fail a
 run that evaluated something else, while a run that skipped everything proved nothing
@@ -12,14 +12,12 @@ from __future__ import annotations
 import enum
 import io
 import json
-import xml.etree.ElementTree as ET
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rich.console import Console
-from rich.table import Table
-from rich.text import Text
+if TYPE_CHECKING:
+    from rich.table import Table
 
 
 class Status(enum.StrEnum):
@@ -138,6 +136,9 @@ class VerifyReport:
 
     def table(self) -> Table:
         """The final table: check, target, result, duration, detail (failures first)."""
+        from rich.table import Table
+        from rich.text import Text
+
         table = Table(title=f"verify {self.env} ({self.target})", title_justify="left")
         table.add_column("check", no_wrap=True)
         table.add_column("target", overflow="fold")
@@ -161,6 +162,8 @@ class VerifyReport:
 
     def to_text(self, width: int = 140) -> str:
         """The table, a summary and the ``VERIFY RESULT`` line as plain text."""
+        from rich.console import Console
+
         out = io.StringIO()
         console = Console(file=out, width=width, color_system=None, force_terminal=False)
         console.print(self.table())
@@ -188,6 +191,8 @@ class VerifyReport:
     def to_junit(self) -> str:
         """JUnit XML: one testcase per result, classname = check ID, name = target; a run that
         evaluated nothing gets one more, failing, case (``verify`` / ``evaluated``) saying why."""
+        import xml.etree.ElementTree as ET
+
         counts = self.counts()
         reason = self.reason()
         suites = ET.Element("testsuites")

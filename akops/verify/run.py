@@ -2,7 +2,7 @@
 
 Rule: I/O orchestration. ``prepare`` loads the environment, connects to the cluster
 when the plan needs it, resolves pods by label and the database credentials, and
-builds the probes (``akops.verify.plan``). ``run_jobs`` runs every job on its own
+builds the probes (``akops.verify.probes``) from the checks of the registry. ``run_jobs`` runs every job on its own
 daemon thread (at most ``workers`` at once): a job is one exec per pod (its exec
 checks batched), one HTTP request, one API read or one query. Each job has a budget
 (its timeout, plus the convergence deadline for convergence checks); a job past its
@@ -16,16 +16,34 @@ import shutil
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from akops.environment import Environment, load_environment
-from akops.errors import AkopsError, ClusterError, InputError, SecretError, ToolMissingError
+from akops.errors import (
+    AkopsError,
+    CallTimeout,
+    ClusterError,
+    ExecTimeout,
+    InputError,
+    SecretError,
+    ToolMissingError,
+)
 from akops.layout import Layout
 from akops.secrets import Secrets, resolve
-from akops.verify import catalogue, checks, commands, plan, verdicts
-from akops.verify.bound import CallTimeout
-from akops.verify.execute import ExecTimeout, run, timed_host
+from akops.verify import commands, probes, registry
+from akops.verify.check import (
+    Check,
+    Observe,
+    Options,
+    Pod,
+    Probe,
+    Sources,
+    TargetKind,
+    last_line,
+    pod_state,
+)
+from akops.verify.execute import run, timed_host
 from akops.verify.query import Credentials
 from akops.verify.results import Outcome, Result, Status, VerifyReport, errored, failed
 
@@ -145,9 +163,9 @@ class Prepared:
     """Everything a run needs, resolved: the environment, the probes, the connections."""
 
     env: Environment
-    target: plan.TargetKind
-    checks: tuple[catalogue.CheckSpec, ...]
-    probes: tuple[plan.Probe, ...]
+    target: TargetKind
+    checks: tuple[Check, ...]
+    probes: tuple[Probe, ...]
     timeout: float
     deadline: float
     api: Any = None
@@ -155,35 +173,36 @@ class Prepared:
     secrets: Secrets = field(default_factory=Secrets)
     context: str | None = None
 
+    def sources(self) -> Sources:
+        return Sources(timeout=self.timeout, api=self.api, credentials=self.credentials)
 
-def _exec_job(spec: str, probes: Sequence[plan.Probe], timeout: float) -> Job:
+
+def _exec_job(spec: str, probes: Sequence[Probe], timeout: float) -> Job:
     inner = max(1.0, timeout / 2)  # what a command may take inside the batch (tcp connect)
+    shells = [registry.BY_ID[p.check].shell for p in probes]
 
     def work() -> list[Outcome]:
         host = timed_host(spec, timeout)
-        tables = [checks.EXEC[p.check] for p in probes]
-        result = run(
-            host,
-            commands.batch([t.command(p.args, inner) for t, p in zip(tables, probes, strict=True)]),
-        )
+        cmds = [s.command(p.args, inner) for s, p in zip(shells, probes, strict=True) if s]
+        result = run(host, commands.batch(cmds))
         parts = commands.split(result.stdout, len(probes))
-        why = verdicts.last_line(result.output) or f"exit {result.rc}"
+        why = last_line(result.output) or f"exit {result.rc}"
         return [
-            errored(f"exec failed: {why}") if part is None else t.judge(part, p.args)
-            for t, p, part in zip(tables, probes, parts, strict=True)
+            errored(f"exec failed: {why}") if part is None or s is None else s.judge(part, p.args)
+            for s, p, part in zip(shells, probes, parts, strict=True)
         ]
 
     return Job(tuple((p.check, p.target) for p in probes), work, timeout)
 
 
 def jobs_for(prepared: Prepared) -> tuple[list[Job], list[Result]]:
-    """The jobs of a run, and the results known without running anything (skips)."""
+    """The jobs of a run, and the results known without running anything (skips, no pods)."""
     jobs: list[Job] = []
     known: list[Result] = []
-    by_host: dict[str, list[plan.Probe]] = {}
-    timeout = prepared.timeout
+    by_host: dict[str, list[Probe]] = {}
+    sources = prepared.sources()
     for p in prepared.probes:
-        key = ((p.check, p.target),)
+        check = registry.BY_ID[p.check]
         if p.kind == "skip":
             known.append(Result(p.check, p.target, Status.SKIP, str(p.args["why"]), 0.0))
         elif p.kind == "absent":
@@ -191,31 +210,24 @@ def jobs_for(prepared: Prepared) -> tuple[list[Job], list[Result]]:
         elif p.kind == "exec":
             assert p.host is not None
             by_host.setdefault(p.host, []).append(p)
-        elif p.kind == "http":
-            fn = checks.HTTP[p.check]
-            jobs.append(Job(key, _bind(fn, timeout=timeout, **p.args), timeout))
-        elif p.kind == "api":
-            fn = checks.API[p.check]
-            # one API call per selector (rollout.pods lists each role's pods)
-            api_timeout = prepared.env.kube.api_timeout * max(1, len(p.args.get("selectors", ())))
-            deadline = prepared.deadline if p.converges else 0.0
-            jobs.append(Job(key, _bind(fn, prepared.api, **p.args), api_timeout, deadline))
-        elif p.kind == "db":
-            fn = checks.DB[p.check]
+        else:
+            assert check.observe is not None, f"{check.id} has no observe for a {p.kind} probe"
+            timeout = (
+                prepared.env.kube.api_timeout * max(1, p.calls)
+                if p.kind == "api"
+                else prepared.timeout
+            )
+            deadline = prepared.deadline if check.converges else 0.0
             jobs.append(
-                Job(
-                    key,
-                    _bind(fn, credentials=prepared.credentials, timeout=timeout, **p.args),
-                    timeout,
-                )
+                Job(((p.check, p.target),), _bind(check.observe, p, sources), timeout, deadline)
             )
     for spec, group in by_host.items():
-        jobs.append(_exec_job(spec, group, timeout))
+        jobs.append(_exec_job(spec, group, prepared.timeout))
     return jobs, known
 
 
-def _bind(fn: Callable[..., Outcome], *args: Any, **kwargs: Any) -> Callable[[], list[Outcome]]:
-    return lambda: [fn(*args, **kwargs)]
+def _bind(observe: Observe, probe: Probe, sources: Sources) -> Callable[[], list[Outcome]]:
+    return lambda: [observe(probe, sources)]
 
 
 # --- preparing and running a whole verify -------------------------------------------------
@@ -230,26 +242,20 @@ def _credentials(env: Environment) -> tuple[Credentials | None, Secrets, str | N
     return Credentials(env.upstream.user, env.upstream.database, password), secrets, None
 
 
-def _pods(api: ApiClient, env: Environment, names: Iterable[str]) -> dict[str, list[plan.Pod]]:
+def _pods(api: ApiClient, env: Environment, names: Iterable[str]) -> dict[str, list[Pod]]:
     from akops.verify import observe
 
-    found: dict[str, list[plan.Pod]] = {}
+    found: dict[str, list[Pod]] = {}
+    roles = probes.roles(env)
     for name in names:
-        role = plan.roles(env)[name]
+        role = roles[name]
         pods = []
         for doc in observe.pods(api, env.kube.namespace, role.selector):
-            state = verdicts.pod_state(doc)
+            state = pod_state(doc)
             if state.ready and not state.terminating:
-                pods.append(plan.Pod(state.name, env.kube.namespace, role.container, state.node))
+                pods.append(Pod(state.name, env.kube.namespace, role.container, state.node))
         found[name] = sorted(pods, key=lambda p: p.name)
     return found
-
-
-EXEC_ROLES = {
-    "pgbouncer.reachable": ("server",),
-    "pgbouncer.listening": ("pgbouncer",),
-    "shm.usage": ("outpost", "server"),
-}
 
 
 def prepare(
@@ -260,35 +266,29 @@ def prepare(
     target: str = "cluster",
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
-    options: plan.Options | None = None,
+    options: Options | None = None,
 ) -> Prepared:
     """Load, connect, resolve: raises ``AkopsError`` (exit 2) when the run cannot start."""
     if target not in ("cluster", "local"):
         raise InputError(f"--target {target!r}: expected 'cluster' or 'local'")
-    options = options or plan.Options()
+    options = options or Options()
     env = load_environment(env_name, layout.environments)
-    selected = catalogue.select(only, skip)
+    selected = registry.select(only, skip)
     if not selected:
         raise InputError("--only/--skip leave no check to run")
     credentials, secrets, why = _credentials(env)
     api = None
-    pods: dict[str, list[plan.Pod]] = {}
-    kind: plan.TargetKind = "local" if target == "local" else "cluster"
+    pods: dict[str, list[Pod]] = {}
+    kind: TargetKind = "local" if target == "local" else "cluster"
     exec_context: str | None = None
-    needs_api = any(
-        c.scope == "cluster"
-        or c.id in EXEC_ROLES
-        or (c.id == "http.outpost-ping" and not options.outpost_url)
-        for c in selected
-    )
-    if kind == "cluster" and needs_api:
+    if kind == "cluster" and any(c.needs_api(options) for c in selected):
         from akops.cluster.connect import IN_CLUSTER, connect
 
         api = connect(env, context)
         # kubectl gets the context explicitly: its current context may be another cluster.
         wanted = context or env.kube.context
         exec_context = None if wanted == IN_CLUSTER else wanted
-        roles = {r for c in selected for r in EXEC_ROLES.get(c.id, ())}
+        roles = {r for c in selected for r in c.roles}
         if roles and shutil.which("kubectl") is None:
             raise ToolMissingError(
                 "kubectl not found on PATH: the exec checks need it (install kubectl)"
@@ -299,12 +299,12 @@ def prepare(
             raise
         except Exception as e:
             raise ClusterError(f"cannot list pods in {env.kube.namespace}: {e}") from e
-    probes = plan.build(env, selected, kind, options, pods, exec_context, why)
+    subject = probes.subject(env, kind, options, pods, exec_context, why)
     return Prepared(
         env=env,
         target=kind,
         checks=selected,
-        probes=probes,
+        probes=probes.build(subject, selected),
         timeout=options.timeout or env.verify.check_timeout,
         deadline=options.deadline
         if options.deadline is not None
@@ -340,8 +340,7 @@ def execute(
     for r in known:
         report(r)
     results = [masked(r) for r in known + run_jobs(jobs, workers=workers, on_result=report)]
-    order = {c.id: i for i, c in enumerate(catalogue.CATALOGUE)}
-    results.sort(key=lambda r: order[r.check])
+    results.sort(key=lambda r: registry.ORDER[r.check])
     return VerifyReport(
         env=prepared.env.name,
         target=prepared.target,
@@ -351,8 +350,13 @@ def execute(
     )
 
 
-def options(**overrides: Any) -> plan.Options:
-    """``plan.Options`` from keyword overrides; ``None`` values mean "the default"."""
+def run_probe(prepared: Prepared, probe: Probe) -> Result:
+    """One probe, alone, exactly as a whole run would treat it (``checks/`` runs these)."""
+    return execute(replace(prepared, probes=(probe,)), workers=1).results[0]
+
+
+def options(**overrides: Any) -> Options:
+    """``Options`` from keyword overrides; ``None`` values mean "the default"."""
     given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
     if "protected" in given:
         given["protected"] = tuple(given["protected"])
@@ -365,7 +369,7 @@ def options(**overrides: Any) -> plan.Options:
             if given[key] < 0 or (key == "timeout" and given[key] == 0):
                 raise InputError(f"--{key} {given[key]:g}: must be positive")
     try:
-        return plan.Options(**given)
+        return Options(**given)
     except TypeError as e:
         raise InputError(f"verify: {e}") from e
 
@@ -383,7 +387,7 @@ def verify_environment(
     **local_overrides: Any,
 ) -> VerifyReport:
     """Verify an environment. ``local_overrides``: url, outpost_url, pgbouncer, shm,
-    protected (URLs), timeout, deadline (see ``akops.verify.plan.Options``)."""
+    protected (URLs), timeout, deadline (see ``akops.verify.check.Options``)."""
     prepared = prepare(
         layout,
         env_name,

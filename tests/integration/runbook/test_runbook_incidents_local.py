@@ -21,12 +21,12 @@ import yaml
 from akops.layout import Layout
 from akops.runbook import load
 from akops.runbook.schema import Step
-from akops.verify.catalogue import CATALOGUE
+from akops.verify.registry import REGISTRY
 
 pytestmark = pytest.mark.integration
 
 CLUSTER_TASKS = {"rollout", "outpost-patch", "plan", "apply", "deploy", "rollback"}
-CLUSTER_CHECKS = {c.id for c in CATALOGUE if c.scope == "cluster"}
+CLUSTER_CHECKS = {c.id for c in REGISTRY if c.scope == "cluster"}
 VERIFY_ARGS = "--target local --timeout 5"
 
 

@@ -30,9 +30,9 @@ def test_checks_pass_against_healthy_services(stack, tmp_path) -> None:
     assert result.returncode == 0, result.stdout[-3000:]
     got = cases(junit)
     names = " ".join(got)
-    for test in ("test_ready", "test_forward_auth", "test_reachable", "test_listening", "test_shm_usage",
-                 "test_no_idle_in_transaction_lock_holders", "test_no_client_waiting"):  # fmt: skip
-        assert test in names
+    for check in ("http.ready", "http.forward-auth", "pgbouncer.reachable", "pgbouncer.listening",
+                  "shm.usage", "db.idle-in-transaction", "db.pool-waiting"):  # fmt: skip
+        assert f"test_check[{check}:" in names
     assert len(got) == 12  # 11 local checks, forward auth on two services
     assert not any(
         c.find("failure") is not None or c.find("skipped") is not None for c in got.values()

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from akops.cluster.call import NotFound, conflict_managers, error_for
+from akops.cluster.call import conflict_managers, error_for
 from akops.cluster.connect import _budget, _reason
-from akops.errors import ClusterError, ConflictError, RejectedError
+from akops.errors import ClusterError, ConflictError, NotFound, RejectedError
 from akops.secrets import Secrets
 
 

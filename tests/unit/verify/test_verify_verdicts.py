@@ -5,8 +5,10 @@ from __future__ import annotations
 import pytest
 
 from akops.cluster.convergence import PodFailure, progress
-from akops.verify import verdicts as v
+from akops.verify.check import Answer, pod_state
+from akops.verify.checks import db, http, pdb, pgbouncer, rollout, shm, spread
 from akops.verify.commands import ExecResult
+from akops.verify.query import IdleTransaction
 from akops.verify.results import Status
 
 GNU_DF = """Filesystem     1024-blocks  Used Available Capacity Mounted on
@@ -18,28 +20,26 @@ tmpfs                  2097152     59392   2037760   3% /dev/shm
 
 
 def test_parse_df_gnu_and_busybox() -> None:
-    gnu = v.parse_df(GNU_DF)
+    gnu = shm.parse_df(GNU_DF)
     assert (gnu.size_kib, gnu.used_kib, gnu.percent, gnu.mount) == (65536, 60416, 93, "/dev/shm")
-    assert v.parse_df(BUSYBOX_DF).percent == 3
+    assert shm.parse_df(BUSYBOX_DF).percent == 3
 
 
 def test_parse_df_mount_with_spaces_and_garbage() -> None:
-    assert v.parse_df("tmpfs 10 5 5 50% /mnt/a b\n").mount == "/mnt/a b"
+    assert shm.parse_df("tmpfs 10 5 5 50% /mnt/a b\n").mount == "/mnt/a b"
     with pytest.raises(ValueError):
-        v.parse_df("df: /dev/shm: No such file or directory\n")
+        shm.parse_df("df: /dev/shm: No such file or directory\n")
 
 
 def test_shm_usage_verdicts() -> None:
-    over = v.shm_usage(ExecResult(0, GNU_DF), "/dev/shm", 80)
+    over = shm.usage(ExecResult(0, GNU_DF), "/dev/shm", 80)
     assert over.status is Status.FAIL
     assert over.detail == "93% used (59.0 MiB of 64.0 MiB) >= threshold 80%"
-    ok = v.shm_usage(ExecResult(0, BUSYBOX_DF), "/dev/shm", 80)
+    ok = shm.usage(ExecResult(0, BUSYBOX_DF), "/dev/shm", 80)
     assert (ok.status, ok.detail) == (Status.PASS, "3% used (58.0 MiB of 2.0 GiB) < 80%")
-    at = v.shm_usage(ExecResult(0, "tmpfs 100 80 20 80% /dev/shm\n"), "/dev/shm", 80)
+    at = shm.usage(ExecResult(0, "tmpfs 100 80 20 80% /dev/shm\n"), "/dev/shm", 80)
     assert at.status is Status.FAIL  # "under the threshold": 80 is not under 80
-    missing = v.shm_usage(
-        ExecResult(1, "df: /dev/shm: No such file or directory\n"), "/dev/shm", 80
-    )
+    missing = shm.usage(ExecResult(1, "df: /dev/shm: No such file or directory\n"), "/dev/shm", 80)
     assert missing.status is Status.ERROR and "No such file" in missing.detail
 
 
@@ -53,65 +53,66 @@ PROC_NET_TCP6 = """  sl  local_address                         remote_address   
 
 
 def test_listening_ports_ignores_established_sockets() -> None:
-    assert v.listening_ports(PROC_NET_TCP + PROC_NET_TCP6) == {6432, 9090}
-    assert v.listening(ExecResult(0, PROC_NET_TCP), 6432).status is Status.PASS
-    missing = v.listening(ExecResult(0, PROC_NET_TCP), 8000)
+    assert pgbouncer.listening_ports(PROC_NET_TCP + PROC_NET_TCP6) == {6432, 9090}
+    assert pgbouncer.listening(ExecResult(0, PROC_NET_TCP), 6432).status is Status.PASS
+    missing = pgbouncer.listening(ExecResult(0, PROC_NET_TCP), 8000)
     assert missing.detail == "nothing listens on port 8000 (listening: 6432)"
-    assert v.listening(ExecResult(1, ""), 6432).status is Status.ERROR
+    assert pgbouncer.listening(ExecResult(1, ""), 6432).status is Status.ERROR
 
 
 def test_reachable_verdicts() -> None:
     assert (
-        v.reachable(ExecResult(0, ""), "pgbouncer:6432").detail
+        pgbouncer.reachable(ExecResult(0, ""), "pgbouncer:6432").detail
         == "TCP connect to pgbouncer:6432 succeeded"
     )
-    refused = v.reachable(
+    refused = pgbouncer.reachable(
         ExecResult(1, "", "bash: connect: Connection refused\n"), "pgbouncer:6432"
     )
     assert refused.status is Status.FAIL and refused.detail.endswith("Connection refused")
-    assert "timed out" in v.reachable(ExecResult(124, ""), "x:1").detail
+    assert "timed out" in pgbouncer.reachable(ExecResult(124, ""), "x:1").detail
     assert (
-        v.reachable(ExecResult(127, "neither nc nor bash in this container"), "x:1").status
+        pgbouncer.reachable(ExecResult(127, "neither nc nor bash in this container"), "x:1").status
         is Status.ERROR
     )
 
 
 def answer(
     status: int | None, location: str | None = None, body: str = "", error: str | None = None
-) -> v.Answer:
+) -> Answer:
     reason = {200: "OK", 204: "No Content", 302: "Found", 503: "Service Unavailable"}.get(
         status or 0, ""
     )
-    return v.Answer("https://app.example.test/", status, reason, location, body, error)
+    return Answer("https://app.example.test/", status, reason, location, body, error)
 
 
 def test_health_accepts_any_2xx_and_names_each_failure() -> None:
-    assert v.health(answer(200), "ready").status is Status.PASS
-    assert v.health(answer(204), "ready").detail == "204 No Content"
-    assert "database or cache unreachable" in v.health(answer(503), "ready").detail
-    assert v.health(answer(503), "live").detail == "503 Service Unavailable: expected 2xx"
-    assert "redirected instead" in v.health(answer(302, "/x"), "ready").detail
+    assert http.health(answer(200), "ready").status is Status.PASS
+    assert http.health(answer(204), "ready").detail == "204 No Content"
+    assert "database or cache unreachable" in http.health(answer(503), "ready").detail
+    assert http.health(answer(503), "live").detail == "503 Service Unavailable: expected 2xx"
+    assert "redirected instead" in http.health(answer(302, "/x"), "ready").detail
     assert (
-        v.health(answer(None, error="no answer within 5s"), "ready").detail == "no answer within 5s"
+        http.health(answer(None, error="no answer within 5s"), "ready").detail
+        == "no answer within 5s"
     )
 
 
 def test_config_flow_ping() -> None:
-    assert v.config(answer(200, body='{"capabilities": []}')).status is Status.PASS
-    assert v.config(answer(200, body="<html>")).status is Status.FAIL
-    assert v.flow(answer(302, "/if/flow/")).status is Status.PASS
-    assert v.flow(answer(503)).status is Status.FAIL
-    assert v.outpost_ping(answer(204)).status is Status.PASS
-    assert v.outpost_ping(answer(200)).detail == "200 OK: expected 204"
+    assert http.config(answer(200, body='{"capabilities": []}')).status is Status.PASS
+    assert http.config(answer(200, body="<html>")).status is Status.FAIL
+    assert http.flow(answer(302, "/if/flow/")).status is Status.PASS
+    assert http.flow(answer(503)).status is Status.FAIL
+    assert http.outpost_ping(answer(204)).status is Status.PASS
+    assert http.outpost_ping(answer(200)).detail == "200 OK: expected 204"
 
 
 def test_forward_auth_compares_the_redirect_host() -> None:
     good = answer(302, "https://AUTH.example.test/outpost.goauthentik.io/start?rd=x")
-    assert v.forward_auth(good, "auth.example.test").detail == "302 -> auth.example.test"
-    relative = v.forward_auth(answer(302, "/outpost.goauthentik.io/start"), "auth.example.test")
+    assert http.forward_auth(good, "auth.example.test").detail == "302 -> auth.example.test"
+    relative = http.forward_auth(answer(302, "/outpost.goauthentik.io/start"), "auth.example.test")
     assert relative.detail == "302 redirects to app.example.test, not auth.example.test"
-    assert "not behind forward auth" in v.forward_auth(answer(200), "auth.example.test").detail
-    assert v.forward_auth(answer(503), "auth.example.test").status is Status.FAIL
+    assert "not behind forward auth" in http.forward_auth(answer(200), "auth.example.test").detail
+    assert http.forward_auth(answer(503), "auth.example.test").status is Status.FAIL
 
 
 def deployment(
@@ -130,11 +131,11 @@ def deployment(
 
 
 def test_rollout_verdicts() -> None:
-    assert v.rollout(progress(deployment(3, 3, 3, 3))).detail == "3/3 ready, all updated"
-    assert v.rollout(progress(deployment(3, 2, 3, 3))).status is Status.FAIL
-    assert v.rollout(progress(deployment(3, 3, 3, 3, gen=3, seen=2))).status is Status.FAIL
+    assert rollout.converged(progress(deployment(3, 3, 3, 3))).detail == "3/3 ready, all updated"
+    assert rollout.converged(progress(deployment(3, 2, 3, 3))).status is Status.FAIL
+    assert rollout.converged(progress(deployment(3, 3, 3, 3, gen=3, seen=2))).status is Status.FAIL
     assert (
-        v.rollout(
+        rollout.converged(
             progress(
                 {
                     "metadata": {"generation": 1},
@@ -149,9 +150,10 @@ def test_rollout_verdicts() -> None:
 
 def test_pods_healthy() -> None:
     assert (
-        v.pods_healthy([], 9).detail == "9 pods, none crash-looping or failing to pull or configure"
+        rollout.pods_healthy([], 9).detail
+        == "9 pods, none crash-looping or failing to pull or configure"
     )
-    bad = v.pods_healthy([PodFailure("pgbouncer-1", "pgbouncer", "CrashLoopBackOff", "")], 9)
+    bad = rollout.pods_healthy([PodFailure("pgbouncer-1", "pgbouncer", "CrashLoopBackOff", "")], 9)
     assert bad.detail == "1 container(s) will not heal: pgbouncer-1/pgbouncer: CrashLoopBackOff"
 
 
@@ -170,47 +172,47 @@ def pod(name: str, node: str, ready: bool = True, deleting: bool = False) -> dic
 
 
 def test_spread_counts_ready_replicas_and_distinct_nodes() -> None:
-    three = [v.pod_state(pod(f"p{i}", f"n{i}")) for i in range(3)]
-    assert v.spread(three, 3).detail == "3/3 ready on 3 node(s)"
-    packed = [v.pod_state(pod(f"p{i}", "n1")) for i in range(3)]
-    assert "expected >= 3 distinct nodes" in v.spread(packed, 3).detail
-    not_ready = [*three[:2], v.pod_state(pod("p2", "n2", ready=False))]
-    assert v.spread(not_ready, 3).detail == "2/3 ready on 2 node(s): expected 3 ready replicas"
-    deleting = [*three[:2], v.pod_state(pod("p2", "n2", deleting=True))]
-    assert v.spread(deleting, 3).status is Status.FAIL
-    assert v.spread(three[:2], 2).status is Status.PASS  # 2 replicas need 2 nodes, not 3
+    three = [pod_state(pod(f"p{i}", f"n{i}")) for i in range(3)]
+    assert spread.spread(three, 3).detail == "3/3 ready on 3 node(s)"
+    packed = [pod_state(pod(f"p{i}", "n1")) for i in range(3)]
+    assert "expected >= 3 distinct nodes" in spread.spread(packed, 3).detail
+    not_ready = [*three[:2], pod_state(pod("p2", "n2", ready=False))]
+    assert spread.spread(not_ready, 3).detail == "2/3 ready on 2 node(s): expected 3 ready replicas"
+    deleting = [*three[:2], pod_state(pod("p2", "n2", deleting=True))]
+    assert spread.spread(deleting, 3).status is Status.FAIL
+    assert spread.spread(three[:2], 2).status is Status.PASS  # 2 replicas need 2 nodes, not 3
 
 
 def test_pdb_budget() -> None:
-    want = v.PdbExpectation("pgbouncer", min_available=2)
-    pdb = {
+    want = pdb.PdbExpectation("pgbouncer", min_available=2)
+    doc = {
         "metadata": {"name": "pgbouncer"},
         "spec": {"minAvailable": 2},
         "status": {"disruptionsAllowed": 1},
     }
-    assert v.pdb_budget(v.pdb_state(pdb), want).detail == "minAvailable 2, allows 1 disruption(s)"
-    blocked = {**pdb, "status": {"disruptionsAllowed": 0}}
-    assert "a node drain would block" in v.pdb_budget(v.pdb_state(blocked), want).detail
-    wrong = {**pdb, "spec": {"maxUnavailable": 1}}
+    assert pdb.budget(pdb.pdb_state(doc), want).detail == "minAvailable 2, allows 1 disruption(s)"
+    blocked = {**doc, "status": {"disruptionsAllowed": 0}}
+    assert "a node drain would block" in pdb.budget(pdb.pdb_state(blocked), want).detail
+    wrong = {**doc, "spec": {"maxUnavailable": 1}}
     assert (
-        v.pdb_budget(v.pdb_state(wrong), want).detail == "maxUnavailable 1, expected minAvailable 2"
+        pdb.budget(pdb.pdb_state(wrong), want).detail == "maxUnavailable 1, expected minAvailable 2"
     )
-    assert v.pdb_budget(None, want).detail == "PDB pgbouncer not found (expected minAvailable 2)"
+    assert pdb.budget(None, want).detail == "PDB pgbouncer not found (expected minAvailable 2)"
 
 
 def test_database_verdicts() -> None:
-    assert v.idle_in_transaction([], 60).status is Status.PASS
-    rows = [v.IdleTransaction(4242, "authentik", "gunicorn", 312.4, 3)]
-    assert v.idle_in_transaction(rows, 60).detail == (
+    assert db.idle_in_transaction([], 60).status is Status.PASS
+    rows = [IdleTransaction(4242, "authentik", "gunicorn", 312.4, 3)]
+    assert db.idle_in_transaction(rows, 60).detail == (
         "1 idle-in-transaction backend(s) older than 60s hold locks: pid 4242 (authentik/gunicorn, 312s, 3 locks)"
     )
     pools = [
         {"database": "pgbouncer", "user": "pgbouncer", "cl_waiting": 3},  # the console itself
         {"database": "authentik", "user": "authentik", "cl_waiting": 0},
     ]
-    assert v.pool_waiting(pools).detail == "0 clients waiting in 1 pool(s)"
+    assert db.pool_waiting(pools).detail == "0 clients waiting in 1 pool(s)"
     pools[1]["cl_waiting"] = 5
     assert (
-        v.pool_waiting(pools).detail
+        db.pool_waiting(pools).detail
         == "5 client(s) waiting for a server connection (authentik/authentik: 5)"
     )

@@ -1,0 +1,256 @@
+"""What a check is: a ``Check`` value, the ``Probe``s it plans, and the values they observe.
+
+Rule: pure values. A check is data plus three functions: how it builds its probes from a
+``Subject`` (the environment, the target, the resolved addresses and pods), how it
+observes one probe (given the run's ``Sources``: API client, credentials, timeout), and
+its pure verdict on what it saw. Exec checks give a ``Shell`` instead of ``observe``: the
+command and the verdict apart, so the runner can batch every exec check of one pod into
+one ``kubectl exec``. The checks themselves live in ``akops.verify.checks.<family>``, one
+module per ID prefix, and are gathered by ``akops.verify.registry``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Literal
+from urllib.parse import urlencode, urlsplit
+
+from akops.verify.commands import ExecResult
+from akops.verify.results import Outcome, failed
+
+if TYPE_CHECKING:
+    from akops.environment import Environment
+    from akops.verify.query import Credentials
+
+Scope = Literal["cluster", "any"]
+TargetKind = Literal["cluster", "local"]
+#: exec: a command in a pod (or here); http: one GET; api: Kubernetes API reads;
+#: db: a query through PgBouncer; skip: not applicable here; absent: no pod to look at.
+Kind = Literal["exec", "http", "api", "db", "skip", "absent"]
+
+LOCAL = "local://"
+
+
+@dataclass(frozen=True)
+class Role:
+    """A kind of pod the checks exec into, found by its label selector."""
+
+    name: str
+    selector: str
+    container: str
+
+
+@dataclass(frozen=True)
+class Pod:
+    """A running pod to exec into."""
+
+    name: str
+    namespace: str
+    container: str
+    node: str | None = None
+
+    def spec(self, context: str | None = None) -> str:
+        """The testinfra host spec: ``kubectl://POD?namespace=…&container=…[&context=…]``."""
+        query = {"namespace": self.namespace, "container": self.container}
+        if context:
+            query["context"] = context
+        return f"kubectl://{self.name}?{urlencode(query)}"
+
+
+@dataclass(frozen=True)
+class Options:
+    """Operator overrides. For the local target these are the addresses of the services."""
+
+    url: str | None = None
+    outpost_url: str | None = None
+    pgbouncer: str | None = None
+    shm: str | None = None
+    protected: tuple[str, ...] | None = None
+    timeout: float | None = None
+    deadline: float | None = None
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One row of the final table: a check on one target, with what observing it needs."""
+
+    check: str
+    target: str
+    kind: Kind
+    host: str | None = None
+    args: Mapping[str, Any] = field(default_factory=dict)
+    #: API reads per attempt (an API probe's timeout is this many times the API timeout)
+    calls: int = 1
+
+
+def skip(check: str, target: str, why: str) -> Probe:
+    return Probe(check, target, "skip", args={"why": why})
+
+
+@dataclass(frozen=True)
+class Subject:
+    """What the probes of a run are built from: the environment and the resolved targets."""
+
+    env: Environment
+    target: TargetKind
+    base: str  # Authentik base URL, no trailing slash
+    outpost: str  # outpost base URL; "" on the cluster target: through the API proxy
+    protected: tuple[str, ...]
+    pgbouncer: str  # HOST:PORT reachable from here, or ""
+    shm: str
+    roles: Mapping[str, Role]
+    pods: Mapping[str, Sequence[Pod]] = field(default_factory=dict)
+    context: str | None = None
+    #: why the database checks cannot run (no credentials), if so
+    no_credentials: str | None = None
+
+    @property
+    def namespace(self) -> str:
+        return self.env.kube.namespace
+
+    @property
+    def auth_host(self) -> str:
+        return urlsplit(self.base).hostname or ""
+
+    @property
+    def pgbouncer_host(self) -> str:
+        return self.pgbouncer.rpartition(":")[0]
+
+    @property
+    def pgbouncer_port(self) -> int:
+        return int(self.pgbouncer.rpartition(":")[2]) if self.pgbouncer else 0
+
+    def exec_probes(
+        self,
+        check: str,
+        roles: Iterable[str],
+        target: Callable[[str], str],
+        args: Mapping[str, Any],
+    ) -> list[Probe]:
+        """One exec probe per pod of ``roles`` (``target(pod name)`` is its row); on the local
+        target one probe on this machine; a role without pods gives one failing row."""
+        if self.target == "local":
+            return [Probe(check, target("local"), "exec", LOCAL, args)]
+        out: list[Probe] = []
+        for role in roles:
+            pods = self.pods.get(role, ())
+            out.extend(
+                Probe(check, target(p.name), "exec", p.spec(self.context), args) for p in pods
+            )
+            if not pods:
+                why = f"no ready {role} pod matches {self.roles[role].selector}"
+                out.append(Probe(check, target(f"({role} pods)"), "absent", args={"why": why}))
+        return out
+
+
+@dataclass(frozen=True)
+class Sources:
+    """What observing needs at run time, opened by the runner."""
+
+    timeout: float
+    api: Any = None  # kubernetes.client.ApiClient on the cluster target
+    credentials: Credentials | None = None
+
+
+@dataclass(frozen=True)
+class Shell:
+    """An exec check: the shell command for a probe (given a timeout for inner waits) and the
+    verdict on its result, apart so that the runner can batch them."""
+
+    command: Callable[[Mapping[str, Any], float], str]
+    judge: Callable[[ExecResult, Mapping[str, Any]], Outcome]
+
+
+Observe = Callable[[Probe, Sources], Outcome]
+
+
+@dataclass(frozen=True)
+class Check:
+    """One check of the registry: its stable ID and everything that makes it run."""
+
+    id: str
+    description: str
+    #: "cluster" checks need the Kubernetes API and never run on the local target
+    scope: Scope
+    #: the probes of a run (pure), given the check's own ID and the subject
+    probes: Callable[[str, Subject], Sequence[Probe]]
+    #: observe one non-exec probe and judge it; exec checks give ``shell`` instead
+    observe: Observe | None = None
+    shell: Shell | None = None
+    #: retried until the environment's deadline while failing: after a deploy the cluster moves
+    converges: bool = False
+    #: ``invoke verify`` flags without which the cluster target skips this check (it cannot
+    #: reach the service from here); a runbook step of this check must pass them
+    needs: tuple[str, ...] = ()
+    #: pod roles it execs into on the cluster target (resolved by label before planning)
+    roles: tuple[str, ...] = ()
+    #: whether, on the cluster target, it reads the API even though its scope is "any"
+    uses_api: Callable[[Options], bool] | None = None
+
+    def __post_init__(self) -> None:
+        if (self.observe is None) == (self.shell is None):
+            raise ValueError(f"check {self.id}: give exactly one of observe and shell")
+
+    def plan(self, subject: Subject) -> Sequence[Probe]:
+        """This check's probes for a run."""
+        return self.probes(self.id, subject)
+
+    def needs_api(self, options: Options) -> bool:
+        if self.scope == "cluster" or self.roles:
+            return True
+        return self.uses_api is not None and self.uses_api(options)
+
+
+# --- observations shared by several families ----------------------------------------------
+
+
+@dataclass(frozen=True)
+class Answer:
+    """An HTTP answer (never following redirects), or why there was none."""
+
+    url: str
+    status: int | None = None
+    reason: str = ""
+    location: str | None = None
+    body: str = ""
+    error: str | None = None
+
+    def describe(self) -> str:
+        if self.status is None:
+            return self.error or "no answer"
+        text = f"{self.status} {self.reason}".strip()
+        if self.location:
+            text += f" -> {self.location}"
+        return text
+
+    def unanswered(self) -> Outcome | None:
+        """The failure when there was no answer at all, else ``None``."""
+        return failed(self.error or "no answer") if self.status is None else None
+
+
+@dataclass(frozen=True)
+class PodState:
+    name: str
+    node: str | None
+    ready: bool
+    terminating: bool = False
+
+
+def pod_state(pod: Mapping[str, Any]) -> PodState:
+    """The parts of a Pod (as the API returns it) that spread and targeting need."""
+    meta = pod.get("metadata") or {}
+    status = pod.get("status") or {}
+    conditions = status.get("conditions") or []
+    ready = any(c.get("type") == "Ready" and c.get("status") == "True" for c in conditions)
+    return PodState(
+        name=str(meta.get("name")),
+        node=(pod.get("spec") or {}).get("nodeName"),
+        ready=ready and status.get("phase") == "Running",
+        terminating=meta.get("deletionTimestamp") is not None,
+    )
+
+
+def last_line(text: str) -> str:
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    return lines[-1][:200] if lines else ""

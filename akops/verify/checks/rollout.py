@@ -1,0 +1,96 @@
+"""``rollout.*``: the stack's Deployments converged, and no pod failing for good.
+
+Rule: probes and verdicts pure; observation reads the Kubernetes API (``verify.observe``).
+Convergence is ``akops.cluster.convergence``'s one definition, shared with the rollout watch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from akops.verify.check import Check, Probe, Sources, Subject
+from akops.verify.results import Outcome, failed, passed
+
+if TYPE_CHECKING:
+    from akops.cluster.convergence import PodFailure, Progress
+
+
+def converged(p: Progress) -> Outcome:
+    """The shared definition of convergence, with the figures."""
+    if p.converged:
+        return passed(
+            "scaled to 0" if p.desired == 0 else f"{p.ready}/{p.desired} ready, all updated"
+        )
+    return failed(f"not converged: {p.describe()}")
+
+
+def pods_healthy(failures: Sequence[PodFailure], pods: int) -> Outcome:
+    if failures:
+        shown = "; ".join(f"{f.pod}/{f.container}: {f.reason}" for f in failures[:5])
+        more = f" (+{len(failures) - 5} more)" if len(failures) > 5 else ""
+        return failed(f"{len(failures)} container(s) will not heal: {shown}{more}")
+    return passed(f"{pods} pods, none crash-looping or failing to pull or configure")
+
+
+def deployments(s: Subject) -> list[str]:
+    """Every Deployment of the stack: the chart's server and worker, ours, the outpost's."""
+    chart = s.env.authentik.chart
+    return [chart.server, chart.worker, "pgbouncer", s.env.authentik.outpost.deployment]
+
+
+def _converged_probes(cid: str, s: Subject) -> list[Probe]:
+    return [
+        Probe(
+            cid,
+            f"Deployment/{name}",
+            "api",
+            args={"namespace": s.namespace, "name": name},
+        )
+        for name in deployments(s)
+    ]
+
+
+def _observe_converged(probe: Probe, src: Sources) -> Outcome:
+    from akops.cluster.convergence import progress
+    from akops.verify import observe
+
+    doc = observe.deployment(src.api, probe.args["namespace"], probe.args["name"])
+    if doc is None:
+        return failed(f"Deployment {probe.args['name']} not found in {probe.args['namespace']}")
+    return converged(progress(doc))
+
+
+def _pods_probes(cid: str, s: Subject) -> list[Probe]:
+    selectors = tuple(r.selector for r in s.roles.values())
+    args = {"namespace": s.namespace, "selectors": selectors}
+    return [Probe(cid, f"namespace/{s.namespace}", "api", args=args, calls=len(selectors))]
+
+
+def _observe_pods(probe: Probe, src: Sources) -> Outcome:
+    from akops.cluster.convergence import pod_failures
+    from akops.verify import observe
+
+    ns = probe.args["namespace"]
+    pods = [pod for sel in probe.args["selectors"] for pod in observe.pods(src.api, ns, sel)]
+    return pods_healthy(pod_failures(pods), len(pods))
+
+
+CHECKS = (
+    Check(
+        "rollout.converged",
+        "each Deployment of the stack converged (generation observed; updated = ready = available)",
+        "cluster",
+        probes=_converged_probes,
+        observe=_observe_converged,
+        converges=True,
+    ),
+    Check(
+        "rollout.pods",
+        "no pod of the stack in CrashLoopBackOff, ImagePullBackOff or CreateContainerConfigError",
+        "cluster",
+        probes=_pods_probes,
+        observe=_observe_pods,
+        converges=True,
+    ),
+)
