@@ -367,13 +367,47 @@ def lint(
             )
         else:
             report = linting.lint_environment(
-                LAYOUT, env, strict_kinds=strict_kinds, cache=not no_cache
+                LAYOUT,
+                env,
+                strict_kinds=strict_kinds,
+                cache=not no_cache,
+                note=lambda line: print(line, file=sys.stderr),
             )
         out = report.render(format, color=format == "text" and sys.stdout.isatty())
     print(out, end="")
     if not report.ok:
         raise Exit(code=1)
 
+
+# --- chart ---
+
+
+@task(
+    name="pull",
+    help={
+        "env": ENV_HELP,
+        "dry_run": "say what would be pulled and whether it is cached already; pull nothing",
+    },
+)
+def chart_pull(c: Context, env: str = "prod", dry_run: bool = False) -> None:
+    """helm pull the environment's pinned chart version into the user's cache, digest recorded."""
+    from akops import chart as charts
+    from akops.cluster.helm import helm_program
+    from akops.environment import load_environment
+
+    with exits():
+        chart = load_environment(env, LAYOUT.environments).authentik.chart
+        where = f"{chart.name} {chart.version} from {chart.repo}"
+        have = charts.cached(chart)
+        if dry_run:
+            state = f"cached at {have.archive} ({have.digest})" if have else "not cached"
+            print(f"{where}: {state}; would pull it into {charts.cache_dir(chart)}")
+            return
+        pulled = charts.pull(chart, helm_program())
+        print(f"{where}: cached at {pulled.archive} ({pulled.digest})")
+
+
+chart = Collection("chart", chart_pull)
 
 # --- deploy ---
 
@@ -602,5 +636,16 @@ def images_check(c: Context, env: list[str] | None = None, timeout: float = 10) 
 images = Collection("images", images_pin, images_check)
 
 ns = Collection(
-    render, runbook, verify, lint, plan, apply, deploy, rollback, rollout, outpost_patch, images
+    render,
+    runbook,
+    verify,
+    lint,
+    chart,
+    plan,
+    apply,
+    deploy,
+    rollback,
+    rollout,
+    outpost_patch,
+    images,
 )

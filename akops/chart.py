@@ -19,7 +19,6 @@ import hashlib
 import json
 import os
 import shutil
-import subprocess
 import tarfile
 import tempfile
 import urllib.error
@@ -30,8 +29,9 @@ from pathlib import Path
 
 import yaml
 
+from akops import process
 from akops.environment import Chart
-from akops.errors import ClusterError, InputError, ToolMissingError
+from akops.errors import ClusterError, InputError
 from akops.layout import user_cache
 
 PULL_TIMEOUT = 120.0
@@ -89,20 +89,8 @@ def cached(chart: Chart, cache: Path | None = None) -> PulledChart | None:
 
 
 def _run(argv: list[str], what: str, timeout: float) -> str:
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired as e:
-        raise ClusterError(f"{what}: no answer within {timeout:g}s") from e
-    except OSError as e:
-        raise ToolMissingError(f"{what}: cannot run {argv[0]}: {e.strerror}") from e
-    if done.returncode != 0:
+    done = process.run(argv, timeout=timeout)
+    if not done.ok:
         lines = [ln.strip() for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
         raise InputError(f"{what} failed: {lines[-1] if lines else done.returncode}")
     return done.stdout

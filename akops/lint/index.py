@@ -29,6 +29,7 @@ from akops.lint.workloads import (
     Workload,
     from_object,
     from_values,
+    on_real_objects,
     selector_matches,
 )
 from akops.yamldoc import PathKey, dotted
@@ -52,6 +53,9 @@ class Settings:
     waivers: Sequence[Any] = ()
     waivers_source: str = "waivers"
     values_files: frozenset[str] = field(default_factory=frozenset)  # named with --values
+    # What `helm template` of the pinned chart rendered from the values (empty: judge the
+    # chart's Deployments by the model in akops.lint.workloads instead).
+    chart_objects: tuple[KubeObject, ...] = ()
 
     def fingerprint(self) -> str:
         """What decides a file's own findings (waivers are applied after, to the whole run)."""
@@ -111,6 +115,8 @@ class Index:
         self._of_values: dict[int, tuple[Workload, ...]] = {}
         for v in self.values:
             mine = tuple(from_values(v, self.settings.release, self.settings.chart_version))
+            if self.settings.chart_objects:
+                mine = on_real_objects(mine, self.settings.chart_objects)
             self._of_values[id(v)] = mine
             workloads.extend(mine)
         self.workloads = tuple(workloads)

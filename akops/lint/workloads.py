@@ -13,8 +13,8 @@ line of the file the operator edits. tests/integration/chart/ holds this model a
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from dataclasses import dataclass, field
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from akops.environment import chart_fullname
@@ -536,6 +536,72 @@ def from_values(
             )
         )
     return out
+
+
+def on_real_objects(
+    model: Sequence[Workload], objects: Sequence[KubeObject]
+) -> tuple[Workload, ...]:
+    """The model's workloads with every fact taken from the chart's real objects.
+
+    ``objects`` is what ``helm template`` rendered from the same values. What the rules
+    judge (replicas, labels, containers, probes, env, volumes, affinity, spread, strategy,
+    annotations, the PDB) comes from the real Deployments and PDBs; where a finding
+    points (the values file and its keys) stays the model's, so the operator is still
+    sent to the line to edit. A model workload the chart did not render is dropped.
+    """
+    real = {o.name: (o, w) for o in objects if (w := from_object(o)) is not None}
+    pdbs = [o for o in objects if o.kind == "PodDisruptionBudget"]
+    out = []
+    for m in model:
+        found = real.get(m.name)
+        if found is None:
+            continue
+        _, r = found
+        out.append(
+            replace(
+                m,
+                replicas=r.replicas,
+                labels=r.labels,
+                containers=tuple(_real_container(m, c) for c in r.containers),
+                volumes=r.volumes,
+                affinity=r.affinity,
+                spread=r.spread,
+                strategy=r.strategy,
+                annotations=r.annotations,
+                budget=_real_budget(m, r, pdbs),
+            )
+        )
+    return tuple(out)
+
+
+def _real_container(model: Workload, real: Container) -> Container:
+    base = model.containers[0]
+    mine = next((c for c in model.containers if c.name == real.name), None)
+    at = mine or base
+    paths = {v.name: v.path for v in at.env}
+    env_base: PathKey = (*at.path, "env")
+    return replace(
+        at,
+        name=real.name,
+        image=real.image,
+        resources=real.resources,
+        readiness=real.readiness,
+        liveness=real.liveness,
+        startup=real.startup,
+        env=tuple(replace(v, path=paths.get(v.name, env_base)) for v in real.env),
+        mounts=real.mounts,
+    )
+
+
+def _real_budget(model: Workload, real: Workload, pdbs: Sequence[KubeObject]) -> Budget | None:
+    for pdb in pdbs:
+        spec = _dict(pdb.data.get("spec"))
+        if selector_matches(spec.get("selector"), real.labels):
+            path = model.budget.path if model.budget else (*model.replicas_path[:1], "pdb")
+            return Budget(
+                spec.get("minAvailable"), spec.get("maxUnavailable"), model.source, path, pdb.ref
+            )
+    return None
 
 
 def _render_probe(probe: Any, web_path: str) -> dict[str, Any] | None:

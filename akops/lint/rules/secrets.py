@@ -19,6 +19,7 @@ from akops.yamldoc import PathKey, dotted
 _SECRET_ASSIGN = re.compile(
     r"(?i)\b(password|passwd|pwd|secret|secret_key|token|api[_-]?key|private[_-]?key)\s*[=:]\s*(?!\s*$)(\S+)"
 )
+_DIGEST = re.compile(r"[0-9a-f]{64}")
 _SECRET_NAME = re.compile(r"(?i)(password|passwd|secret|token|api_?key|private_?key|credential)")
 
 
@@ -107,8 +108,14 @@ def secrets_env(ix: Index) -> Iterator[Finding]:
 
 def _scan_annotations(src: Located, ref: str, annotations: Any, base: PathKey) -> Iterator[Finding]:
     for key, value in annotations.items() if isinstance(annotations, dict) else []:
-        if key == "kubectl.kubernetes.io/last-applied-configuration" and ref.startswith("Secret/"):
-            what: str | None = "the whole Secret (last-applied-configuration)"
+        if str(key).startswith("checksum/") and _DIGEST.fullmatch(str(value)):
+            # A digest of rendered config (the Authentik chart's `checksum/secret`) is the
+            # usual restart trigger; it reveals nothing of what it hashes.
+            what: str | None = None
+        elif key == "kubectl.kubernetes.io/last-applied-configuration" and ref.startswith(
+            "Secret/"
+        ):
+            what = "the whole Secret (last-applied-configuration)"
         else:
             what = secret_in(str(value)) or (
                 "a secret-named value" if _SECRET_NAME.search(str(key).rsplit("/", 1)[-1]) else None

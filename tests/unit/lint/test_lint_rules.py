@@ -451,6 +451,20 @@ def test_secret_in_annotation(stack: StackFiles) -> None:
     assert only(stack.findings(rule)).object == "Deployment/goauthentik-server"
 
 
+def test_a_config_checksum_annotation_is_not_a_secret(stack: StackFiles) -> None:
+    """The Authentik chart's own `checksum/secret` (a sha256 of its Secret) is a restart trigger."""
+    rule = exercises("secrets.annotation")
+    digest = "01ba4719c80b6fe911b091a7c05124b64eeece964e09c058ef8f9805daca546b"
+    stack.deployment(
+        lambda d: d["metadata"].__setitem__("annotations", {"checksum/secret": digest})
+    )
+    assert stack.findings(rule) == []
+    stack.deployment(
+        lambda d: d["metadata"].__setitem__("annotations", {"checksum/secret": CANARY})
+    )
+    assert only(stack.findings(rule)).path == "metadata.annotations.checksum/secret"
+
+
 # --- database ---------------------------------------------------------------------------------
 
 
