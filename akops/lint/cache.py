@@ -21,15 +21,12 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
+from akops.layout import user_cache
 from akops.lint.style import Problem
 
 
 def cache_root() -> Path:
-    explicit = os.environ.get("AKOPS_CACHE_DIR")
-    if explicit:
-        return Path(explicit)
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "akops"
+    return user_cache()
 
 
 class StyleCache:

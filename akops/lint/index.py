@@ -10,6 +10,7 @@ the lookups stay linear without timing anything.
 
 from __future__ import annotations
 
+import hashlib
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -69,6 +70,8 @@ class Settings:
                 self.web_worker_mib,
                 self.server_base_mib,
                 sorted(self.values_files),
+                # The real chart's objects change a values file's findings: part of the key.
+                hashlib.sha256(repr([o.data for o in self.chart_objects]).encode()).hexdigest(),
             )
         )
 
