@@ -434,7 +434,7 @@ def plan(
     verbose: bool = False,
 ) -> None:
     """Show what apply would change (server-side dry run); exit 0 none, 2 changes, 1 error."""
-    from akops.cluster import deploy as d
+    from akops.ops import operations as d
 
     with exits():
         result = d.plan_env(
@@ -467,7 +467,7 @@ def apply(
     dry_run: bool = False,
 ) -> None:
     """Show the plan, confirm, then server-side apply the stack (and upgrade the release)."""
-    from akops.cluster import deploy as d
+    from akops.ops import operations as d
 
     with exits():
         d.apply_env(
@@ -504,7 +504,7 @@ def deploy(
     dry_run: bool = False,
 ) -> None:
     """Render, lint, plan, confirm, apply, wait for the rollout, verify; one summary."""
-    from akops.cluster import deploy as d
+    from akops.ops import operations as d
 
     with exits():
         summary = d.deploy_env(
@@ -542,7 +542,7 @@ def rollback(
     dry_run: bool = False,
 ) -> None:
     """Roll PgBouncer and the Authentik release back one revision, then wait and verify."""
-    from akops.cluster import deploy as d
+    from akops.ops import operations as d
 
     with exits():
         summary = d.rollback_env(
@@ -571,7 +571,7 @@ def rollout(
     c: Context, env: str = "prod", context: str | None = None, deployment: list[str] | None = None
 ) -> None:
     """Wait (by watch, with a live display) until the stack's Deployments converge."""
-    from akops.cluster import deploy as d
+    from akops.ops import operations as d
 
     with exits():
         done = d.rollout_env(LAYOUT, env, context=context, names=tuple(deployment or ()))
@@ -586,7 +586,7 @@ def rollout(
 )
 def outpost_patch(c: Context, env: str = "prod", dry_run: bool = False) -> None:
     """Send the rendered outpost kubernetes_json_patches to the Authentik API."""
-    from akops.cluster import deploy as d
+    from akops.ops import operations as d
 
     with exits():
         print(d.outpost_patch_env(LAYOUT, env, dry_run=dry_run))

@@ -33,8 +33,8 @@ from rich.console import Console
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from akops.cluster import deploy  # noqa: E402
 from akops.layout import Layout  # noqa: E402
+from akops.ops import operations as deploy  # noqa: E402
 from tests.integration.cluster.emulator import Cluster  # noqa: E402
 
 

@@ -10,10 +10,10 @@ import urllib.request
 
 import pytest
 
-from akops.cluster import deploy
 from akops.cluster.plan import FieldChange, Plan
 from akops.errors import ConflictError, RejectedError
 from akops.layout import Layout
+from akops.ops import operations as deploy
 
 from .conftest import CANARY, ENV
 from .emulator import Cluster

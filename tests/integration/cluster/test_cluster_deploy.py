@@ -14,10 +14,10 @@ import pytest
 import yaml
 from rich.console import Console
 
-from akops.cluster import deploy
-from akops.cluster.deploy import DeployHooks
 from akops.errors import ClusterError, StepFailed, ToolMissingError
 from akops.layout import Layout
+from akops.ops import operations as deploy
+from akops.ops.stages import DeployHooks
 from akops.render import render_env
 
 from .conftest import CANARY, ENV, FakeHelm, emu_environment, pgbouncer_template, record_revisions

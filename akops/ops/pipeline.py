@@ -1,21 +1,23 @@
-"""A pipeline of named stages with one summary and the exit code of the first failure.
+"""A pipeline of named stages over one typed run state, with one summary.
 
-Rule: pure orchestration. A stage is a name and a function returning a one-line
-detail; it fails by raising ``AkopsError`` (its ``exit_code`` becomes the
-pipeline's), skips itself by raising ``Skip``, and is skipped when an earlier stage
-failed or its ``when`` predicate says no. Nothing here knows what a stage does.
+Rule: pure orchestration. A stage is a name and a function of the run state returning a
+one-line detail; it fails by raising ``AkopsError`` (its ``exit_code`` becomes the
+pipeline's, and the error is kept for callers that re-raise it), skips itself by raising
+``Skip``, and is skipped when an earlier stage failed or its ``when`` predicate gives a
+reason. Nothing here knows what a stage does.
 """
 
 from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from typing import Literal
+from dataclasses import dataclass, field
+from typing import Generic, Literal, TypeVar
 
 from akops.errors import AkopsError
 
 Status = Literal["ok", "failed", "skipped"]
+S = TypeVar("S")
 
 
 class Skip(Exception):
@@ -23,10 +25,10 @@ class Skip(Exception):
 
 
 @dataclass(frozen=True)
-class Stage:
+class Stage(Generic[S]):
     name: str
-    run: Callable[[], str | None]
-    when: Callable[[], str | None] | None = None
+    run: Callable[[S], str | None]
+    when: Callable[[S], str | None] | None = None
     """Returns a reason to skip the stage (``None``: run it)."""
 
 
@@ -37,6 +39,7 @@ class StageResult:
     detail: str
     seconds: float
     exit_code: int = 0
+    error: AkopsError | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -58,6 +61,12 @@ class Summary:
     def failed(self) -> StageResult | None:
         return next((r for r in self.results if r.status == "failed"), None)
 
+    def raise_failure(self) -> None:
+        """Re-raise the error of the stage that failed, if one did (for single operations)."""
+        failed = self.failed
+        if failed is not None and failed.error is not None:
+            raise failed.error
+
     def to_text(self) -> str:
         width = max((len(r.name) for r in self.results), default=5)
         lines = ["summary:"]
@@ -72,26 +81,28 @@ class Summary:
         return "\n".join(lines) + "\n"
 
 
-def run_stages(stages: Sequence[Stage], clock: Callable[[], float] = time.monotonic) -> Summary:
-    """Run ``stages`` in order; after a failure the rest are skipped."""
+def run_stages(
+    stages: Sequence[Stage[S]], state: S, clock: Callable[[], float] = time.monotonic
+) -> Summary:
+    """Run ``stages`` in order on ``state``; after a failure the rest are skipped."""
     results: list[StageResult] = []
     failed: StageResult | None = None
     for stage in stages:
         if failed is not None:
             results.append(StageResult(stage.name, "skipped", f"after {failed.name} failed", 0.0))
             continue
-        reason = stage.when() if stage.when is not None else None
+        reason = stage.when(state) if stage.when is not None else None
         if reason:
             results.append(StageResult(stage.name, "skipped", reason, 0.0))
             continue
         start = clock()
         try:
-            detail = stage.run() or ""
+            detail = stage.run(state) or ""
         except Skip as e:
             results.append(StageResult(stage.name, "skipped", str(e), clock() - start))
             continue
         except AkopsError as e:
-            failed = StageResult(stage.name, "failed", str(e), clock() - start, e.exit_code)
+            failed = StageResult(stage.name, "failed", str(e), clock() - start, e.exit_code, e)
             results.append(failed)
             continue
         results.append(StageResult(stage.name, "ok", detail, clock() - start))

@@ -1,4 +1,4 @@
-"""The deploy pipeline's orchestration: stage order, skips, the first failure's exit code (pure)."""
+"""The pipelines' orchestration: stage order, skips, the first failure's exit code (pure)."""
 
 from __future__ import annotations
 
@@ -7,9 +7,9 @@ from collections.abc import Callable
 
 import pytest
 
-from akops.cluster.deploy import confirm
-from akops.cluster.pipeline import Skip, Stage, run_stages
 from akops.errors import ClusterError, InputError, StepFailed
+from akops.ops.confirm import confirm
+from akops.ops.pipeline import Skip, Stage, run_stages
 
 
 def clock() -> Callable[[], float]:
@@ -21,14 +21,14 @@ def test_all_stages_ok() -> None:
     ran: list[str] = []
 
     def stage(name: str) -> Stage:
-        def run() -> str:
-            ran.append(name)
+        def run(state: list[str]) -> str:
+            state.append(name)
             return f"{name} done"
 
         return Stage(name, run)
 
     stages = [stage(n) for n in ("render", "lint", "plan")]
-    summary = run_stages(stages, clock=clock())
+    summary = run_stages(stages, ran, clock=clock())
     assert ran == ["render", "lint", "plan"]
     assert summary.exit_code == 0 and summary.ok
     assert summary.to_text() == (
@@ -46,13 +46,13 @@ def test_first_failure_decides_the_exit_code_and_the_rest_is_skipped() -> None:
     def fail(error: Exception) -> str:
         raise error
 
-    stages = [
-        Stage("render", lambda: "ok"),
-        Stage("plan", lambda: fail(ClusterError("cannot reach the Kubernetes API"))),
-        Stage("apply", lambda: ran.pop()),
-        Stage("verify", lambda: fail(StepFailed("checks failed"))),
+    stages: list[Stage[list[str]]] = [
+        Stage("render", lambda s: "ok"),
+        Stage("plan", lambda s: fail(ClusterError("cannot reach the Kubernetes API"))),
+        Stage("apply", lambda s: s.pop()),
+        Stage("verify", lambda s: fail(StepFailed("checks failed"))),
     ]
-    summary = run_stages(stages, clock=clock())
+    summary = run_stages(stages, ran, clock=clock())
     assert ran == []
     assert summary.exit_code == 2
     assert [(r.name, r.status) for r in summary.results] == [
@@ -66,22 +66,26 @@ def test_first_failure_decides_the_exit_code_and_the_rest_is_skipped() -> None:
 
 
 def test_step_failure_is_exit_1() -> None:
-    def lint() -> str:
+    def lint(state: None) -> str:
         raise StepFailed("lint found errors")
 
-    assert run_stages([Stage("lint", lint)]).exit_code == 1
+    summary = run_stages([Stage("lint", lint)], None)
+    assert summary.exit_code == 1
+    with pytest.raises(StepFailed, match="lint found errors"):
+        summary.raise_failure()  # single operations re-raise the stage's own error
 
 
 def test_when_and_skip() -> None:
-    def nothing() -> str:
+    def nothing(state: None) -> str:
         raise Skip("no Deployment changed")
 
     summary = run_stages(
         [
-            Stage("apply", lambda: "x", when=lambda: "no changes"),
+            Stage("apply", lambda s: "x", when=lambda s: "no changes"),
             Stage("rollout", nothing),
-            Stage("verify", lambda: "passed", when=lambda: None),
-        ]
+            Stage("verify", lambda s: "passed", when=lambda s: None),
+        ],
+        None,
     )
     assert [(r.name, r.status, r.detail) for r in summary.results] == [
         ("apply", "skipped", "no changes"),
@@ -104,3 +108,16 @@ def test_confirm() -> None:
 
     with pytest.raises(StepFailed):
         confirm("Apply?", yes=False, interactive=True, ask=eof)
+
+
+def test_apply_is_the_deploy_pipeline_without_lint_and_verify() -> None:
+    from akops.ops import operations
+
+    deploy = [(st.name, st.run, st.when) for st in operations.DEPLOY]
+    assert [st[0] for st in deploy] == [
+        "render", "lint", "plan", "confirm", "apply", "rollout", "verify",
+    ]  # fmt: skip
+    assert [(st.name, st.run, st.when) for st in operations.APPLY] == [
+        st for st in deploy if st[0] not in ("lint", "verify")
+    ]
+    assert [st.name for st in operations.PLAN] == ["render", "plan"]

@@ -1,0 +1,355 @@
+"""The stack's changes on the cluster: planned, applied, rolled back, watched.
+
+Rule: I/O. The building blocks the orchestration (``akops.ops``) runs as stages: render
+an environment into a ``Target``, plan it (objects, the Helm release, the outpost
+patches), apply a reviewed plan, find and apply the previous revision, and watch what
+changed. Each prints what it does through ``out`` (masked) and raises ``AkopsError``
+subclasses; none asks the operator or decides an exit code.
+
+Whatever an apply or rollback changed is then watched until it converges (or a pod
+fails for good): the Deployments applied or restarted, and, when the Helm release
+changed, PgBouncer with the chart's ``<release>-server`` and ``<release>-worker``.
+Helm itself neither waits nor rolls back on its own (see ``akops.cluster.helm``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from akops.cluster.apply import Ledger, apply_objects, plan_objects, restart_all
+from akops.cluster.helm import Helm, helm_program, rendered_values
+from akops.cluster.objects import Manifest, Ref, manifests
+from akops.cluster.plan import OutpostPlan, Plan, ReleasePlan, release_plan, restarts
+from akops.environment import Environment
+from akops.errors import InputError, RolloutFailed, StepFailed
+from akops.layout import Layout
+from akops.secrets import Secrets, placeholders_in, resolve, resolve_one
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+    from rich.console import Console
+
+    from akops.cluster.outpost import Result as OutpostResult
+
+VALUES_FILE = "authentik-values.yaml"
+OUTPOST_FILE = "outpost-patches.yaml"
+PGBOUNCER = "pgbouncer"
+Out = Callable[[str], None]
+
+
+@dataclass(frozen=True)
+class Target:
+    """One environment, rendered, with the secrets its manifests need resolved."""
+
+    env: Environment
+    files: dict[str, str]
+    objects: list[Manifest]
+    secrets: Secrets = field(repr=False)
+    context: str
+
+    @property
+    def chart_deployments(self) -> list[str]:
+        chart = self.env.authentik.chart
+        return [chart.server, chart.worker]
+
+
+def prepare(
+    layout: Layout, env_name: str, context: str | None = None, *, with_secrets: bool = True
+) -> Target:
+    """Render ``env_name`` in memory and resolve the secrets its files reference."""
+    from akops.render import render_env
+
+    env, stack = render_env(layout, env_name)
+    files = stack.by_name()
+    needed: set[str] = set()
+    for text in files.values():
+        needed |= placeholders_in(text)
+    secrets = resolve(env.secrets, needed) if with_secrets else Secrets()
+    return Target(
+        env, files, manifests(stack, env.kube.namespace), secrets, context or env.kube.context
+    )
+
+
+def _helm(target: Target) -> Helm:
+    return Helm(target.env, target.context, target.secrets)
+
+
+def plan_release(target: Target) -> ReleasePlan:
+    chart = target.env.authentik.chart
+    values = rendered_values(target.files.get(VALUES_FILE, ""), VALUES_FILE)
+    live_values, live_version = _helm(target).live()
+    return release_plan(
+        chart.release,
+        target.env.kube.namespace,
+        chart.name,
+        chart.version,
+        values,
+        live_values,
+        live_version,
+    )
+
+
+def make_plan(
+    api: ApiClient, target: Target, *, skip_helm: bool = False, force: bool = False
+) -> Plan:
+    """The plan for objects, the Authentik release (unless ``skip_helm``) and outpost patches."""
+    if not skip_helm:
+        helm_program()  # before any API call: a missing tool is known at once
+    objects = plan_objects(
+        api, target.objects, target.env.kube.namespace, target.secrets, force=force
+    )
+    release = None if skip_helm else plan_release(target)
+    outpost = None
+    if target.env.authentik.outpost.api.enabled:
+        pending = outpost_patches(target, dry_run=True)
+        outpost = OutpostPlan(pending.outpost, "change" if pending.changed else "none")
+    return Plan(tuple(objects), release, target.secrets, outpost, restarts(target.objects, objects))
+
+
+@dataclass
+class Applied:
+    """What an apply changed: objects, the release, the outpost patches."""
+
+    objects: list[Ref] = field(default_factory=list)
+    deleted: list[Ref] = field(default_factory=list)
+    release: bool | None = False  # None: left alone (--skip-helm)
+    outpost: str | None = None
+    restarted: list[Ref] = field(default_factory=list)
+
+    @property
+    def deployments(self) -> list[str]:
+        """Our Deployments whose pods this apply replaces (applied or restarted)."""
+        names = [r.name for r in [*self.objects, *self.restarted] if r.kind == "Deployment"]
+        return list(dict.fromkeys(names))
+
+    def describe(self) -> str:
+        parts = [f"{len(self.objects)} object(s)"]
+        if self.deleted:
+            parts.append(f"{len(self.deleted)} deleted")
+        if self.restarted:
+            parts.append(f"{', '.join(map(str, self.restarted))} restarted")
+        if self.release is not None:
+            parts.append("release upgraded" if self.release else "release unchanged")
+        if self.outpost:
+            parts.append(self.outpost)
+        return ", ".join(parts)
+
+
+def outpost_patches(target: Target, *, dry_run: bool = False) -> OutpostResult:
+    """Send (or with ``dry_run`` only compare) the rendered outpost patches."""
+    from akops.cluster.outpost import parse_patches, send_patches
+
+    api_cfg = target.env.authentik.outpost.api
+    if api_cfg.token is None or not api_cfg.enabled:
+        raise InputError(f"environment {target.env.name!r}: authentik.outpost.api is not enabled")
+    token = resolve_one("authentik_token", api_cfg.token)
+    patches = parse_patches(target.files.get(OUTPOST_FILE, ""), OUTPOST_FILE)
+    return send_patches(target.env, patches, token, dry_run=dry_run)
+
+
+def apply_plan(
+    api: ApiClient,
+    target: Target,
+    plan: Plan,
+    *,
+    force: bool = False,
+    prune: bool = False,
+    skip_helm: bool = False,
+    out: Out = print,
+) -> Applied:
+    """Apply a reviewed plan: objects in order, prune, the Helm release, the outpost patches."""
+    ledger = Ledger()
+    release_due = not skip_helm and plan.release is not None and plan.release.action != "none"
+    outpost_due = plan.outpost is not None and plan.outpost.action != "none"
+    ledger.pending.extend(f"restart {r.ref}" for r in plan.restarts)
+    if release_due:
+        ledger.pending.append("helm release")
+    if outpost_due:
+        ledger.pending.append("outpost patches")
+    applied = Applied(release=None if skip_helm else False)
+    applied.objects, applied.deleted = apply_objects(
+        api, target.objects, plan.objects, target.secrets, ledger, force=force, prune=prune, log=out
+    )
+    # After the Secret is applied: the restarted pods read its new data.
+    applied.restarted = restart_all(api, plan.restarts, ledger, log=out)
+    if release_due:
+        ledger.step(
+            "helm release", lambda: _helm(target).upgrade(target.files.get(VALUES_FILE, ""))
+        )
+        chart = target.env.authentik.chart
+        out(f"upgraded helm release {chart.release} to chart {chart.name} {chart.version}")
+        applied.release = True
+    if outpost_due:
+        applied.outpost = ledger.step("outpost patches", lambda: outpost_patches(target).describe())
+        out(str(applied.outpost))
+    return applied
+
+
+def changed_deployments(target: Target, applied: Applied | None) -> list[str]:
+    """The Deployments to watch after ``applied``: ours it replaced, and with a release
+    change PgBouncer (Authentik's path to its database) and the chart's server and worker."""
+    if applied is None:
+        return []
+    names = applied.deployments
+    if applied.release:
+        names += [PGBOUNCER, *target.chart_deployments]
+    return list(dict.fromkeys(names))
+
+
+def wait_rollout(
+    api: ApiClient,
+    target: Target,
+    names: list[str],
+    console: Console | None = None,
+    *,
+    release: str | None = None,
+) -> str:
+    """Watch ``names`` until they converge; ``release`` names a release just changed."""
+    from akops.cluster.rollout import wait_for
+
+    try:
+        done = wait_for(
+            api,
+            target.env.kube.namespace,
+            names,
+            timeout=target.env.kube.rollout_timeout,
+            console=console,
+            secrets=target.secrets,
+        )
+    except RolloutFailed as e:
+        if release:
+            # Nothing rolls it back on its own: the new chart's migration may already have run.
+            e.args = (
+                f"{e}; helm release {release} stays at its new revision (no automatic "
+                "rollback: its database migration may have run); see "
+                "`invoke runbook.show db-boot-storm`",
+            )
+        raise
+    return ", ".join(f"{p.name} {p.ready}/{p.desired}" for p in done)
+
+
+def stack_deployments(target: Target) -> list[str]:
+    """Every Deployment of the stack: ours, the chart's, the embedded outpost's."""
+    ours = [m.ref.name for m in target.objects if m.ref.kind == "Deployment"]
+    return [*ours, *target.chart_deployments, target.env.authentik.outpost.deployment]
+
+
+def previous_template(
+    api: ApiClient, namespace: str, deployment: dict[str, Any]
+) -> tuple[int, dict[str, Any]]:
+    """(revision, pod template) of the revision before the Deployment's current one."""
+    from akops.cluster.call import call
+    from akops.cluster.convergence import selector_string
+
+    name = deployment["metadata"]["name"]
+    current = int(
+        ((deployment["metadata"].get("annotations") or {}).get("deployment.kubernetes.io/revision"))
+        or 0
+    )
+    found = call(
+        api,
+        "GET",
+        f"/apis/apps/v1/namespaces/{namespace}/replicasets",
+        what=f"ReplicaSets of Deployment/{name}",
+        query=[("labelSelector", selector_string(deployment))],
+    )
+    revisions: list[tuple[int, dict[str, Any]]] = []
+    for rs in found.get("items") or []:
+        meta = rs.get("metadata") or {}
+        owners = [
+            o.get("name")
+            for o in meta.get("ownerReferences") or []
+            if o.get("kind") == "Deployment"
+        ]
+        if name not in owners:
+            continue
+        revision = int(
+            (meta.get("annotations") or {}).get("deployment.kubernetes.io/revision") or 0
+        )
+        if revision and revision < current:
+            revisions.append((revision, rs["spec"]["template"]))
+    if not revisions:
+        raise StepFailed(f"Deployment/{name} has no revision before {current} to roll back to")
+    revision, template = max(revisions, key=lambda r: r[0])
+    template = dict(template)
+    labels = dict((template.get("metadata") or {}).get("labels") or {})
+    labels.pop("pod-template-hash", None)
+    template["metadata"] = {**(template.get("metadata") or {}), "labels": labels}
+    return revision, template
+
+
+@dataclass(frozen=True)
+class RollbackPlan:
+    """What a rollback would do: PgBouncer's pod template back one revision, and the release."""
+
+    manifest: Manifest
+    revision: int
+    template: dict[str, Any] = field(repr=False)
+    lines: tuple[str, ...]
+
+    def describe(self) -> str:
+        return "; ".join(line[2:] for line in self.lines)
+
+
+def rollback_plan(
+    api: ApiClient, target: Target, *, skip_helm: bool = False, force_config: bool = False
+) -> RollbackPlan:
+    """Find PgBouncer's previous revision (and the release's); refuse when the restored pods
+    would run a pgbouncer.ini that changed since that revision, unless ``force_config``."""
+    from akops.cluster.apply import get
+    from akops.cluster.revisions import config_drift, config_maps
+
+    manifest = next(
+        (m for m in target.objects if m.ref.kind == "Deployment" and m.ref.name == PGBOUNCER),
+        None,
+    )
+    if manifest is None:
+        raise InputError(f"environment {target.env.name!r} renders no Deployment/{PGBOUNCER}")
+    live = get(api, manifest.ref)
+    if live is None:
+        raise StepFailed(f"Deployment/{PGBOUNCER} does not exist; nothing to roll back")
+    revision, template = previous_template(api, target.env.kube.namespace, live)
+    lines = [f"~ Deployment/{PGBOUNCER}: pod template back to revision {revision}"]
+    name = next(iter(config_maps(template)), "pgbouncer-config")
+    config = get(api, Ref("ConfigMap", target.env.kube.namespace, name))
+    drift = config_drift(revision, template, config, name=name)
+    if drift and not force_config:
+        raise StepFailed(
+            f"refusing to roll back Deployment/{PGBOUNCER}: {drift}, and the restored pods "
+            "would run the current config; revert the config change in git and run "
+            "`invoke deploy`, or pass --force-config to roll back anyway"
+        )
+    if drift:
+        lines.append(f"! {drift}: rolling back anyway (--force-config)")
+    if not skip_helm:
+        release = target.env.authentik.chart.release
+        history = _helm(target).history()
+        if len(history) < 2:
+            raise StepFailed(f"helm release {release} has no previous revision")
+        prev, cur = history[-2], history[-1]
+        lines.append(
+            f"~ helm release {release}: revision {cur.get('revision')} "
+            f"({cur.get('chart')}) → {prev.get('revision')} ({prev.get('chart')})"
+        )
+    return RollbackPlan(manifest, revision, template, tuple(lines))
+
+
+def roll_back(
+    api: ApiClient, target: Target, plan: RollbackPlan, *, skip_helm: bool = False, out: Out = print
+) -> list[str]:
+    """Apply PgBouncer's previous pod template and roll the release back; the Deployments to
+    watch."""
+    from akops.cluster.apply import server_apply
+    from akops.cluster.objects import to_apply
+
+    body = to_apply(plan.manifest, target.secrets)
+    body["spec"]["template"] = plan.template
+    server_apply(api, body, dry_run=False, force=False, secrets=target.secrets)
+    out(f"rolled back Deployment/{PGBOUNCER}")
+    if skip_helm:
+        return [PGBOUNCER]
+    _helm(target).rollback()
+    out(f"rolled back helm release {target.env.authentik.chart.release}")
+    return [PGBOUNCER, *target.chart_deployments]

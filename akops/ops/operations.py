@@ -1,0 +1,187 @@
+"""The operations of the invoke tasks, each a pipeline of the same typed stages.
+
+Rule: orchestration. ``deploy`` is render → lint → plan → confirm → apply → rollout →
+verify; ``apply`` is the same pipeline without lint and verify; ``plan`` stops after
+the plan; ``rollback`` finds the previous revision, confirms, rolls back, watches and
+verifies; ``rollout`` watches. Operations that end in a summary return it; single
+operations (plan, apply, rollout) re-raise the failing stage's error instead.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from akops.cluster.changes import Out, outpost_patches, prepare
+from akops.cluster.plan import Plan
+from akops.layout import Layout
+from akops.ops import stages as s
+from akops.ops.pipeline import Stage, Summary, run_stages
+from akops.ops.stages import DeployHooks, Flags, Run
+
+if TYPE_CHECKING:
+    from rich.console import Console
+
+DEPLOY: tuple[Stage[Run], ...] = (
+    Stage("render", s.render),
+    Stage("lint", s.lint),
+    Stage("plan", s.plan),
+    Stage("confirm", s.approve("Apply this plan?"), when=s.unchanged),
+    Stage("apply", s.apply, when=s.unchanged),
+    Stage("rollout", s.rollout, when=s.unchanged),
+    Stage("verify", s.verify, when=s.dry),
+)
+APPLY = tuple(stage for stage in DEPLOY if stage.name not in ("lint", "verify"))
+PLAN = tuple(stage for stage in DEPLOY if stage.name in ("render", "plan"))
+ROLLBACK: tuple[Stage[Run], ...] = (
+    Stage("plan", s.find_rollback),
+    Stage("confirm", s.approve("Roll back?"), when=s.dry),
+    Stage("rollback", s.roll, when=s.dry),
+    Stage("rollout", s.rollout, when=s.dry),
+    Stage("verify", s.verify, when=s.dry),
+)
+ROLLOUT: tuple[Stage[Run], ...] = (
+    Stage("render", s.render),
+    Stage("select", s.select_stack),
+    Stage("rollout", s.rollout),
+)
+
+
+def execute(stages: Sequence[Stage[Run]], run: Run) -> Summary:
+    """Run ``stages`` on ``run``, closing its API connection at the end."""
+    try:
+        return run_stages(stages, run)
+    finally:
+        run.close()
+
+
+def plan_env(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    skip_helm: bool = False,
+    force: bool = False,
+) -> Plan:
+    flags = Flags(context=context, skip_helm=skip_helm, force=force)
+    run = Run(layout, env_name, flags, out=lambda _: None)
+    execute(PLAN, run).raise_failure()
+    return run.planned
+
+
+def apply_env(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    yes: bool = False,
+    force: bool = False,
+    prune: bool = False,
+    skip_helm: bool = False,
+    dry_run: bool = False,
+    out: Out = print,
+    console: Console | None = None,
+    interactive: bool | None = None,
+) -> Plan:
+    """Show the plan, confirm, apply, watch what changed converge.
+
+    Returns the plan that was (or, dry-run, would be) applied.
+    """
+    flags = Flags(
+        context=context,
+        yes=yes,
+        force=force,
+        prune=prune,
+        skip_helm=skip_helm,
+        dry_run=dry_run,
+        interactive=interactive,
+    )
+    run = Run(layout, env_name, flags, out=out, console=console)
+    execute(APPLY, run).raise_failure()
+    if dry_run and run.planned.has_changes:
+        out("--dry-run: nothing applied")
+    return run.planned
+
+
+def deploy_env(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    yes: bool = False,
+    force: bool = False,
+    prune: bool = False,
+    skip_helm: bool = False,
+    dry_run: bool = False,
+    out: Out = print,
+    console: Console | None = None,
+    hooks: DeployHooks | None = None,
+    interactive: bool | None = None,
+) -> Summary:
+    """render → lint → plan → confirm → apply → rollout → verify; the summary of all stages."""
+    flags = Flags(
+        context=context,
+        yes=yes,
+        force=force,
+        prune=prune,
+        skip_helm=skip_helm,
+        dry_run=dry_run,
+        interactive=interactive,
+    )
+    run = Run(layout, env_name, flags, out=out, console=console, hooks=hooks or DeployHooks())
+    return execute(DEPLOY, run)
+
+
+def rollback_env(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    yes: bool = False,
+    skip_helm: bool = False,
+    force_config: bool = False,
+    dry_run: bool = False,
+    out: Out = print,
+    console: Console | None = None,
+    hooks: DeployHooks | None = None,
+    interactive: bool | None = None,
+) -> Summary:
+    """PgBouncer and the Helm release to their previous revisions; then wait and verify.
+
+    The restored PgBouncer pods mount the *current* ConfigMap, so the rollback refuses
+    (exit 1, like any refusal on the cluster's state) when pgbouncer.ini changed since
+    that revision, unless ``force_config``.
+    """
+    flags = Flags(
+        context=context,
+        yes=yes,
+        skip_helm=skip_helm,
+        force_config=force_config,
+        dry_run=dry_run,
+        interactive=interactive,
+    )
+    run = Run(layout, env_name, flags, out=out, console=console, hooks=hooks or DeployHooks())
+    return execute(ROLLBACK, run)
+
+
+def rollout_env(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    names: tuple[str, ...] = (),
+    console: Console | None = None,
+) -> str:
+    """Watch ``names`` (default: every Deployment of the stack) until they converge."""
+    flags = Flags(context=context, deployments=names)
+    run = Run(layout, env_name, flags, out=lambda _: None, console=console)
+    summary = execute(ROLLOUT, run)
+    summary.raise_failure()
+    return summary.results[-1].detail
+
+
+def outpost_patch_env(layout: Layout, env_name: str, *, dry_run: bool = False) -> str:
+    """Send the rendered outpost patches (only the Authentik API token is resolved)."""
+    target = prepare(layout, env_name, with_secrets=False)
+    result = outpost_patches(target, dry_run=dry_run).describe()
+    return f"{result} (--dry-run: nothing sent)" if dry_run else result

@@ -1,0 +1,228 @@
+"""The stages of every operation, and the typed state they pass along.
+
+Rule: orchestration. A stage is a function of the ``Run`` state: it reads what earlier
+stages left in it (the rendered ``target``, the ``plan``, what was ``applied``), calls
+down into ``akops.cluster``, ``akops.lint`` or ``akops.verify``, records its own result
+in the state and returns a one-line detail for the summary. The pipelines of
+``akops.ops.operations`` are lists of these stages.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from akops.cluster.changes import (
+    Applied,
+    Out,
+    RollbackPlan,
+    Target,
+    apply_plan,
+    changed_deployments,
+    make_plan,
+    prepare,
+    roll_back,
+    rollback_plan,
+    stack_deployments,
+    wait_rollout,
+)
+from akops.cluster.plan import Plan
+from akops.errors import StepFailed
+from akops.layout import Layout
+from akops.ops.confirm import confirm
+from akops.ops.pipeline import Skip
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+    from rich.console import Console
+
+
+def lint_stack(layout: Layout, env_name: str, out: Out) -> str:
+    from akops.lint import lint_environment
+
+    report = lint_environment(layout, env_name)
+    out(report.to_text().rstrip("\n"))
+    if not report.ok:
+        raise StepFailed("lint found errors; fix them or waive them in the environment file")
+    return "no errors"
+
+
+def verify_stack(layout: Layout, env_name: str, context: str | None, out: Out) -> str:
+    from akops.verify import verify_environment
+
+    report = verify_environment(layout, env_name, context=context, target="cluster")
+    out(report.to_text().rstrip("\n"))
+    if not report.ok:
+        raise StepFailed("verify found failing checks")
+    return "all checks passed"
+
+
+@dataclass
+class DeployHooks:
+    """The stages that belong to other areas; replaceable so the pipeline can be exercised alone."""
+
+    lint: Callable[[Layout, str, Out], str] = lint_stack
+    verify: Callable[[Layout, str, str | None, Out], str] = verify_stack
+
+
+@dataclass(frozen=True)
+class Flags:
+    """The operator's flags of one operation."""
+
+    context: str | None = None
+    yes: bool = False
+    force: bool = False
+    prune: bool = False
+    skip_helm: bool = False
+    dry_run: bool = False
+    force_config: bool = False
+    #: whether stdin is a terminal (``None``: ask ``sys.stdin``)
+    interactive: bool | None = None
+    #: Deployments ``rollout`` watches (empty: every Deployment of the stack)
+    deployments: tuple[str, ...] = ()
+
+
+@dataclass
+class Run:
+    """One operation's state: its inputs, then what each stage found or did, in stage order."""
+
+    layout: Layout
+    env_name: str
+    flags: Flags = field(default_factory=Flags)
+    out: Out = print
+    console: Console | None = None
+    hooks: DeployHooks = field(default_factory=DeployHooks)
+    with_secrets: bool = True
+    # --- set by the stages --------------------------------------------------------------
+    target: Target | None = None
+    api: ApiClient | None = None
+    plan: Plan | None = None
+    applied: Applied | None = None
+    rollback: RollbackPlan | None = None
+    #: the Deployments to watch, and the Helm release among the changes (for the message)
+    watch: list[str] = field(default_factory=list)
+    release: str | None = None
+
+    @property
+    def rendered(self) -> Target:
+        assert self.target is not None, "the render stage runs first"
+        return self.target
+
+    @property
+    def planned(self) -> Plan:
+        assert self.plan is not None, "the plan stage runs first"
+        return self.plan
+
+    def cluster(self) -> ApiClient:
+        """The API client, connected on first use (after the context guard)."""
+        if self.api is None:
+            from akops.cluster.connect import connect
+
+            self.api = connect(self.rendered.env, self.flags.context)
+        return self.api
+
+    def close(self) -> None:
+        if self.api is not None:
+            client: Any = self.api  # the client's close() is untyped
+            client.close()
+
+
+# --- stages --------------------------------------------------------------------------------
+
+
+def render(run: Run) -> str:
+    run.target = t = prepare(
+        run.layout, run.env_name, run.flags.context, with_secrets=run.with_secrets
+    )
+    return f"{len(t.files)} files, {len(t.objects)} objects"
+
+
+def lint(run: Run) -> str:
+    return run.hooks.lint(run.layout, run.env_name, run.out)
+
+
+def plan(run: Run) -> str:
+    f = run.flags
+    run.plan = p = make_plan(run.cluster(), run.rendered, skip_helm=f.skip_helm, force=f.force)
+    run.out(p.to_text().rstrip("\n"))
+    return p.summary()
+
+
+def approve(question: str) -> Callable[[Run], str]:
+    def stage(run: Run) -> str:
+        confirm(question, yes=run.flags.yes, interactive=run.flags.interactive)
+        return "--yes" if run.flags.yes else "confirmed"
+
+    return stage
+
+
+def apply(run: Run) -> str:
+    f, target, p = run.flags, run.rendered, run.planned
+    a = apply_plan(
+        run.cluster(), target, p, force=f.force, prune=f.prune, skip_helm=f.skip_helm, out=run.out
+    )
+    run.applied = a
+    run.out(f"Apply complete: {a.describe()}.")
+    kept = p.refs("destroy") if not f.prune else []
+    if kept:
+        run.out(
+            f"Kept {len(kept)} object(s) planned for destroy ({', '.join(map(str, kept))}); "
+            "pass --prune to delete them."
+        )
+    run.watch = changed_deployments(target, a)
+    run.release = target.env.authentik.chart.release if a.release else None
+    return a.describe()
+
+
+def select_stack(run: Run) -> str:
+    run.watch = list(run.flags.deployments) or stack_deployments(run.rendered)
+    return ", ".join(run.watch)
+
+
+def rollout(run: Run) -> str:
+    if not run.watch:
+        raise Skip("no Deployment changed")
+    done = wait_rollout(run.cluster(), run.rendered, run.watch, run.console, release=run.release)
+    run.out(f"Rollout complete: {done}.")
+    return done
+
+
+def verify(run: Run) -> str:
+    return run.hooks.verify(run.layout, run.env_name, run.flags.context, run.out)
+
+
+def find_rollback(run: Run) -> str:
+    from akops.cluster.helm import helm_program
+
+    render(run)
+    if not run.flags.skip_helm:
+        helm_program()  # before any API call: a missing tool is known at once
+    f = run.flags
+    run.rollback = rb = rollback_plan(
+        run.cluster(), run.rendered, skip_helm=f.skip_helm, force_config=f.force_config
+    )
+    run.out("\n".join(rb.lines))
+    return rb.describe()
+
+
+def roll(run: Run) -> str:
+    assert run.rollback is not None, "the rollback plan comes first"
+    run.watch = roll_back(
+        run.cluster(), run.rendered, run.rollback, skip_helm=run.flags.skip_helm, out=run.out
+    )
+    return "done"
+
+
+# --- when a stage does not run ---------------------------------------------------------------
+
+
+def dry(run: Run) -> str | None:
+    return "--dry-run" if run.flags.dry_run else None
+
+
+def unchanged(run: Run) -> str | None:
+    """Why apply and what follows it do not run: a dry run, or nothing to change."""
+    if run.flags.dry_run:
+        return "--dry-run"
+    return None if run.planned.has_changes else "no changes"
