@@ -28,10 +28,13 @@ class InputError(AkopsError):
 class YAMLSyntaxError(InputError):
     """A text is not valid YAML; ``line`` (1-based, when known) and ``problem`` say where and why."""
 
-    def __init__(self, message: str, line: int | None = None, problem: str = "") -> None:
+    def __init__(
+        self, message: str, line: int | None = None, problem: str = "", column: int | None = None
+    ) -> None:
         super().__init__(message)
         self.line = line
         self.problem = problem
+        self.column = column
 
 
 class EnvironmentConfigError(InputError):

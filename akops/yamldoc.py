@@ -102,7 +102,10 @@ def parse_all(text: str, source: str) -> list[Document]:
         where = f"{source}:{mark.line + 1}" if mark else source
         problem = str(e.problem or e.context)
         raise YAMLSyntaxError(
-            f"{where}: invalid YAML: {problem}", mark.line + 1 if mark else None, problem
+            f"{where}: invalid YAML: {problem}",
+            mark.line + 1 if mark else None,
+            problem,
+            mark.column + 1 if mark else None,
         ) from e
     except yaml.YAMLError as e:
         raise YAMLSyntaxError(f"{source}: invalid YAML: {e}", None, str(e)) from e

@@ -17,6 +17,9 @@ the rest of the run goes on. Only a file that cannot be read at all is bad input
 
 from __future__ import annotations
 
+import contextlib
+import os
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
@@ -24,7 +27,7 @@ from typing import Any
 
 from akops.errors import InputError, YAMLSyntaxError
 from akops.lint.findings import Finding
-from akops.lint.pgbouncer import PgBouncerIni, parse_ini
+from akops.lint.pgbouncer import Included, PgBouncerIni, parse_ini
 from akops.lint.registry import finding
 from akops.yamldoc import Document, PathKey, display, dotted, parse_all, read_text
 
@@ -86,7 +89,10 @@ class SourceText:
     file: str
     text: str = field(repr=False)
     is_yaml: bool
-    readable: bool = True  # False: a file type lint does not read (named in a note)
+    readable: bool = True  # False: not linted on its own (``skip`` says why, in a note)
+    skip: str = ""
+    base: str | None = None  # an ini file's directory, for its %include lines
+    includes: tuple[tuple[str, Included], ...] = ()  # resolved path → the file read for it
 
 
 @dataclass(frozen=True)
@@ -195,14 +201,15 @@ def classify(texts: Iterable[SourceText], how: Classifier | None = None) -> Sour
     for src in texts:
         if not src.readable:
             suffix = PurePath(src.file).suffix or "(no suffix)"
-            notes.append(_note(src.file, None, f"lint does not read {suffix} files: skipped"))
+            why = src.skip or f"lint does not read {suffix} files: skipped"
+            notes.append(_note(src.file, None, why))
             continue
         kept.append(src)
         if not src.text.strip():
             notes.append(_note(src.file, None, "empty file: nothing to lint"))
             continue
         if not src.is_yaml:
-            inis.append(parse_ini(src.text, src.file))
+            inis.append(parse_ini(src.text, src.file, base=src.base, includes=dict(src.includes)))
             continue
         try:
             docs = parse_all(src.text, src.file)
@@ -213,6 +220,7 @@ def classify(texts: Iterable[SourceText], how: Classifier | None = None) -> Sour
                     f"invalid YAML: {e.problem}; nothing in this file was checked",
                     file=src.file,
                     line=e.line,
+                    column=e.column,
                 )
             )
             continue
@@ -245,10 +253,11 @@ class FileRef:
 
     path: Path
     label: str  # as findings show it
+    included_by: str | None = None  # an ini another given ini includes: checked there
 
     @property
     def readable(self) -> bool:
-        return self.path.suffix in READ_SUFFIXES
+        return self.path.suffix in READ_SUFFIXES and self.included_by is None
 
 
 def _expand(path: Path) -> list[Path]:
@@ -266,23 +275,82 @@ def _expand(path: Path) -> list[Path]:
     return [path]
 
 
+_INCLUDE = re.compile(r"^[ \t]*%include[ \t]+(\S.*?)[ \t\r]*$", re.MULTILINE)
+MAX_INCLUDES = 100
+
+
+def _includes_of(path: Path, text: str) -> list[Path]:
+    return [
+        Path(m.group(1)) if Path(m.group(1)).is_absolute() else path.parent / m.group(1)
+        for m in _INCLUDE.finditer(text)
+    ]
+
+
+def gather_includes(path: Path, text: str) -> tuple[tuple[str, Included], ...]:
+    """Every file ``path`` includes, transitively (each read once; cycles stop)."""
+    found: dict[str, Included] = {}
+    todo = _includes_of(path, text)
+    while todo and len(found) < MAX_INCLUDES:
+        target = todo.pop(0)
+        key = str(PurePath(os.path.normpath(target.absolute())))
+        if key in found:
+            continue
+        try:
+            body = target.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            why = "no such file" if isinstance(e, FileNotFoundError) else f"cannot read ({e})"
+            found[key] = Included(display(target), None, why)
+            continue
+        found[key] = Included(display(target), body)
+        todo.extend(_includes_of(target, body))
+    return tuple(found.items())
+
+
 def expand_paths(paths: Sequence[Path | str]) -> list[FileRef]:
-    """Every file named (directories: every file under them, sorted; dotfiles skipped)."""
+    """Every file named (directories: every file under them, sorted; dotfiles skipped).
+
+    An ini that another given ini includes is linted as part of it, not alone (alone
+    it has no [pgbouncer] section of its own).
+    """
     if not paths:
         raise InputError("no files to lint: give --path at least once")
     refs: dict[Path, FileRef] = {}
     for given in paths:
         for p in _expand(Path(given)):
             refs.setdefault(p.resolve(), FileRef(p, display(p)))  # named twice: linted once
-    return list(refs.values())
+    included: dict[Path, str] = {}
+    for resolved, ref in refs.items():
+        if ref.path.suffix == ".ini":
+            with contextlib.suppress(OSError, UnicodeDecodeError):
+                text = ref.path.read_text(encoding="utf-8")
+                for key, _ in gather_includes(ref.path, text):
+                    target = Path(key).resolve()
+                    if target != resolved:
+                        included.setdefault(target, ref.label)
+    return [
+        FileRef(ref.path, ref.label, included.get(resolved)) if resolved in included else ref
+        for resolved, ref in refs.items()
+    ]
 
 
 def read_ref(ref: FileRef) -> SourceText:
     """Read one file. A type lint does not read is not opened: it comes back unreadable,
     to be named in a note."""
+    if ref.included_by is not None:
+        return SourceText(
+            ref.label,
+            "",
+            False,
+            readable=False,
+            skip=f"included by {ref.included_by}: checked there",
+        )
     if not ref.readable:
         return SourceText(ref.label, "", False, readable=False)
-    return SourceText(ref.label, read_text(ref.path), ref.path.suffix != ".ini")
+    text = read_text(ref.path)
+    if ref.path.suffix != ".ini":
+        return SourceText(ref.label, text, True)
+    base = os.path.normpath(ref.path.parent.absolute())
+    return SourceText(ref.label, text, False, base=base, includes=gather_includes(ref.path, text))
 
 
 def read_paths(paths: Sequence[Path | str]) -> Iterator[SourceText]:

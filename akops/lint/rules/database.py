@@ -41,10 +41,12 @@ def db_persistent_connections(ix: Index) -> Iterator[Finding]:
         mode = ini.get("pool_mode")
         if mode != "session":
             problems.append(f"PgBouncer pool_mode is {mode}, persistent connections need session")
-        idle = ini.integer("server_idle_timeout")
+        idle = ini.seconds("server_idle_timeout")
+        if idle is None:
+            continue  # pgbouncer.invalid reports it
         if age.value is None or (idle > 0 and age.value >= idle):
             problems.append(
-                f"it is not below PgBouncer server_idle_timeout = {idle} s ({ini.file})"
+                f"it is not below PgBouncer server_idle_timeout = {idle:g} s ({ini.file})"
             )
         if problems:
             yield located(
@@ -118,9 +120,11 @@ def db_capacity(ix: Index) -> Iterator[Finding]:
                 )
             continue
         default, reserve = ini.integer("default_pool_size"), ini.integer("reserve_pool_size")
+        max_clients = ini.integer("max_client_conn")
+        if default is None or reserve is None or max_clients is None:
+            continue  # pgbouncer.invalid reports it
         pool = pgb.replicas * (default + reserve)
         pool_calc = f"{pgb.replicas} x ({default} + {reserve}) = {pool}"
-        max_clients = ini.integer("max_client_conn")
         problems = []
         if need.peak > pool:
             problems.append(
@@ -137,8 +141,8 @@ def db_capacity(ix: Index) -> Iterator[Finding]:
                 f"PgBouncer can open {pool_calc} server connections but PostgreSQL "
                 f"max_connections is {max_connections} ({SUPERUSER_RESERVED} reserved for superusers)"
             )
-        line = ini.line_of("pgbouncer", "default_pool_size")
+        file, line = ini.where("pgbouncer", "default_pool_size")
         for message in problems:
             yield finding(
-                "db.capacity", message, file=ini.file, line=line, object=ini.object, path=ini.path
+                "db.capacity", message, file=file, line=line, object=ini.object, path=ini.path
             )

@@ -31,18 +31,65 @@ def _section_line(ini: PgBouncerIni) -> int:
 )
 def pgbouncer_idle_transaction_timeout(ix: Index) -> Iterator[Finding]:
     for ini in ix.inis:
-        value = ini.integer("idle_transaction_timeout")
+        value = ini.seconds("idle_transaction_timeout")
+        if value is None:
+            continue  # pgbouncer.invalid reports it
         if value <= 0:
             set_ = "idle_transaction_timeout" in ini.settings
+            file, line = (
+                ini.where("pgbouncer", "idle_transaction_timeout")
+                if set_
+                else (ini.file, _section_line(ini))
+            )
             yield finding(
                 "pgbouncer.idle-transaction-timeout",
                 "idle_transaction_timeout is "
                 + ("0 (disabled)" if set_ else "not set (disabled)")
                 + ": a client killed mid-transaction keeps its locks",
-                file=ini.file,
-                line=ini.line_of("pgbouncer", "idle_transaction_timeout")
-                if set_
-                else _section_line(ini),
+                file=file,
+                line=line,
+                object=ini.object,
+                path=ini.path,
+            )
+
+
+@rule(
+    "pgbouncer.invalid",
+    "error",
+    "pgbouncer.ini that PgBouncer 1.18 refuses to start with",
+    hint="fix the line named: PgBouncer's syntax, a known parameter, a value of its type",
+    why="a PgBouncer that does not start takes every Authentik login down with it",
+)
+def pgbouncer_invalid(ix: Index) -> Iterator[Finding]:
+    for ini in ix.inis:
+        for p in ini.problems:
+            yield finding(
+                "pgbouncer.invalid",
+                p.message,
+                file=p.file,
+                line=p.line,
+                object=ini.object,
+                path=ini.path,
+            )
+        for p in ini.unfollowed:
+            yield finding("input.skipped", p.message, file=p.file, line=p.line, object=ini.object)
+
+
+@rule(
+    "pgbouncer.duplicate-key",
+    "warning",
+    "a pgbouncer.ini key set twice (the later value wins)",
+    hint="keep one line per key",
+    why="a reviewer reads the first value; PgBouncer uses the last",
+)
+def pgbouncer_duplicate_key(ix: Index) -> Iterator[Finding]:
+    for ini in ix.inis:
+        for p in ini.duplicates:
+            yield finding(
+                "pgbouncer.duplicate-key",
+                p.message,
+                file=p.file,
+                line=p.line,
                 object=ini.object,
                 path=ini.path,
             )

@@ -114,33 +114,6 @@ def test_odd_files_are_findings_not_bad_input(
     assert result.stdout.splitlines()[-1].startswith("lint: ")
 
 
-@pytest.mark.parametrize(
-    ("name", "content", "parts"),
-    [
-        (
-            "dup.ini",
-            "[pgbouncer]\npool_mode = session\npool_mode = transaction\n",
-            ["dup.ini:3", "pool_mode is set twice"],
-        ),
-        (
-            "nosection.ini",
-            "[databases]\na = host=x\n",
-            ["nosection.ini:1", "no [pgbouncer] section"],
-        ),
-    ],
-)
-def test_bad_files_exit_2_with_one_line(
-    cli: Callable[..., Any],
-    one_line_error: Callable[..., str],
-    tmp_path: Path,
-    name: str,
-    content: str,
-    parts: list[str],
-) -> None:
-    (tmp_path / name).write_text(content)
-    one_line_error(cli("lint", "--path", str(tmp_path / name)), parts)
-
-
 def test_unreadable_files_exit_2(
     cli: Callable[..., Any], one_line_error: Callable[..., str], tmp_path: Path
 ) -> None:

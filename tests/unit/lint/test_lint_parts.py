@@ -110,13 +110,13 @@ def test_ini_lines_inside_a_configmap() -> None:
 
 
 def test_ini_errors_never_echo_the_line() -> None:
-    with pytest.raises(
-        InputError, match=r"^x.ini:2: invalid pgbouncer.ini: expected `key = value`$"
-    ):
-        parse_ini("[pgbouncer]\nhunter2-password-line\n", "x.ini")
+    ini = parse_ini("[pgbouncer]\nhunter2 password line\n", "x.ini")
+    assert [(p.line, p.message) for p in ini.problems] == [
+        (2, "syntax error: expected `key = value`")
+    ]
     ini = parse_ini("[pgbouncer]\ndefault_pool_size = many\n", "x.ini")
-    with pytest.raises(InputError, match=r"x\.ini:2: pgbouncer\.ini default_pool_size"):
-        ini.integer("default_pool_size")
+    assert ini.integer("default_pool_size") is None
+    assert "default_pool_size = 'many' is not a whole number" in ini.problems[0].message
 
 
 @pytest.mark.parametrize(

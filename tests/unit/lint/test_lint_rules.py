@@ -643,6 +643,25 @@ def test_pgbouncer_idle_transaction_timeout(
         assert text[found[0].line - 1].strip() == expected  # type: ignore[operator]
 
 
+def test_pgbouncer_invalid(stack: StackFiles) -> None:
+    rule = exercises("pgbouncer.invalid")
+    stack.ini(lambda ini: ini.replace("default_pool_size = 20", "default_pool_sise = 20"))
+    f = only(stack.findings(rule))
+    assert "unknown parameter default_pool_sise (did you mean default_pool_size?)" in f.message
+    text = stack.texts["pgbouncer-configmap.yaml"].splitlines()
+    assert text[f.line - 1].strip() == "default_pool_sise = 20"  # type: ignore[operator]
+    stack.ini(lambda ini: ini.replace("default_pool_sise = 20", "default_pool_size = 20"))
+    assert stack.findings(rule) == []
+
+
+def test_pgbouncer_duplicate_key(stack: StackFiles) -> None:
+    rule = exercises("pgbouncer.duplicate-key")
+    stack.ini(lambda ini: ini + "pool_mode = session\n")
+    f = only(stack.findings(rule))
+    assert f.severity == "warning" and "the later value wins" in f.message
+    assert stack.lint().ok
+
+
 def test_pgbouncer_config_rollout(stack: StackFiles) -> None:
     rule = exercises("pgbouncer.config-rollout")
     stack.deployment(lambda d: d["spec"]["template"]["metadata"].pop("annotations"))
