@@ -193,6 +193,10 @@ class Kube(Model):
 class Upstream(Model):
     host: Host
     port: int = Field(ge=1, le=65535)
+    namespace: DnsLabel | None = Field(
+        default=None,
+        description="namespace of the database pods; PgBouncer's NetworkPolicy egress goes there",
+    )
     database: SqlIdent
     user: SqlIdent
     max_connections: int = Field(ge=1, description="PostgreSQL max_connections of the upstream")
@@ -216,6 +220,37 @@ class PgBouncerSettings(Model):
     ignore_startup_parameters: list[Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")]] = Field(
         default_factory=list
     )
+    unix_socket_dir: str = Field(
+        default="/var/run/pgbouncer",
+        pattern=r"^/[^\s]*$",
+        description="where PgBouncer puts its socket (an emptyDir: the root filesystem is read-only)",
+    )
+
+
+class Dns(Model):
+    """Cluster DNS, the one other egress PgBouncer needs (to resolve the upstream host)."""
+
+    namespace: DnsLabel = "kube-system"
+    pod_labels: dict[str, LabelValue] = Field(default_factory=lambda: {"k8s-app": "kube-dns"})
+    port: int = Field(default=53, ge=1, le=65535)
+
+
+class NetworkPolicy(Model):
+    """PgBouncer's NetworkPolicy: rendered from the environment unless waived with a reason."""
+
+    enabled: bool = True
+    waiver: str | None = Field(
+        default=None, min_length=10, description="why this environment runs without the policy"
+    )
+    dns: Dns = Dns()
+
+    @model_validator(mode="after")
+    def _waived_with_reason(self) -> NetworkPolicy:
+        if not self.enabled and not self.waiver:
+            raise ValueError("a disabled network_policy needs 'waiver': the reason, in words")
+        if self.enabled and self.waiver:
+            raise ValueError("'waiver' is only for a disabled network_policy")
+        return self
 
 
 class PgBouncer(Model):
@@ -226,6 +261,7 @@ class PgBouncer(Model):
     readiness: TcpProbe
     liveness: TcpProbe
     settings: PgBouncerSettings
+    network_policy: NetworkPolicy = NetworkPolicy()
 
 
 class AuthentikServer(Model):
@@ -418,6 +454,15 @@ class Environment(Model):
         if not NAME_RE.match(v):
             raise ValueError("must be lowercase letters, digits and dashes")
         return v
+
+    @model_validator(mode="after")
+    def _policy_has_upstream(self) -> Environment:
+        if self.pgbouncer.network_policy.enabled and self.upstream.namespace is None:
+            raise ValueError(
+                "upstream.namespace is needed for PgBouncer's NetworkPolicy egress "
+                "(or set pgbouncer.network_policy.enabled: false with a waiver)"
+            )
+        return self
 
     @model_validator(mode="after")
     def _pdbs_fit(self) -> Environment:

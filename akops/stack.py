@@ -159,5 +159,7 @@ def render_stack(env: Environment, templates: Path) -> RenderedStack:
         if not name.endswith(".yaml.j2"):
             continue
         body = renderer.render(name, files=fragments)
+        if not body.strip():
+            continue  # a template that renders nothing for this environment (a waived object)
         out.append(RenderedFile(output_name(name), name, header(name, env.name) + body))
     return RenderedStack(env.name, tuple(out))

@@ -49,9 +49,11 @@ KINDS: dict[str, Kind] = {
     for k in (
         Kind("ConfigMap", "v1", "configmaps", 0),
         Kind("Secret", "v1", "secrets", 0),
+        Kind("ServiceAccount", "v1", "serviceaccounts", 0),
         Kind("Deployment", "apps/v1", "deployments", 1),
         Kind("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", 2),
         Kind("Service", "v1", "services", 2),
+        Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", 2),
     )
 }
 

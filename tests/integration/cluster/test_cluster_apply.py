@@ -50,11 +50,13 @@ def test_first_plan_adds_everything_then_apply_converges_to_no_changes(
     assert [(str(o.ref), o.action) for o in first.objects] == [
         ("ConfigMap/pgbouncer-config", "add"),
         ("Secret/pgbouncer-auth", "add"),
+        ("ServiceAccount/goauthentik-server", "add"),
         ("Deployment/pgbouncer", "add"),
+        ("NetworkPolicy/pgbouncer", "add"),
         ("PodDisruptionBudget/pgbouncer", "add"),
         ("Service/pgbouncer", "add"),
     ]
-    assert first.summary() == "Plan: 5 to add, 0 to change, 0 to destroy."
+    assert first.summary() == "Plan: 7 to add, 0 to change, 0 to destroy."
     assert first.exit_code == 2
     assert cluster.get("configmaps", "pgbouncer-config") is None  # a plan changes nothing
 
@@ -79,7 +81,7 @@ def test_apply_sends_server_side_apply_with_our_manager_and_dry_run_for_plans(
     assert dry and all(a["params"].get("dryRun") == "All" for a in dry)
     apply(emu)
     real = [a for a in cluster.api.apply_log if "dryRun" not in a["params"]]
-    assert len(real) == 5
+    assert len(real) == 7
     for a in cluster.api.apply_log:
         assert a["content_type"] == "application/apply-patch+yaml"
         assert a["params"]["fieldManager"] == "akops"
@@ -324,9 +326,13 @@ def test_partial_failure_reports_what_was_applied_and_what_was_not(
     assert failed.value.exit_code == 1
     message = str(failed.value)
     assert message.startswith("Deployment/pgbouncer: the API answered 422: injected 422")
-    assert "; applied: ConfigMap/pgbouncer-config, Secret/pgbouncer-auth;" in message
+    assert (
+        "; applied: ConfigMap/pgbouncer-config, Secret/pgbouncer-auth, "
+        "ServiceAccount/goauthentik-server;" in message
+    )
     assert message.endswith(
-        "not applied: Deployment/pgbouncer, PodDisruptionBudget/pgbouncer, Service/pgbouncer"
+        "not applied: Deployment/pgbouncer, NetworkPolicy/pgbouncer, "
+        "PodDisruptionBudget/pgbouncer, Service/pgbouncer"
     )
     assert cluster.get("configmaps", "pgbouncer-config") is not None
     assert cluster.get("services", "pgbouncer") is None

@@ -41,7 +41,7 @@ def run(cli: Any, emu: Layout) -> Callable[..., Any]:
 def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -> None:
     first = run("plan", "--env", ENV, "--skip-helm")
     assert first.returncode == 2, first.stderr
-    assert first.stdout.rstrip().endswith("Plan: 5 to add, 0 to change, 0 to destroy.")
+    assert first.stdout.rstrip().endswith("Plan: 7 to add, 0 to change, 0 to destroy.")
     assert "+ Secret/pgbouncer-auth will be created" in first.stdout
     assert "data[userlist.txt]: (sensitive value) added" in first.stdout
 
@@ -59,7 +59,7 @@ def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -
     applied = run("apply", "--env", ENV, "--skip-helm", "--yes")
     assert applied.returncode == 0, applied.stderr
     assert "applied Deployment/pgbouncer" in applied.stdout
-    assert "Apply complete: 5 object(s)." in applied.stdout
+    assert "Apply complete: 7 object(s)." in applied.stdout
 
     second = run("plan", "--env", ENV, "--skip-helm")
     assert second.returncode == 0, second.stderr
@@ -100,7 +100,7 @@ def test_context_mismatch_is_one_line_exit_2(
     explicit = run(
         "plan", "--env", ENV, "--skip-helm", "--context", "emulator", env={"KUBECONFIG": str(other)}
     )
-    assert explicit.returncode == 2 and "Plan: 5 to add" in explicit.stdout
+    assert explicit.returncode == 2 and "Plan: 7 to add" in explicit.stdout
 
 
 def test_unreachable_api_server_is_one_line_exit_2_within_the_timeout(
@@ -134,7 +134,7 @@ def test_missing_helm_is_one_line_exit_2(
 
 def test_deploy_dry_run_summary(run: Callable[..., Any], cluster: Cluster, helm: Any) -> None:
     result = run("deploy", "--env", ENV, "--dry-run")
-    assert "Plan: 6 to add, 0 to change, 0 to destroy." in result.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy." in result.stdout
     assert "summary:" in result.stdout
     for stage in ("confirm", "apply", "rollout", "verify"):
         assert any(line.split()[:2] == [stage, "skipped"] for line in result.stdout.splitlines()), (
@@ -177,7 +177,8 @@ def test_an_api_error_echoing_the_secret_is_masked(
     )
     assert '"authentik" "***" is rejected' in line
     assert (
-        "applied: ConfigMap/pgbouncer-config; not applied: Secret/pgbouncer-auth, Deployment/pgbouncer"
+        "applied: ConfigMap/pgbouncer-config; not applied: Secret/pgbouncer-auth, "
+        "ServiceAccount/goauthentik-server, Deployment/pgbouncer"
         in line
     )
 

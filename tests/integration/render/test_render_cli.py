@@ -122,7 +122,7 @@ def test_empty_environment_file(
         (
             "  replicas: 3\n  pdb_min_available: 2\n  resources:\n    cpu_request: 50m",
             "  replicas: three\n  pdb_min_available: 2\n  resources:\n    cpu_request: 50m",
-            ["environments/prod.yaml:22", "pgbouncer.replicas", "integer"],
+            ["environments/prod.yaml:24", "pgbouncer.replicas", "integer"],
         ),
         (
             "    pool_mode: session",

@@ -33,21 +33,30 @@ def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) ->
     assert [str(m.ref) for m in found] == [
         "ConfigMap/pgbouncer-config",
         "Secret/pgbouncer-auth",
+        "ServiceAccount/goauthentik-server",
         "Deployment/pgbouncer",
+        "NetworkPolicy/pgbouncer",
         "PodDisruptionBudget/pgbouncer",
         "Service/pgbouncer",
     ]
     assert {m.source for m in found} == {
+        "authentik-serviceaccount.yaml",
         "pgbouncer-configmap.yaml",
         "pgbouncer-secret.yaml",
         "pgbouncer-deployment.yaml",
+        "pgbouncer-networkpolicy.yaml",
         "pgbouncer-pdb.yaml",
         "pgbouncer-service.yaml",
     }  # Helm values and outpost patches are not Kubernetes objects
     assert all(labels_match(m.body) for m in found)
-    assert found[2].ref.path == "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer"
+    assert found[2].ref.path == "/api/v1/namespaces/authentik/serviceaccounts/goauthentik-server"
+    assert found[3].ref.path == "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer"
     assert (
-        found[3].ref.path == "/apis/policy/v1/namespaces/authentik/poddisruptionbudgets/pgbouncer"
+        found[4].ref.path
+        == "/apis/networking.k8s.io/v1/namespaces/authentik/networkpolicies/pgbouncer"
+    )
+    assert (
+        found[5].ref.path == "/apis/policy/v1/namespaces/authentik/poddisruptionbudgets/pgbouncer"
     )
     assert found[0].ref.path == "/api/v1/namespaces/authentik/configmaps/pgbouncer-config"
 

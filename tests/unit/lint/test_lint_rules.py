@@ -339,9 +339,11 @@ def test_resources_memory_limit(stack: StackFiles) -> None:
 
 
 def test_outpost_patch_without_resources_has_no_memory_limit(stack: StackFiles) -> None:
-    stack.edit_one(
-        "outpost-patches.yaml", lambda p: p["kubernetes_json_patches"]["deployment"].pop()
-    )
+    def drop_resources(p: dict[str, Any]) -> None:
+        ops = p["kubernetes_json_patches"]["deployment"]
+        ops[:] = [op for op in ops if not op["path"].endswith("/resources")]
+
+    stack.edit_one("outpost-patches.yaml", drop_resources)
     report = stack.lint()
     rules = {f.rule for f in report.findings}
     assert {"resources.memory-limit", "resources.requests", "outpost.shm"} <= rules

@@ -56,10 +56,12 @@ def test_rendering_twice_gives_identical_bytes(layout: Layout, env: str, tmp_pat
 def test_every_file_is_headed_do_not_edit(layout: Layout, env: str) -> None:
     _, stack = render_env(layout, env)
     assert {f.name for f in stack.files} == {
+        "authentik-serviceaccount.yaml",
         "authentik-values.yaml",
         "outpost-patches.yaml",
         "pgbouncer-configmap.yaml",
         "pgbouncer-deployment.yaml",
+        "pgbouncer-networkpolicy.yaml",
         "pgbouncer-pdb.yaml",
         "pgbouncer-secret.yaml",
         "pgbouncer-service.yaml",
@@ -150,6 +152,7 @@ def test_pgbouncer_ini_has_every_setting(prod: dict[str, Any]) -> None:
         "listen_port": "6432",
         "auth_type": "md5",
         "auth_file": "/etc/pgbouncer/userlist.txt",
+        "unix_socket_dir": "/var/run/pgbouncer",
         "pool_mode": "session",
         "max_client_conn": "200",
         "default_pool_size": "20",
