@@ -178,8 +178,7 @@ def test_an_api_error_echoing_the_secret_is_masked(
     assert '"authentik" "***" is rejected' in line
     assert (
         "applied: ConfigMap/pgbouncer-config; not applied: Secret/pgbouncer-auth, "
-        "ServiceAccount/goauthentik-server, Deployment/pgbouncer"
-        in line
+        "ServiceAccount/goauthentik-server, Deployment/pgbouncer" in line
     )
 
 
