@@ -101,3 +101,61 @@ def selector_string(deployment: Mapping[str, Any]) -> str:
     """The Deployment's ``matchLabels`` as a label selector (``a=b,c=d``)."""
     labels = ((deployment.get("spec") or {}).get("selector") or {}).get("matchLabels") or {}
     return ",".join(f"{k}={v}" for k, v in sorted(labels.items()))
+
+
+def stalled(deployment: Mapping[str, Any]) -> str | None:
+    """The controller's verdict when the rollout exceeded ``progressDeadlineSeconds``.
+
+    Only a condition about the latest spec counts (observedGeneration ≥ generation): the
+    controller resets ``Progressing`` when a new rollout starts.
+    """
+    meta = deployment.get("metadata") or {}
+    status = deployment.get("status") or {}
+    if _int(status.get("observedGeneration")) < _int(meta.get("generation")):
+        return None
+    for cond in status.get("conditions") or []:
+        if (
+            cond.get("type") == "Progressing"
+            and cond.get("status") == "False"
+            and cond.get("reason") == "ProgressDeadlineExceeded"
+        ):
+            return " ".join(str(cond.get("message") or "ProgressDeadlineExceeded").split())
+    return None
+
+
+def not_ready(pods: Iterable[Mapping[str, Any]]) -> list[PodFailure]:
+    """One entry per pod that is not Ready: its first unready container and why."""
+    out: list[PodFailure] = []
+    for pod in pods:
+        name = str((pod.get("metadata") or {}).get("name"))
+        status = pod.get("status") or {}
+        ready = any(
+            c.get("type") == "Ready" and c.get("status") == "True"
+            for c in status.get("conditions") or []
+        )
+        if ready:
+            continue
+        statuses = [
+            *(status.get("initContainerStatuses") or []),
+            *(status.get("containerStatuses") or []),
+        ]
+        for cs in statuses:
+            if cs.get("ready"):
+                continue
+            state: dict[str, Any] = cs.get("state") or {}
+            kind = next(iter(state), "unknown")
+            detail: dict[str, Any] = state.get(kind) or {}
+            out.append(
+                PodFailure(
+                    name,
+                    str(cs.get("name")),
+                    f"{kind}, not ready"
+                    + (f" ({detail['reason']})" if detail.get("reason") else ""),
+                    str(detail.get("message") or ""),
+                )
+            )
+            break
+        else:
+            phase = str(status.get("phase") or "Pending")
+            out.append(PodFailure(name, "-", f"{phase}, not ready", ""))
+    return out

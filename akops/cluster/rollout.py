@@ -1,10 +1,14 @@
 """Waiting for Deployments to converge: a watch, a live display, and a fast fail.
 
-Rule: I/O. Deployments are watched (not polled with sleeps) in slices of a few
-seconds; between slices and after each event the pods of every Deployment still
-rolling are checked once, and a container stuck in CrashLoopBackOff,
-ImagePullBackOff or CreateContainerConfigError stops the wait at once, with the
-pod's recent events and last log lines (masked) printed above the error.
+Rule: I/O. Deployments are listed, then watched from the listed resourceVersion (not
+polled with sleeps) in slices of a few seconds; between slices and after each event the
+pods of every Deployment still rolling are checked once. The wait ends early only for a
+verdict that waiting cannot change: a container stuck in CrashLoopBackOff,
+ImagePullBackOff or CreateContainerConfigError, or the controller's own
+ProgressDeadlineExceeded. A watch that stalls, drops or expires (410), and any API
+error while waiting, only costs a re-list: the apply already happened, so the wait goes
+on until the rollout deadline. At the deadline (and on a fast fail) the pods that are
+not ready are shown with their recent events and last log lines, masked.
 """
 
 from __future__ import annotations
@@ -19,7 +23,15 @@ from rich.live import Live
 from rich.table import Table
 
 from akops.cluster.call import NotFound, call, text
-from akops.cluster.convergence import PodFailure, Progress, pod_failures, progress, selector_string
+from akops.cluster.convergence import (
+    PodFailure,
+    Progress,
+    not_ready,
+    pod_failures,
+    progress,
+    selector_string,
+    stalled,
+)
 from akops.cluster.objects import KINDS
 from akops.errors import ClusterError, RolloutFailed
 from akops.secrets import Secrets
@@ -30,6 +42,8 @@ if TYPE_CHECKING:
 SLICE = 5.0  # seconds per watch request: how often pods are checked without events
 LOG_LINES = 20
 EVENTS = 8
+SHOWN_PODS = 3  # not-ready pods detailed at the deadline (the rest are counted)
+RELIST_BACKOFF = 1.0  # seconds between re-lists while the API does not answer
 
 
 def table(states: dict[str, Progress | None]) -> Table:
@@ -110,7 +124,7 @@ def _pod_details(
     return [secrets.mask(ln) for ln in lines]
 
 
-def _check_pods(api: ApiClient, namespace: str, deployment: dict[str, Any]) -> list[PodFailure]:
+def _pods(api: ApiClient, namespace: str, deployment: dict[str, Any]) -> list[dict[str, Any]]:
     selector = selector_string(deployment)
     if not selector:
         return []
@@ -122,14 +136,38 @@ def _check_pods(api: ApiClient, namespace: str, deployment: dict[str, Any]) -> l
         query=[("labelSelector", selector)],
     )
     wanted = dict(kv.split("=", 1) for kv in selector.split(","))
-    items = [
+    return [
         p
         for p in pods.get("items") or []
         if all(
             ((p.get("metadata") or {}).get("labels") or {}).get(k) == v for k, v in wanted.items()
         )
     ]
-    return pod_failures(items)
+
+
+def _explain_not_ready(
+    api: ApiClient,
+    namespace: str,
+    deployments: Sequence[dict[str, Any]],
+    console: Console,
+    secrets: Secrets,
+) -> None:
+    """Print the not-ready pods of ``deployments`` with events and logs (best effort)."""
+    for deployment in deployments:
+        name = deployment["metadata"]["name"]
+        try:
+            waiting = not_ready(_pods(api, namespace, deployment))
+        except ClusterError as e:
+            console.print(f"Deployment/{name}: pods unavailable ({e})", markup=False)
+            continue
+        for failure in waiting[:SHOWN_PODS]:
+            for ln in _pod_details(api, namespace, failure, secrets):
+                console.print(ln, markup=False, highlight=False)
+        if len(waiting) > SHOWN_PODS:
+            console.print(
+                f"Deployment/{name}: {len(waiting) - SHOWN_PODS} more pod(s) not ready",
+                markup=False,
+            )
 
 
 def wait_for(
@@ -142,10 +180,16 @@ def wait_for(
     secrets: Secrets | None = None,
     slice_seconds: float = SLICE,
 ) -> list[Progress]:
-    """Watch ``names`` until all converge; RolloutFailed on a fatal pod state or the deadline."""
+    """Watch ``names`` until all converge.
+
+    Raises RolloutFailed on a fatal pod state, ProgressDeadlineExceeded or the deadline;
+    ClusterError only when the Deployments cannot be read at the start, or the API has not
+    answered since the last re-list when the deadline comes (the outcome is then unknown).
+    """
     from kubernetes import client, watch
     from kubernetes.client.exceptions import ApiException
     from urllib3.exceptions import HTTPError as Urllib3Error
+    from urllib3.exceptions import ReadTimeoutError
 
     console = console or Console()
     secrets = secrets or Secrets()
@@ -174,52 +218,118 @@ def wait_for(
     def pending() -> list[str]:
         return [n for n, p in states.items() if p is None or not p.converged]
 
+    def seen(obj: dict[str, Any], live: Live) -> None:
+        name = str((obj.get("metadata") or {}).get("name"))
+        if name in states:
+            objects[name] = obj
+            states[name] = progress(obj)
+            report(live)
+
+    def fail(live: Live, message: str, names: Sequence[str]) -> RolloutFailed:
+        live.stop()
+        _explain_not_ready(api, namespace, [objects[n] for n in names], console, secrets)
+        return RolloutFailed(message)
+
     last_pod_check = 0.0
+    resource_version: str | None = None  # None: (re-)list before the next watch
+    outage: str | None = None  # why the API stopped answering, while it does not
     with Live(
         table(states), console=console, auto_refresh=console.is_terminal, transient=False
     ) as live:
         report(live)
         while pending():
-            if time.monotonic() - last_pod_check >= 1.0:
-                last_pod_check = time.monotonic()
-                for name in pending():
-                    failures = _check_pods(api, namespace, objects[name])
-                    if failures:
-                        first = failures[0]
-                        live.stop()
-                        for ln in _pod_details(api, namespace, first, secrets):
-                            console.print(ln, markup=False, highlight=False)
-                        raise RolloutFailed(
-                            f"Deployment/{name}: pod {first.pod} container {first.container} is in "
-                            f"{first.reason}; rollout stopped (events and logs above)"
-                        )
             remaining = deadline - time.monotonic()
             if remaining <= 0:
+                if outage is not None:
+                    live.stop()
+                    raise ClusterError(
+                        f"rollout outcome unknown after {timeout:g}s: the API stopped answering "
+                        f"({outage}); check with `invoke rollout`"
+                    )
                 waiting = ", ".join(f"{n} ({_state(states[n])})" for n in pending())
-                raise RolloutFailed(f"rollout did not converge within {timeout:g}s: {waiting}")
-            window = max(1.0, min(slice_seconds, remaining))
-            w: Any = watch.Watch()  # type: ignore[no-untyped-call]
+                raise fail(
+                    live,
+                    f"rollout did not converge within {timeout:g}s: {waiting} "
+                    "(pods not ready, their events and logs above)",
+                    pending(),
+                )
+            stuck = [(n, why) for n in pending() if (why := stalled(objects[n]))]
+            if stuck:
+                name, why = stuck[0]
+                raise fail(
+                    live,
+                    f"Deployment/{name}: ProgressDeadlineExceeded: {why}; rollout stopped "
+                    "(pods not ready, their events and logs above)",
+                    [name],
+                )
             try:
+                if time.monotonic() - last_pod_check >= 1.0:
+                    last_pod_check = time.monotonic()
+                    for name in pending():
+                        failures = pod_failures(_pods(api, namespace, objects[name]))
+                        if failures:
+                            first = failures[0]
+                            live.stop()
+                            for ln in _pod_details(api, namespace, first, secrets):
+                                console.print(ln, markup=False, highlight=False)
+                            raise RolloutFailed(
+                                f"Deployment/{name}: pod {first.pod} container {first.container} "
+                                f"is in {first.reason}; rollout stopped (events and logs above)"
+                            )
+                if resource_version is None:
+                    listed = call(api, "GET", path, what=f"Deployments in {namespace}")
+                    for obj in listed.get("items") or []:
+                        seen(obj, live)
+                    resource_version = str((listed.get("metadata") or {}).get("resourceVersion"))
+                    if outage is not None:
+                        console.print("rollout: the API answers again; watching", markup=False)
+                        outage = None
+                    continue
+                window = max(1.0, min(slice_seconds, remaining))
+                w: Any = watch.Watch()  # type: ignore[no-untyped-call]
                 for event in w.stream(
                     apps.list_namespaced_deployment,
                     namespace,
+                    resource_version=resource_version,
+                    allow_watch_bookmarks=True,
                     timeout_seconds=int(window),
                     deserialize=False,
                     _request_timeout=(window, window),
                 ):
+                    kind = event.get("type")
                     obj = _event_object(event)
-                    name = str((obj.get("metadata") or {}).get("name"))
-                    if name in states and event.get("type") in ("ADDED", "MODIFIED"):
-                        objects[name] = obj
-                        states[name] = progress(obj)
-                        report(live)
+                    if kind == "ERROR":  # 410 Gone: our resourceVersion is too old
+                        resource_version = None
+                        w.stop()
+                        break
+                    rv = (obj.get("metadata") or {}).get("resourceVersion")
+                    if rv:
+                        resource_version = str(rv)
+                    if kind in ("ADDED", "MODIFIED"):
+                        seen(obj, live)
                     if not pending() or time.monotonic() - last_pod_check >= window:
                         w.stop()
-            except Urllib3Error:
-                pass  # the read window ended without events: check pods, watch again
-            except ApiException as e:
-                raise ClusterError(
-                    f"watching Deployments in {namespace}: {e.status} {e.reason}"
-                ) from e
+            except ReadTimeoutError:
+                # A window without a byte: quiet, or a watch that stalled. Either way the next
+                # round re-lists and watches again from the listed version.
+                resource_version = None
+            except (Urllib3Error, ApiException, ClusterError, ValueError) as e:
+                # A stalled or dropped watch, an expired version, an API that does not answer
+                # for a while: re-list and watch again until the deadline, never give up early.
+                reason = _drop_reason(e)
+                if outage is None:
+                    console.print(
+                        f"rollout: watch interrupted ({reason}); re-listing", markup=False
+                    )
+                outage = reason
+                resource_version = None
+                time.sleep(min(RELIST_BACKOFF, max(0.0, deadline - time.monotonic())))
         report(live)
     return [p for p in states.values() if p is not None]
+
+
+def _drop_reason(e: BaseException) -> str:
+    status = getattr(e, "status", None)
+    if status is not None:
+        return f"{status} {getattr(e, 'reason', '')}".strip()
+    return " ".join(str(e).split())[:120] or type(e).__name__

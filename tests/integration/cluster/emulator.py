@@ -118,10 +118,11 @@ def status_body(
 class Fault:
     method: str
     path: re.Pattern[str]
-    status: int  # 0: drop the connection without an answer
+    status: int  # 0: drop the connection without an answer; -1: stall (never answer)
     times: int
     real_only: bool = False  # skip dry-run requests (fail the apply, not the plan)
     message: str = ""  # the Status message (default: "injected <status>")
+    watch: bool | None = None  # True: only watch requests; False: only non-watch ones
 
 
 class SsaEmulator(kmock.KubernetesEmulator):
@@ -142,6 +143,9 @@ class SsaEmulator(kmock.KubernetesEmulator):
         for fault in self.faults:
             if fault.real_only and request.params.get("dryRun"):
                 continue
+            is_watch = request.params.get("watch") == "true"
+            if fault.watch is not None and fault.watch != is_watch:
+                continue
             if (
                 fault.times > 0
                 and request.method.value == fault.method
@@ -151,6 +155,8 @@ class SsaEmulator(kmock.KubernetesEmulator):
                 if fault.status == 0:
                     request._raw_request.transport.abort()
                     return aiohttp.web.Response(status=500)
+                if fault.status == -1:  # the client's read timeout ends it
+                    await asyncio.sleep(3600)
                 return aiohttp.web.json_response(
                     status_body(
                         fault.status, "Injected", fault.message or f"injected {fault.status}"
@@ -410,9 +416,14 @@ class Cluster:
         times: int = 1,
         real_only: bool = False,
         message: str = "",
+        watch: bool | None = None,
     ) -> None:
-        """Answer the next ``times`` matching requests with ``status`` (0: drop the connection)."""
-        fault = Fault(method.upper(), re.compile(path), status, times, real_only, message)
+        """Answer the next ``times`` matching requests with ``status``.
+
+        0 drops the connection, -1 stalls (no answer until the client gives up); ``watch``
+        limits the fault to watch requests (True) or to the others (False).
+        """
+        fault = Fault(method.upper(), re.compile(path), status, times, real_only, message, watch)
         self.api.faults.append(fault)
 
     def requests(self, method: str | None = None, path: str | None = None) -> list[Any]:
