@@ -22,13 +22,21 @@ ENV_HELP = "environment name (a file in environments/)"
 
 @contextmanager
 def exits() -> Iterator[None]:
-    """Map the project's errors to exit codes: the entry point decides, the library suggests."""
+    """Map the project's errors to exit codes: the entry point decides, the library suggests.
+
+    SIGINT, SIGTERM and SIGHUP stop every child process group the task started and exit
+    128 + the signal's number with one line (written only if the terminal is still there)."""
+    from akops import ask, process
+
     try:
-        yield
+        with process.signal_guard():
+            yield
     except AkopsError as e:
         raise Exit(f"error: {e}", code=e.exit_code) from None
-    except KeyboardInterrupt:
-        raise Exit("interrupted", code=130) from None
+    except KeyboardInterrupt as e:
+        name, code = getattr(e, "name", "SIGINT"), getattr(e, "exit_code", 130)
+        ask.line(f"interrupted by {name}: every process this task started was stopped")
+        raise Exit(code=code) from None
 
 
 @task(
@@ -145,12 +153,16 @@ def runbook_show(c: Context, name: str, env: str = "", runbooks: str = "") -> No
 
 @task(
     name="run",
-    iterable=["input", "skip"],
+    iterable=["input", "skip", "answer"],
     help={
         "name": "runbook name (a file in runbooks/ without .yaml)",
         "env": ENV_HELP + "; required",
         "yes": "answer yes to every confirmation (decisions take their default answer)",
-        "dry_run": "run only read-only steps; print what the others would do",
+        "answer": "answer step STEP's question in advance: STEP=CHOICE (repeatable; needed for a "
+        "decision when no terminal is there)",
+        "dry_run": "walk the whole runbook: run the read-only steps, record failures and go on, "
+        "show the rest; ends with a summary",
+        "from_": "start at step STEP (the steps before it are recorded as skipped)",
         "resume": "continue the last stopped run of this runbook on ENV from the step it stopped at",
         "input": "runbook input NAME=VALUE (repeatable); see `invoke runbook.show NAME`",
         "skip": "step ID to skip, recorded in the transcript (repeatable)",
@@ -168,6 +180,8 @@ def runbook_run(
     resume: bool = False,
     input: list[str] | None = None,
     skip: list[str] | None = None,
+    answer: list[str] | None = None,
+    from_: str = "",
     verify_args: str = "",
     runs_dir: str = "",
     runbooks: str = "",
@@ -177,10 +191,10 @@ def runbook_run(
 
     from rich.console import Console
 
+    from akops import ask
     from akops.environment import load_environment
     from akops.errors import InputError
-    from akops.runbook import execute, load, template
-    from akops.runbook.transcript import EXIT_CODES
+    from akops.runbook import load, runner, template
 
     with exits():
         _positional(name, "runbook.run")
@@ -191,7 +205,7 @@ def runbook_run(
         environment = load_environment(env, LAYOUT.environments)
         # --runs-dir is relative to where the operator is; the environment's, to the repository.
         runs = Path(runs_dir).resolve() if runs_dir else LAYOUT.root / environment.runs_dir
-        opts = execute.RunOptions(
+        opts = runner.RunOptions(
             env=environment,
             root=LAYOUT.root,
             runs_dir=runs,
@@ -200,13 +214,14 @@ def runbook_run(
             dry_run=dry_run,
             resume=resume,
             skip=frozenset(skip or []),
+            start_at=from_ or None,
+            answers=ask.parse_answers(answer or []),
             verify_args=tuple(shlex.split(verify_args)),
             runbooks=directory if runbooks else None,
         )
-        result = execute.run(rb, opts, Console(soft_wrap=True, highlight=False))
-        code = EXIT_CODES[result.status]
-        if code:
-            raise Exit(code=code)
+        result = runner.run(rb, opts, Console(soft_wrap=True, highlight=False))
+        if result.exit_code:
+            raise Exit(code=result.exit_code)
 
 
 runbook = Collection("runbook", runbook_list, runbook_show, runbook_run)

@@ -53,6 +53,10 @@ class RunbookError(InputError):
     """A runbook is missing, malformed, fails its schema or names an unknown input."""
 
 
+class NoAnswer(InputError):
+    """A question needs an answer and nobody can give one: no terminal, no --answer, no --yes."""
+
+
 class ClusterError(AkopsError):
     """The Kubernetes API could not be reached or refused a request."""
 

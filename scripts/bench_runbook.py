@@ -16,7 +16,7 @@ from pathlib import Path
 from rich.console import Console
 
 from akops.environment import load_environment
-from akops.runbook import execute, load
+from akops.runbook import load, runner
 
 ROOT = Path(__file__).resolve().parent.parent
 STEPS = 100
@@ -50,9 +50,11 @@ def main() -> None:
         )
         rb = load.find(d / "runbooks", "bench")
         bare = min(timed([sys.executable, "-c", "print(0)"]) for _ in range(10))
-        opts = execute.RunOptions(env=env, root=ROOT, runs_dir=d / "runs")
+        opts = runner.RunOptions(
+            env=env, root=ROOT, runs_dir=d / "runs", programs=frozenset({sys.executable})
+        )
         t0 = time.perf_counter()
-        result = execute.run(rb, opts, Console(file=io.StringIO()))
+        result = runner.run(rb, opts, Console(file=io.StringIO()))
         elapsed = time.perf_counter() - t0
         assert result.status == "succeeded"
         per_step = elapsed / STEPS

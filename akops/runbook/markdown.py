@@ -187,6 +187,8 @@ def transcript(t: Transcript) -> str:
     for a in t.attempts:
         flags = [f for f, on in (("--dry-run", a.dry_run), ("--yes", a.yes)) if on]
         head = f"## Attempt {a.number}: {a.status}"
+        if a.signal:
+            head += f" by {a.signal}"
         out += [head, ""]
         out.append(
             f"Started {a.started:%Y-%m-%d %H:%M:%S} UTC"
@@ -194,6 +196,8 @@ def transcript(t: Transcript) -> str:
         )
         if a.resumed_from:
             out[-1] += f", resumed from step `{a.resumed_from}`"
+        if a.start_at:
+            out[-1] += f", started at step `{a.start_at}` (--from)"
         out[-1] += "." if a.interactive else " (not interactive)."
         out.append("")
         if a.note:

@@ -30,7 +30,8 @@ RunStatus = Literal["running", "succeeded", "failed", "stopped", "refused", "int
 STOPPING: frozenset[str] = frozenset({"failed", "timed-out", "declined", "refused", "interrupted"})
 #: Run statuses a later ``--resume`` may continue.
 RESUMABLE: frozenset[str] = frozenset({"failed", "stopped", "refused", "interrupted"})
-#: The exit code of ``invoke runbook.run`` for each run status.
+#: The exit code of ``invoke runbook.run`` for each run status (an interrupted run exits
+#: 128 + the signal's number; 130 is Ctrl-C's).
 EXIT_CODES: dict[str, int] = {
     "succeeded": 0,
     "failed": 1,
@@ -71,6 +72,10 @@ class Attempt(Model):
     yes: bool = False
     interactive: bool = False
     resumed_from: str | None = None
+    #: ``--from STEP``: where this attempt started (the steps before it are recorded as skipped).
+    start_at: str | None = None
+    #: The signal that interrupted this attempt ("SIGINT", "SIGTERM", "SIGHUP").
+    signal: str | None = None
     runbook_sha256: str = ""
     note: str = ""
     steps: list[StepRecord] = Field(default_factory=list)

@@ -113,6 +113,10 @@ def problems(
                 f"a command step runs {' or '.join(sorted(programs))}, not {step.command[0]!r} "
                 "(use a task for anything else)",
             )
+        if step.command is not None and not step.changing:
+            why = commands.changes_cluster(step.command)
+            if why is not None:
+                add(("steps", i, "changes"), f"{why}: a step that does must say 'changes: true'")
     for env in envs:
         try:
             ctx = markdown.preview_context(rb, env)

@@ -5,20 +5,22 @@ from __future__ import annotations
 import io
 import json
 import sys
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from rich.console import Console
 
+from akops.ask import Question
 from akops.environment import Environment, SecretRef
-from akops.runbook import execute, load
-from akops.runbook.execute import RunOptions, RunResult
+from akops.runbook import load, runner
+from akops.runbook.runner import RunOptions, RunResult
 
 CANARY = "canary-Rb7qT2mK9x"
 SECRET_VAR = "AKOPS_DRILL_POSTGRES_PASSWORD"
 PY = sys.executable
+#: The drill's commands are Python one-liners: the allow-list the library runs them with.
+PROGRAMS = frozenset({PY, "kubectl", "psql"})
 
 # Each step appends its ID to $DRILL_LOG, so tests see exactly which steps ran, in order.
 # `gate` passes only once $DRILL_FLAG exists: the failed-then-resumed scenario.
@@ -84,20 +86,18 @@ def drill_env(base: Environment, name: str = "lab") -> Environment:
 
 @dataclass
 class Answers:
-    """The operator at the terminal, answering from a script (a person, not our code)."""
+    """The operator at the terminal, typing from a script (a person, not our code): each reply
+    is read as the terminal reads a typed line ("" is Enter)."""
 
-    confirms: list[bool] = field(default_factory=list)
-    choices: list[str] = field(default_factory=list)
-    asked: list[str] = field(default_factory=list)
+    replies: list[str] = field(default_factory=list)
+    asked: list[Question] = field(default_factory=list)
     interactive: bool = True
 
-    def confirm(self, prompt: str) -> bool:
-        self.asked.append(prompt)
-        return self.confirms.pop(0)
-
-    def choose(self, prompt: str, choices: Sequence[str], default: str | None) -> str:
-        self.asked.append(prompt)
-        return self.choices.pop(0)
+    def ask(self, question: Question) -> str:
+        self.asked.append(question)
+        choice = question.match(self.replies.pop(0))
+        assert choice is not None, f"the terminal would ask again: {question.prompt()}"
+        return choice
 
 
 @dataclass
@@ -144,8 +144,9 @@ class Drill:
         rb = load.find(self.runbooks, name)
         out = io.StringIO()
         console = Console(file=out, soft_wrap=True, highlight=False, color_system=None)
+        opts.setdefault("programs", PROGRAMS)
         options = RunOptions(
             env=self.env, root=self.root, runs_dir=self.runs, environ=self.environ(), **opts
         )
-        result = execute.run(rb, options, console, operator or Answers(interactive=False))
+        result = runner.run(rb, options, console, operator or Answers(interactive=False))
         return result, out.getvalue()

@@ -19,6 +19,9 @@ import pytest
 from akops.layout import Layout
 
 from .drill import CANARY, PY, SECRET_VAR, drill_yaml
+from .terminal import Terminal
+
+INVOKE = [sys.executable, "-m", "invoke"]
 
 pytestmark = pytest.mark.integration
 
@@ -33,14 +36,25 @@ def add_drill_env(repo: Layout) -> None:
     (repo.environments / "drill.yaml").write_text(text)
 
 
+#: The name the drill's Python one-liners run under: a program on the runbook allow-list, so
+#: the CLI (which holds command steps to the allow-list) runs them. A stand-in on PATH.
+STAND_IN = "psql"
+
+
 @pytest.fixture
 def drill_repo(repo: Layout, tmp_path: Path) -> tuple[Layout, dict[str, str]]:
     add_drill_env(repo)
-    (repo.runbooks / "drill.yaml").write_text(drill_yaml())
+    (repo.runbooks / "drill.yaml").write_text(drill_yaml(STAND_IN))
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir()
+    stand_in = bin_dir / STAND_IN
+    stand_in.write_text(f'#!/bin/sh\nexec {shlex.quote(PY)} "$@"\n')
+    stand_in.chmod(0o755)
     env = {
         "DRILL_LOG": str(tmp_path / "drill.log"),
         "DRILL_FLAG": str(tmp_path / "flag"),
         SECRET_VAR: CANARY,
+        "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
     }
     return repo, env
 
@@ -141,20 +155,20 @@ steps:
   - id: quick
     title: Quick
     why: passes before the interrupt
-    command: [{json.dumps(PY)}, -c, "print('quick done')"]
+    command: [{STAND_IN}, -c, "print('quick done')"]
     changes: false
     on_failure: none
   - id: slow
     title: Slow
     why: gets interrupted
     timeout: 300
-    command: [{json.dumps(PY)}, {json.dumps(str(script))}]
+    command: [{STAND_IN}, {json.dumps(str(script))}]
     changes: false
     on_failure: none
   - id: never
     title: Never reached
     why: after the interrupt
-    command: [{json.dumps(PY)}, -c, "print('should not run')"]
+    command: [{STAND_IN}, -c, "print('should not run')"]
     changes: false
     on_failure: none
 """
@@ -292,47 +306,91 @@ def test_a_broken_runbook_is_one_line_naming_file_and_line(
 def test_at_a_terminal_it_asks_and_a_no_stops_the_run(
     repo: Layout, drill_repo: tuple[Layout, dict[str, str]]
 ) -> None:
-    import pty
-    import select
-
     _, env = drill_repo
-    master, slave = pty.openpty()
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "invoke", "runbook.run", "drill", "--env", "drill"],
-        cwd=repo.root,
-        env={**os.environ, **env, "TERM": "dumb"},
-        stdin=slave,
-        stdout=slave,
-        stderr=slave,
+    term = Terminal(
+        [*INVOKE, "runbook.run", "drill", "--env", "drill"], repo.root, {**os.environ, **env}
     )
-    os.close(slave)
-    seen = b""
-
-    def read_until(marker: bytes, timeout: float = 30) -> None:
-        nonlocal seen
-        deadline = time.monotonic() + timeout
-        while marker not in seen:
-            assert time.monotonic() < deadline, seen.decode(errors="replace")
-            ready, _, _ = select.select([master], [], [], 0.5)
-            if ready:
-                try:
-                    seen += os.read(master, 4096)
-                except OSError:
-                    break
-
     try:
-        read_until(b"[y/N]")
-        assert b"Step change changes something" in seen
-        os.write(master, b"n\n")
-        code = proc.wait(timeout=30)
+        shown = term.read_until("[y/n]")
+        assert "Step change changes something. Run it? [y/n]" in shown
+        term.type("n")
+        code = term.wait()
     finally:
-        if proc.poll() is None:
-            proc.kill()
-            proc.wait()
-        os.close(master)
+        term.close()
     assert code == 1
     (t,) = transcripts(repo)
     attempt = t["attempts"][0]  # type: ignore[index]
     assert attempt["status"] == "stopped" and attempt["interactive"] is True
     assert attempt["steps"][-1]["result"] == "declined"
     assert "change" not in Path(env["DRILL_LOG"]).read_text().split()
+
+
+PROMPTS = f"""
+title: Prompts
+summary: every kind of prompt, answered with Enter at a real terminal
+when: {{symptoms: [test]}}
+steps:
+  - id: look
+    title: Look at the dashboard
+    why: a read-only manual step
+    changes: false
+    manual: Open the dashboard.
+  - id: which
+    title: Which way?
+    why: a decision with a default
+    decision:
+      question: Restart or wait?
+      choices: {{wait: change, restart: change}}
+      default: wait
+  - id: change
+    title: Changes something
+    why: a change without a default
+    command: [{STAND_IN}, -c, "import os; open(os.environ['DRILL_LOG'],'a').write('change\\\\n')"]
+    changes: true
+    on_failure: undo it
+"""
+
+
+def test_enter_at_every_prompt_of_a_real_terminal(
+    repo: Layout, drill_repo: tuple[Layout, dict[str, str]]
+) -> None:
+    _, env = drill_repo
+    (repo.runbooks / "prompts.yaml").write_text(PROMPTS)
+    term = Terminal(
+        [*INVOKE, "runbook.run", "prompts", "--env", "drill"], repo.root, {**os.environ, **env}
+    )
+    try:
+        assert "Done? ('no' stops the run here) [Y/n]" in term.read_until("[Y/n]")
+        term.type("")  # Enter at a read-only manual step: done, go on
+        assert "Answer (WAIT/restart)" in term.read_until("(WAIT/restart)")
+        term.type("")  # Enter at a decision: its default
+        term.read_until("Run it? [y/n]")
+        term.type("")  # Enter at a change: no default, asked again
+        term.read_until("Answer one of: yes, no")
+        term.read_until("Run it? [y/n]")
+        term.type("y")
+        code = term.wait()
+    finally:
+        term.close()
+    assert code == 0, term.text
+    (t,) = transcripts(repo)
+    steps = {s["step"]: s for s in t["attempts"][0]["steps"]}  # type: ignore[index]
+    assert [s["result"] for s in steps.values()] == ["confirmed", "answered", "passed"]
+    assert steps["which"]["answer"] == "wait"
+    assert Path(env["DRILL_LOG"]).read_text().split() == ["change"]
+
+
+def test_without_a_terminal_a_decision_needs_answer_and_refuses_with_exit_2(
+    cli: Any, repo: Layout, drill_repo: tuple[Layout, dict[str, str]]
+) -> None:
+    _, env = drill_repo
+    (repo.runbooks / "prompts.yaml").write_text(PROMPTS)
+    refused = cli("runbook.run", "prompts", "--env", "drill", "--answer", "look=y", env=env)
+    assert refused.returncode == 2, refused.stdout + refused.stderr
+    assert "--answer which=CHOICE (wait/restart) or --yes" in refused.stdout
+    done = cli("runbook.run", "prompts", "--env", "drill", "--answer", "look=y",
+               "--answer", "which=restart", "--answer", "change=yes", env=env)  # fmt: skip
+    assert done.returncode == 0, done.stdout + done.stderr
+    bad = cli("runbook.run", "prompts", "--env", "drill", "--answer", "which=maybe", env=env)
+    assert bad.returncode == 2
+    assert bad.stderr.strip() == "error: --answer which=maybe: expected one of wait, restart"

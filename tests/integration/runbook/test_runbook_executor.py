@@ -75,9 +75,9 @@ def test_refuses_a_changing_step_when_nobody_can_confirm(drill: Drill) -> None:
 
 def test_asks_before_each_changing_step_and_stops_when_declined(drill: Drill) -> None:
     drill.flag.touch()
-    operator = Answers(confirms=[True, False])
+    operator = Answers(replies=["y", "n"])
     result, _ = drill.run(operator=operator)
-    assert len(operator.asked) == 2 and all("changes something" in q for q in operator.asked)
+    assert len(operator.asked) == 2 and all("changes something" in q.text for q in operator.asked)
     assert result.status == "stopped"
     assert drill.ran() == ["first", "flaky", "change", "gate", "secret"]
     assert results(result)["last"] == "declined"
@@ -197,11 +197,11 @@ steps:
     next: left
 """,
     )
-    result, _ = drill.run("branch", operator=Answers(choices=["left"]))
+    result, _ = drill.run("branch", operator=Answers(replies=["left"]))
     assert drill.ran() == ["left"]
     assert result.transcript.attempts[0].steps[0].answer == "left"
     drill.log.unlink()
-    result, _ = drill.run("branch")  # nobody to ask: the default answer
+    result, _ = drill.run("branch", yes=True)  # --yes takes the default answer
     assert drill.ran() == ["right", "left"]
     assert "default answer" in result.transcript.attempts[0].steps[0].note
 

@@ -117,10 +117,12 @@ def test_outpost_shm_full_dry_run_runs_its_checks_for_real(local: Local) -> None
         assert steps[check]["result"] == "passed", (check, steps[check])
         assert steps[check]["command"][:2] == ["invoke", "verify"]
         assert "--target" in steps[check]["command"]
-    assert steps["is-it-shm"]["answer"] == "yes"
+    # A dry run walks every step in order: both branches of the decision are shown.
+    assert steps["is-it-shm"]["result"] == "would-run"
+    assert "yes → restart-outpost" in steps["is-it-shm"]["note"]
+    assert steps["not-shm"]["result"] == "would-run"
     assert steps["restart-outpost"]["result"] == "would-run"
     assert "delete" in steps["restart-outpost"]["command"]
-    assert "not-shm" not in steps
     assert steps["outpost-pods"]["result"] == "skipped"
     assert local.postgres.password not in result.stdout + result.stderr + local.runs_text()
 
@@ -133,9 +135,10 @@ def test_outpost_shm_full_sees_a_full_tmpfs(local: Local) -> None:
     assert steps["shm-check"]["result"] == "failed"  # triage: allowed to fail, the run goes on
     assert "% used" in steps["shm-check"]["output"]
     assert steps["restart-outpost"]["result"] == "would-run"
-    assert steps["shm-after"]["result"] == "failed"  # still full: the run stops here
-    assert "forward-auth" not in steps
+    assert steps["shm-after"]["result"] == "failed"  # still full: recorded, the walk goes on
+    assert steps["forward-auth"]["result"] == "passed"
     assert t["attempts"][0]["status"] == "failed"
+    assert "Failed: shm-after" in result.stdout  # the summary names what failed
 
 
 @dataclass
@@ -259,8 +262,15 @@ def test_db_boot_storm_refuses_to_terminate_without_yes(local: Local, ghosts: Gh
     result, t = local.run("db-boot-storm", *db_inputs(local))
     assert result.returncode == 2, result.stdout + result.stderr
     steps = by_step(t)
-    # The first step that needs a person (the version-split decision has a default) is the
-    # port-forward instruction: nothing past it ran.
+    # Nobody at a terminal: the version decision needs --answer, default or not.
+    assert steps["same-version"]["result"] == "refused"
+    assert "--answer same-version=CHOICE" in steps["same-version"]["note"]
+    assert "port-forward" not in steps
+    result, t = local.run("db-boot-storm", "--answer", "same-version=yes", *db_inputs(local))
+    assert result.returncode == 2, result.stdout + result.stderr
+    steps = by_step(t)
+    assert steps["same-version"]["note"] == "--answer same-version=yes"
+    # The next step that needs a person is the port-forward instruction: nothing past it ran.
     assert steps["port-forward"]["result"] == "refused"
     assert "terminate" not in steps
     assert ghosts.idle.execute("SELECT 1").fetchone() == (1,)
