@@ -26,7 +26,7 @@ def exits() -> Iterator[None]:
 
     SIGINT, SIGTERM and SIGHUP stop every child process group the task started and exit
     128 + the signal's number with one line (written only if the terminal is still there)."""
-    from akops import ask, process
+    from akops import process
 
     try:
         with process.signal_guard():
@@ -34,9 +34,32 @@ def exits() -> Iterator[None]:
     except AkopsError as e:
         raise Exit(f"error: {e}", code=e.exit_code) from None
     except KeyboardInterrupt as e:
-        name, code = getattr(e, "name", "SIGINT"), getattr(e, "exit_code", 130)
-        ask.line(f"interrupted by {name}: every process this task started was stopped")
-        raise Exit(code=code) from None
+        _interrupted(e)
+    except OSError as e:
+        # The terminal went away (a hangup) while a signal was being handled: the signal is
+        # what happened, not the failed write.
+        cause = _interrupt_in(e)
+        if cause is None:
+            raise
+        _interrupted(cause)
+
+
+def _interrupt_in(e: BaseException) -> KeyboardInterrupt | None:
+    seen: BaseException | None = e
+    while seen is not None:
+        if isinstance(seen, KeyboardInterrupt):
+            return seen
+        seen = seen.__context__
+    return None
+
+
+def _interrupted(e: KeyboardInterrupt) -> None:
+    from akops import ask
+
+    name, code = getattr(e, "name", "SIGINT"), getattr(e, "exit_code", 130)
+    ask.line(f"interrupted by {name}: every process this task started was stopped")
+    ask.flush()
+    raise Exit(code=code) from None
 
 
 @task(

@@ -224,3 +224,13 @@ def line(text: str, stream: IO[str] | None = None) -> bool:
         _silence(out)
         return False
     return True
+
+
+def flush() -> None:
+    """Flush stdout and stderr; one that went away is pointed at /dev/null, so that Python's
+    own flush at exit cannot fail (and turn a clean exit status into 120)."""
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):
+            _silence(stream)

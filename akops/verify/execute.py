@@ -1,52 +1,41 @@
 """Running commands through testinfra hosts, each exec bounded by a timeout.
 
 Rule: I/O. testinfra's backends (``local://``, ``kubectl://POD?namespace=…&container=…``)
-build the command line and we run it: their ``run_local`` waits forever, and a hung
-``kubectl exec`` must not hang a verify run, so hosts made here kill the whole process
-group when the timeout passes and raise ``ExecTimeout``.
+build the command line and ``akops.process`` runs it: their ``run_local`` waits forever, and
+a hung ``kubectl exec`` must not hang a verify run nor outlive it, so hosts made here kill the
+whole process group when the timeout passes (``ExecTimeout``) or the task is interrupted.
 """
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import os
-import signal
-import subprocess
 from typing import Any
 
 import testinfra.backend
 import testinfra.host
 from testinfra.backend.base import BaseBackend, CommandResult
 
-from akops.errors import ExecTimeout
+from akops import process
+from akops.errors import ExecTimeout, ProcessTimeout
 from akops.verify.commands import ExecResult
 
 
 class _Timed:
-    """Mixin over a testinfra backend: ``run_local`` with a timeout and a process-group kill."""
+    """Mixin over a testinfra backend: ``run_local`` through ``akops.process`` (own process group,
+    killed on timeout and when the task is interrupted, terminated or hung up)."""
 
     timeout: float
 
     def run_local(self, command: str, *args: str) -> CommandResult:
         backend: Any = self
-        cmd = backend.encode(BaseBackend.quote(command, *args))
-        proc = subprocess.Popen(
-            cmd,
-            shell=True,
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            start_new_session=True,  # so the kill reaches kubectl and the shell's children
-        )
+        cmd = BaseBackend.quote(command, *args)
         try:
-            stdout, stderr = proc.communicate(timeout=self.timeout)
-        except subprocess.TimeoutExpired:
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(proc.pid, signal.SIGKILL)
-            proc.communicate()
+            done = process.shell(cmd, timeout=self.timeout)
+        except ProcessTimeout:
             raise ExecTimeout(f"no answer within {self.timeout:g}s (command killed)") from None
-        result: CommandResult = backend.result(proc.returncode, cmd, stdout, stderr)
+        result: CommandResult = backend.result(
+            done.returncode, backend.encode(cmd), done.stdout.encode(), done.stderr.encode()
+        )
         return result
 
 
