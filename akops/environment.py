@@ -405,6 +405,12 @@ class LintWaiver(Model):
 
 class Lint(Model):
     waivers: list[LintWaiver] = Field(default_factory=list)
+    web_worker_mib: int = Field(
+        default=500, ge=1, description="memory one Gunicorn web worker takes (gunicorn.memory)"
+    )
+    server_base_mib: int = Field(
+        default=256, ge=0, description="memory of the server besides its web workers"
+    )
 
 
 class VerifyLocal(Model):

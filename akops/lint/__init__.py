@@ -132,11 +132,23 @@ def lint_environment(
         release=env.authentik.chart.release,
         max_connections=env.upstream.max_connections,
         strict_kinds=strict_kinds,
-        waivers=tuple(env.lint.waivers),
+        web_worker_mib=env.lint.web_worker_mib,
+        server_base_mib=env.lint.server_base_mib,
+        memory_model_source=(
+            f"lint.web_worker_mib {env.lint.web_worker_mib}Mi + lint.server_base_mib "
+            f"{env.lint.server_base_mib}Mi of {layout.rel(layout.environments / f'{env_name}.yaml')}"
+        ),
+        waivers=(*env.lint.waivers, *split_waiver(env)),
         waivers_source=layout.rel(layout.environments / f"{env_name}.yaml"),
         chart_objects=objects,
     )
-    return run(texts, settings, config_for(layout.root), _cache(cache))
+    report = run(texts, settings, config_for(layout.root), _cache(cache))
+    from akops.lint.origins import with_origins
+
+    env_file = layout.environments / f"{env_name}.yaml"
+    return with_origins(
+        report, env, stack, env_file, layout.rel(env_file), target, layout.templates
+    )
 
 
 def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject, ...], str]:
@@ -174,6 +186,16 @@ def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject,
         f"lint: the chart's Deployments are judged on the real chart "
         f"({pulled.label}, {pulled.digest[:19]}…, helm template)"
     )
+
+
+def split_waiver(env: Environment) -> list[Waiver]:
+    """A split the environment states a reason for (render allows it) is waived with that reason."""
+    from akops.environment import LintWaiver
+
+    reason = env.authentik.version_split_reason
+    if reason is None:
+        return []
+    return [LintWaiver(rule="values.version-split", reason=f"version_split_reason: {reason}")]
 
 
 def read_waivers(path: Path) -> list[Waiver]:

@@ -51,6 +51,7 @@ class Settings:
     strict_kinds: bool = False
     web_worker_mib: int = 500  # each Gunicorn worker preloads Django at about 500 MiB
     server_base_mib: int = 256  # the Go router and the Gunicorn master besides the workers
+    memory_model_source: str = "the seed's figures, 500Mi a worker + 256Mi"
     waivers: Sequence[Any] = ()
     waivers_source: str = "waivers"
     values_files: frozenset[str] = field(default_factory=frozenset)  # named with --values
@@ -69,6 +70,7 @@ class Settings:
                 self.strict_kinds,
                 self.web_worker_mib,
                 self.server_base_mib,
+                self.memory_model_source,
                 sorted(self.values_files),
                 # The real chart's objects change a values file's findings: part of the key.
                 hashlib.sha256(repr([o.data for o in self.chart_objects]).encode()).hexdigest(),

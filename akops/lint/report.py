@@ -208,8 +208,8 @@ class LintReport:
                 "message": {"text": f.message},
                 "locations": [{"physicalLocation": physical}],
             }
-            if f.object or f.path:
-                result["properties"] = {"object": f.object, "path": f.path}
+            if f.object or f.path or f.origin:
+                result["properties"] = {"object": f.object, "path": f.path, "origin": f.origin}
             if f.waived is not None:
                 result["suppressions"] = [{"kind": "external", "justification": f.waived}]
             results.append(result)

@@ -49,6 +49,15 @@ def has_existing_secret(values: ChartValues) -> bool:
     return isinstance(existing, dict) and bool(existing.get("secretName"))
 
 
+def inert_reason(values: ChartValues) -> str | None:
+    """Why the chart renders none of ``authentik.*`` (its config Secret), or None when it does."""
+    if authentik_config(values).get("enabled", True) is False:
+        return "authentik.enabled is false, so the chart creates no configuration Secret"
+    if has_existing_secret(values):
+        return "authentik.existingSecret.secretName is set, so the chart renders no authentik.* setting"
+    return None
+
+
 def as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -62,7 +71,7 @@ def as_int(value: Any) -> int | None:
 class _Reader:
     def __init__(self, values: ChartValues, workloads: tuple[Workload, ...]) -> None:
         self.values = values
-        self.inert = has_existing_secret(values)
+        self.inert = inert_reason(values) is not None
         self.conf = authentik_config(values)
         self.env: dict[str | None, dict[str, EnvVar]] = {
             w.role: {v.name: v for v in w.containers[0].env} for w in workloads

@@ -9,7 +9,8 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any
 
-from akops.lint.findings import Finding
+from akops.lint.documents import ChartValues
+from akops.lint.findings import INCIDENT_BOOT, Finding
 from akops.lint.index import Index, at, located
 from akops.lint.quantities import MIB, mib, parse_quantity
 from akops.lint.registry import rule
@@ -17,9 +18,10 @@ from akops.lint.settings import (
     AuthentikSettings,
     authentik_config,
     authentik_settings,
-    has_existing_secret,
+    inert_reason,
 )
 from akops.lint.workloads import SERVER
+from akops.versions import version_split
 from akops.yamldoc import PathKey, dotted
 
 RENAMED = {"AUTHENTIK_WORKER__CONCURRENCY": "AUTHENTIK_WORKER__THREADS"}
@@ -41,13 +43,14 @@ def _leaves(node: Any, path: PathKey) -> Iterator[tuple[PathKey, Any]]:
 @rule(
     "values.inert-authentik",
     "error",
-    "authentik.* setting ignored because authentik.existingSecret.secretName is set",
+    "authentik.* setting ignored: authentik.existingSecret.secretName is set or authentik.enabled is false",
     hint="set it as the AUTHENTIK_* env var in server.env and worker.env instead",
     why="the seed's performance settings (conn_max_age, cache, web workers) never took effect",
 )
 def values_inert_authentik(ix: Index) -> Iterator[Finding]:
     for values in ix.values:
-        if not has_existing_secret(values):
+        why = inert_reason(values)
+        if why is None:
             continue
         for path, value in _leaves(authentik_config(values), ("authentik",)):
             if path[1] in ("existingSecret", "enabled") or value in (None, "", {}, []):
@@ -57,9 +60,38 @@ def values_inert_authentik(ix: Index) -> Iterator[Finding]:
                 values,
                 "values.inert-authentik",
                 path,
-                f"{dotted(path)} is ignored: authentik.existingSecret.secretName is set, so the chart "
-                f"renders no authentik.* setting; set {var} in server.env and worker.env",
+                f"{dotted(path)} is ignored: {why}; set {var} in server.env and worker.env",
             )
+
+
+def image_tags(values: ChartValues) -> Iterator[tuple[PathKey, str]]:
+    """Every Authentik image tag the values set, where it is set."""
+    data = values.data if isinstance(values.data, dict) else {}
+    for base in (("global",), ("server",), ("worker",)):
+        node = data.get(base[0])
+        image = node.get("image") if isinstance(node, dict) else None
+        tag = image.get("tag") if isinstance(image, dict) else None
+        if tag not in (None, ""):
+            yield (*base, "image", "tag"), str(tag)
+
+
+@rule(
+    "values.version-split",
+    "error",
+    "Authentik image tag differs from the chart version",
+    hint="set the image tag to the chart version (or leave it empty: the chart uses its own), "
+    "or pin the chart to the image's version",
+    why=INCIDENT_BOOT + ": a chart/image version split rolled pods back",
+)
+def values_version_split(ix: Index) -> Iterator[Finding]:
+    chart = ix.settings.chart_version
+    for values in ix.values:
+        for path, tag in image_tags(values):
+            split = version_split(chart, tag)
+            if split is not None:
+                yield located(
+                    values, "values.version-split", path, f"{dotted(path)} {tag}: {split.message()}"
+                )
 
 
 @rule(
@@ -95,7 +127,8 @@ def env_renamed(ix: Index) -> Iterator[Finding]:
     "gunicorn.memory",
     "error",
     "Gunicorn web workers do not fit under the server memory limit",
-    hint="raise the server memory limit or lower AUTHENTIK_WEB__WORKERS",
+    hint="raise the server memory limit or lower AUTHENTIK_WEB__WORKERS; if your server "
+    "measures less per worker, set lint.web_worker_mib in the environment",
     why="each Gunicorn worker preloads Django (about 500 MiB in the seed's measurements)",
 )
 def gunicorn_memory(ix: Index) -> Iterator[Finding]:
@@ -116,6 +149,8 @@ def gunicorn_memory(ix: Index) -> Iterator[Finding]:
                     w,
                     "gunicorn.memory",
                     (*c.resources_path, "limits", "memory"),
-                    f"{w.ref}: {s.web_workers.value} web workers x {per_worker}Mi + {base}Mi base = "
-                    f"{mib(need)} do not fit under the memory limit {c.limit('memory')}",
+                    f"{w.ref}: {s.web_workers.value} web workers (from {s.web_workers.source}) x "
+                    f"{per_worker}Mi + {base}Mi base = {mib(need)} do not fit under the memory "
+                    f"limit {c.limit('memory')} (memory model: {ix.settings.memory_model_source}; "
+                    "set lint.web_worker_mib / lint.server_base_mib to what your server measures)",
                 )

@@ -98,8 +98,8 @@ def authentik_demand(s: AuthentikSettings, workloads: tuple[Workload, ...]) -> D
     "db.capacity",
     "error",
     "Authentik can hold more connections than PgBouncer or PostgreSQL accept",
-    hint="lower workers/threads/replicas, raise default_pool_size/reserve_pool_size, "
-    "or raise PostgreSQL max_connections",
+    hint="move the side the message names: it says whether the pool may grow (PostgreSQL "
+    "has room) or the demand must shrink",
     why=INCIDENT_BOOT + ": Authentik held 75 of 108 connections and the primary failed over",
     scope="stack",
 )
@@ -116,7 +116,8 @@ def db_capacity(ix: Index) -> Iterator[Finding]:
                     "db.capacity",
                     ("server", "replicas"),
                     f"Authentik can hold {need.peak} database connections ({need.calc}) but "
-                    f"PostgreSQL max_connections is {max_connections}",
+                    f"PostgreSQL max_connections is {max_connections}: lower web workers, "
+                    "threads or replicas, or raise max_connections",
                 )
             continue
         default, reserve = ini.integer("default_pool_size"), ini.integer("reserve_pool_size")
@@ -126,20 +127,35 @@ def db_capacity(ix: Index) -> Iterator[Finding]:
         pool = pgb.replicas * (default + reserve)
         pool_calc = f"{pgb.replicas} x ({default} + {reserve}) = {pool}"
         problems = []
+        over_postgres = limit is not None and pool > limit
         if need.peak > pool:
+            # Raising the pool is only a fix while PostgreSQL has room for it.
+            room = None if limit is None else limit // pgb.replicas - reserve
+            if over_postgres or (room is not None and room <= default):
+                fix = "lower web workers, threads or Authentik replicas (PostgreSQL has no room for a bigger pool)"
+            elif room is not None:
+                fix = (
+                    "lower web workers, threads or replicas, or raise default_pool_size "
+                    f"(PostgreSQL has room for up to {room} a PgBouncer replica)"
+                )
+            else:
+                fix = "lower web workers, threads or replicas, or raise default_pool_size"
             problems.append(
                 f"Authentik can hold {need.peak} database connections ({need.calc}) "
-                f"but PgBouncer's pool is {pool_calc}"
+                f"but PgBouncer's pool is {pool_calc}: {fix}"
             )
         if need.peak > pgb.replicas * max_clients:
             problems.append(
                 f"Authentik can open {need.peak} client connections ({need.calc}) but PgBouncer "
-                f"accepts {pgb.replicas} x max_client_conn {max_clients} = {pgb.replicas * max_clients}"
+                f"accepts {pgb.replicas} x max_client_conn {max_clients} = "
+                f"{pgb.replicas * max_clients}: raise max_client_conn"
             )
-        if limit is not None and pool > limit:
+        if over_postgres:
             problems.append(
                 f"PgBouncer can open {pool_calc} server connections but PostgreSQL "
-                f"max_connections is {max_connections} ({SUPERUSER_RESERVED} reserved for superusers)"
+                f"max_connections is {max_connections} ({SUPERUSER_RESERVED} reserved for "
+                "superusers): lower default_pool_size, reserve_pool_size or PgBouncer replicas, "
+                "or raise max_connections"
             )
         file, line = ini.where("pgbouncer", "default_pool_size")
         for message in problems:

@@ -48,6 +48,11 @@ def test_a_bad_environment_value_fails_with_exit_1(cli: Callable[..., Any], repo
     assert result.returncode == 1
     assert "manifests/prod/pgbouncer-deployment.yaml" in result.stdout
     assert "image.pinned" in result.stdout
+    # The finding also names the key the operator edits, proven by re-rendering.
+    line = next(
+        i for i, text in enumerate(env.read_text().splitlines(), 1) if "edoburu/pgbouncer" in text
+    )
+    assert f"    set in: environments/prod.yaml:{line} pgbouncer.image" in result.stdout
     assert result.stdout.splitlines()[-1].startswith("lint: failed: 1 error(s)")
 
 

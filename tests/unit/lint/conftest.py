@@ -37,6 +37,7 @@ class StackFiles:
     texts: dict[str, str]
     max_connections: int | None = 100
     waivers: Sequence[Waiver] = field(default_factory=tuple)
+    settings: dict[str, Any] = field(default_factory=dict)  # more engine.Settings fields
 
     def load(self, name: str) -> list[Any]:
         return [d for d in yaml.safe_load_all(self.texts[name]) if d is not None]
@@ -68,7 +69,9 @@ class StackFiles:
             SourceText(f"stack/{name}", text, not name.endswith(".ini"))
             for name, text in sorted(self.texts.items())
         ]
-        settings = engine.Settings(max_connections=self.max_connections, waivers=self.waivers)
+        settings = engine.Settings(
+            max_connections=self.max_connections, waivers=self.waivers, **self.settings
+        )
         return engine.run(texts, settings, _config(FALLBACK, "test"))
 
     def findings(self, rule: str) -> list[Finding]:

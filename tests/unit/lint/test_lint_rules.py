@@ -166,6 +166,36 @@ def test_inert_authentik_settings_name_each_setting(stack: StackFiles) -> None:
     assert stack.findings(rule) == []
 
 
+def test_authentik_enabled_false_makes_authentik_settings_inert(stack: StackFiles) -> None:
+    def change(v: dict[str, Any]) -> None:
+        v["authentik"] = {"enabled": False, "web": {"workers": 3}}
+
+    stack.values(change)
+    f = only(stack.findings("values.inert-authentik"))
+    assert f.path == "authentik.web.workers" and "authentik.enabled is false" in f.message
+    stack.values(lambda v: v["authentik"].update(enabled=True))
+    assert stack.findings("values.inert-authentik") == []
+
+
+@pytest.mark.parametrize("where", ["global", "server"])
+def test_version_split(stack: StackFiles, where: str) -> None:
+    rule = exercises("values.version-split")
+    assert stack.findings(rule) == []
+
+    def split(v: dict[str, Any]) -> None:
+        v.setdefault(where, {}).setdefault("image", {})["tag"] = "2026.2.1"
+
+    stack.values(split)
+    f = only(stack.findings(rule))
+    assert f.path == f"{where}.image.tag" and f.severity == "error"
+    assert "chart 2026.2.2 and image 2026.2.1 differ" in f.message and "2026-06-10" in f.message
+    text = stack.texts["authentik-values.yaml"].splitlines()
+    assert text[f.line - 1].strip().startswith("tag:")  # type: ignore[operator]
+    # A digest after the version names the same version: no split.
+    stack.values(lambda v: v[where]["image"].update(tag="2026.2.2@sha256:" + "a" * 64))
+    assert stack.findings(rule) == []
+
+
 def test_renamed_settings(stack: StackFiles) -> None:
     rule = exercises("env.renamed")
     assert stack.findings(rule) == []
@@ -520,6 +550,24 @@ def test_capacity_counts_surge_pods_during_a_rollout(stack: StackFiles) -> None:
     )
 
 
+def test_capacity_hint_points_the_way_that_fixes_it(stack: StackFiles) -> None:
+    stack.ini(lambda ini: ini.replace("default_pool_size = 20", "default_pool_size = 10"))
+    stack.max_connections = 100  # 97 usable: room for 32 a replica
+    f = only(stack.findings("db.capacity"))
+    assert (
+        "or raise default_pool_size (PostgreSQL has room for up to 27 a PgBouncer replica)"
+        in f.message
+    )
+    stack.max_connections = 40  # the pool already exceeds PostgreSQL: never suggest a bigger one
+    messages = [x.message for x in stack.findings("db.capacity")]
+    assert len(messages) == 2
+    assert "PostgreSQL has no room for a bigger pool" in messages[0] or "no room" in messages[1]
+    assert not any("raise default_pool_size" in m for m in messages)
+    assert any(
+        "lower default_pool_size, reserve_pool_size or PgBouncer replicas" in m for m in messages
+    )
+
+
 def test_capacity_against_postgres_max_connections(stack: StackFiles) -> None:
     stack.max_connections = 77
     f = only(stack.findings("db.capacity"))
@@ -562,9 +610,32 @@ def test_gunicorn_memory(stack: StackFiles, workers: str, fails: bool) -> None:
     assert bool(found) == fails
     if fails:
         assert (
-            "4 web workers x 500Mi + 256Mi base = 2256Mi" in found[0].message
+            "4 web workers (from AUTHENTIK_WEB__WORKERS) x 500Mi + 256Mi base = 2256Mi"
+            in found[0].message
             and "2Gi" in found[0].message
+            and "memory model: the seed's figures" in found[0].message
         )
+
+
+def test_gunicorn_memory_model_comes_from_the_environment(stack: StackFiles) -> None:
+    # A real server ran six weeks at a 1 GiB limit with the default 2 workers.
+    def one_gib(v: dict[str, Any]) -> None:
+        v["server"]["env"] = [
+            e for e in v["server"]["env"] if e["name"] != "AUTHENTIK_WEB__WORKERS"
+        ]
+        v["server"]["resources"]["limits"]["memory"] = "1Gi"
+        v["server"]["resources"]["requests"]["memory"] = "1Gi"
+
+    stack.values(one_gib)
+    f = only(stack.findings("gunicorn.memory"))
+    assert "2 web workers (from default) x 500Mi + 256Mi base = 1256Mi" in f.message
+    stack.settings = {"web_worker_mib": 350, "memory_model_source": "lint.web_worker_mib 350Mi"}
+    assert stack.findings("gunicorn.memory") == []
+    stack.settings = {"web_worker_mib": 400, "memory_model_source": "lint.web_worker_mib 400Mi"}
+    assert (
+        "(memory model: lint.web_worker_mib 400Mi;"
+        in only(stack.findings("gunicorn.memory")).message
+    )
 
 
 # --- outpost and PgBouncer -----------------------------------------------------------------
