@@ -122,17 +122,26 @@ def _positional(name: str, task_name: str) -> None:
     help={
         "check": "validate every runbook (schema, checks and tasks it names, rendering); exit 1 on problems",
         "runbooks": RUNBOOKS_HELP,
+        "format": "table (at a terminal; one tab-separated line per runbook when piped) or json",
+        "alert": "only the runbooks this alert points to (exit 1 if none)",
     },
 )
-def runbook_list(c: Context, check: bool = False, runbooks: str = "") -> None:
+def runbook_list(
+    c: Context, check: bool = False, runbooks: str = "", format: str = "table", alert: str = ""
+) -> None:
     """List the runbooks: name, title and when to use each."""
+    import sys
+
     from rich.console import Console
     from rich.table import Table
 
     from akops.environment import known_environments, load_environment
-    from akops.runbook import load, validation
+    from akops.errors import InputError
+    from akops.runbook import listing, load, validation
 
     with exits():
+        if format not in ("table", "json"):
+            raise InputError(f"--format must be table or json, not {format!r}")
         directory, label = _runbooks(runbooks)
         if check:
             names = known_environments(LAYOUT.environments)
@@ -146,11 +155,23 @@ def runbook_list(c: Context, check: bool = False, runbooks: str = "") -> None:
                 raise Exit(f"runbooks: {len(problems)} problem(s) in {label}", code=1)
             print(f"{label}: {count} runbook(s) valid")
             return
-        table = Table("runbook", "title", "when to use it", "alerts", box=None, show_edge=False)
-        for rb in load.load_all(directory, label):
-            r = rb.runbook
-            table.add_row(r.name, r.title, r.summary, "\n".join(r.when.alerts))
-        Console(soft_wrap=False).print(table)
+        docs = load.load_all(directory, label)
+        if alert:
+            docs = listing.for_alert(docs, alert)
+        if format == "json":
+            print(listing.to_json(docs), end="")
+        elif not sys.stdout.isatty():
+            print(listing.to_lines(docs), end="")
+        else:
+            table = Table("runbook", "title", "when to use it", "alerts", box=None, show_edge=False)
+            for rb in docs:
+                r = rb.runbook
+                table.add_row(r.name, r.title, r.summary, "\n".join(r.when.alerts))
+            for column in table.columns:
+                column.overflow = "fold"  # wrap, never cut an alert name short
+            Console(soft_wrap=False).print(table)
+    if alert and not docs:
+        raise Exit(f"no runbook in {label} names alert {alert!r}", code=1)
 
 
 @task(

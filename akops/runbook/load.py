@@ -16,9 +16,12 @@ from akops.runbook.validation import problems
 from akops.yamldoc import read_text
 
 
-def names(directory: Path) -> list[str]:
-    """Names of the runbooks in ``directory`` (sorted)."""
-    return sorted(p.stem for p in directory.glob("*.yaml")) if directory.is_dir() else []
+def names(directory: Path, label: str | None = None) -> list[str]:
+    """Names of the runbooks in ``directory`` (sorted); a missing directory is an error."""
+    if not directory.is_dir():
+        what = "is not a directory" if directory.exists() else "does not exist"
+        raise RunbookError(f"{label or directory}: {what} (the runbooks directory, --runbooks)")
+    return sorted(p.stem for p in directory.glob("*.yaml"))
 
 
 def load_file(path: Path, label: str | None = None) -> RunbookDoc:
@@ -35,7 +38,7 @@ def find(directory: Path, name: str, label: str | None = None) -> RunbookDoc:
     """Load runbook ``name`` from ``directory``."""
     path = directory / f"{name}.yaml"
     if not NAME_RE.match(name) or not path.is_file():
-        known = ", ".join(names(directory)) or "none"
+        known = ", ".join(names(directory, label)) or "none"
         where = label or str(directory)
         raise RunbookError(f"unknown runbook {name!r} (known in {where}: {known})")
     return load_file(path, f"{label}/{path.name}" if label else None)
@@ -43,7 +46,7 @@ def find(directory: Path, name: str, label: str | None = None) -> RunbookDoc:
 
 def load_all(directory: Path, label: str | None = None) -> list[RunbookDoc]:
     """Every runbook of ``directory``; the first bad one raises."""
-    return [find(directory, n, label) for n in names(directory)]
+    return [find(directory, n, label) for n in names(directory, label)]
 
 
 def lint(
@@ -56,7 +59,7 @@ def lint(
     """Validate every runbook of ``directory``: (how many were read, every problem found)."""
     found: list[str] = []
     count = 0
-    for name in names(directory):
+    for name in names(directory, label):
         count += 1
         try:
             rb = find(directory, name, label)

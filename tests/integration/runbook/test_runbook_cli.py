@@ -394,3 +394,49 @@ def test_without_a_terminal_a_decision_needs_answer_and_refuses_with_exit_2(
     bad = cli("runbook.run", "prompts", "--env", "drill", "--answer", "which=maybe", env=env)
     assert bad.returncode == 2
     assert bad.stderr.strip() == "error: --answer which=maybe: expected one of wait, restart"
+
+
+def test_list_piped_keeps_every_alert_name_whole(cli: Any, layout: Layout) -> None:
+    from akops.runbook import load
+
+    result = cli("runbook.list")  # stdout is a pipe here
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    docs = load.load_all(layout.runbooks)
+    assert [line.split("\t")[0] for line in lines] == [rb.runbook.name for rb in docs]
+    for line, rb in zip(lines, docs, strict=True):
+        _, title, _, alerts = line.split("\t")
+        assert alerts.split(",") == (rb.runbook.when.alerts or [""])
+        assert title == rb.runbook.title and "…" not in line
+    grep = [line for line in lines if "AuthentikOutpostMemoryCritical" in line]
+    assert [g.split("\t")[0] for g in grep] == ["outpost-shm-full"]
+
+
+def test_list_as_json_and_by_alert(cli: Any, one_line_error: Callable[..., str]) -> None:
+    everything = json.loads(cli("runbook.list", "--format", "json").stdout)
+    assert {"db-boot-storm", "outpost-shm-full", "pgbouncer-down"} <= {
+        r["name"] for r in everything
+    }
+    shm = next(r for r in everything if r["name"] == "outpost-shm-full")
+    assert "AuthentikOutpostDevShmFull" in shm["alerts"] and shm["symptoms"]
+    found = cli("runbook.list", "--alert", "pgbouncerdown", "--format", "json")
+    assert found.returncode == 0, found.stderr
+    assert {r["name"] for r in json.loads(found.stdout)} == {
+        r["name"] for r in everything if "PgBouncerDown" in r["alerts"]
+    }
+    one_line_error(
+        cli("runbook.list", "--alert", "NoSuchAlert"), ["no runbook", "'NoSuchAlert'"], code=1
+    )
+    one_line_error(cli("runbook.list", "--format", "xml"), ["--format must be table or json"])
+
+
+def test_list_on_a_missing_runbooks_directory_is_exit_2(
+    cli: Any, tmp_path: Path, one_line_error: Callable[..., str]
+) -> None:
+    missing = tmp_path / "nowhere"
+    for args in (
+        ["runbook.list"],
+        ["runbook.list", "--check"],
+        ["runbook.run", "x", "--env", "lab"],
+    ):
+        one_line_error(cli(*args, "--runbooks", str(missing)), [str(missing), "does not exist"])
