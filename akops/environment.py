@@ -450,6 +450,10 @@ class Environment(Model):
     secrets: dict[str, SecretRef] = Field(
         default_factory=dict, description="secret name -> where its value comes from"
     )
+    protected: bool = Field(
+        default=False,
+        description="production-grade: stricter lint (every image pinned by digest is an error)",
+    )
     lint: Lint = Lint()
     verify: Verify = Verify()
     runs_dir: str = Field(default="runs", description="where runbook transcripts go")

@@ -141,6 +141,7 @@ def lint_environment(
         waivers=(*env.lint.waivers, *split_waiver(env)),
         waivers_source=layout.rel(layout.environments / f"{env_name}.yaml"),
         chart_objects=objects,
+        protected=env.protected,
     )
     report = run(texts, settings, config_for(layout.root), _cache(cache))
     from akops.lint.origins import with_origins

@@ -58,6 +58,7 @@ class Settings:
     # What `helm template` of the pinned chart rendered from the values (empty: judge the
     # chart's Deployments by the model in akops.lint.workloads instead).
     chart_objects: tuple[KubeObject, ...] = ()
+    protected: bool = False  # the environment says `protected: true`: stricter rules
 
     def fingerprint(self) -> str:
         """What decides a file's own findings (waivers are applied after, to the whole run)."""
@@ -72,6 +73,7 @@ class Settings:
                 self.server_base_mib,
                 self.memory_model_source,
                 sorted(self.values_files),
+                self.protected,  # image.digest: error, warning or silent
                 # The real chart's objects change a values file's findings: part of the key.
                 hashlib.sha256(repr([o.data for o in self.chart_objects]).encode()).hexdigest(),
             )

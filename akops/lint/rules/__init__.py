@@ -17,6 +17,7 @@ RULE_MODULES: tuple[str, ...] = (
     "database",
     "pgbouncer",
     "outpost",
+    "images",
 )
 
 

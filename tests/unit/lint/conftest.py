@@ -78,10 +78,27 @@ class StackFiles:
         return [f for f in self.lint().findings if f.rule == rule]
 
 
+#: A made-up digest for the fixture only: the prod environment pins tags until an operator
+#: runs `invoke images.pin --env prod` (its image.digest waiver says why).
+FIXTURE_DIGEST = "sha256:" + "f" * 64
+
+
 @pytest.fixture(scope="session")
 def prod_texts(layout: Layout) -> dict[str, str]:
+    """The rendered prod stack, its images pinned by digest as `images.pin` would."""
     _, stack = render_env(layout, "prod")
-    return stack.by_name()
+    texts = stack.by_name()
+    pgbouncer = "image: edoburu/pgbouncer:v1.24.1-p1\n"
+    authentik = '    tag: "2026.2.2"\n'
+    assert pgbouncer in texts["pgbouncer-deployment.yaml"]
+    assert authentik in texts["authentik-values.yaml"]
+    texts["pgbouncer-deployment.yaml"] = texts["pgbouncer-deployment.yaml"].replace(
+        pgbouncer, f"image: edoburu/pgbouncer:v1.24.1-p1@{FIXTURE_DIGEST}\n"
+    )
+    texts["authentik-values.yaml"] = texts["authentik-values.yaml"].replace(
+        authentik, f'{authentik}    digest: "{FIXTURE_DIGEST}"\n'
+    )
+    return texts
 
 
 @pytest.fixture
