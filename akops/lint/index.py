@@ -58,7 +58,7 @@ class Settings:
     # What `helm template` of the pinned chart rendered from the values (empty: judge the
     # chart's Deployments by the model in akops.lint.workloads instead).
     chart_objects: tuple[KubeObject, ...] = ()
-    protected: bool = False  # the environment says `protected: true`: stricter rules
+    protected: bool | None = None  # the environment's `protected:`; None: no environment
 
     def fingerprint(self) -> str:
         """What decides a file's own findings (waivers are applied after, to the whole run)."""

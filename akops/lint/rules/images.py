@@ -3,7 +3,8 @@
 Rule: pure. A file rule over each workload's containers (the Authentik server and worker
 as the chart renders them from the values, with ``global.image.digest``) and the outpost's
 image when the patches replace it. An error in a protected environment (``protected:
-true``), a warning elsewhere: a lab may follow a tag, production runs what was pinned.
+true``), a warning in any other; silent under ``lint --path``, where no environment says
+which it is. A lab may follow a tag; production runs what was pinned.
 """
 
 from __future__ import annotations
@@ -28,6 +29,8 @@ OUTPOST_IMAGE = "/spec/template/spec/containers/0/image"
     "and diun); only a digest says what runs",
 )
 def image_digest(ix: Index) -> Iterator[Finding]:
+    if ix.settings.protected is None:
+        return  # `lint --path`: no environment says how strict to be
     severity: Severity = "error" if ix.settings.protected else "warning"
     for w, c in ix.containers():
         if c.image is not None and "@" not in str(c.image):

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from conftest import StackFiles  # the fixture's type, from this directory's conftest
 
 
-def digest_findings(stack: StackFiles, *, protected: bool) -> list[Finding]:
+def digest_findings(stack: StackFiles, *, protected: bool | None) -> list[Finding]:
     texts = [
         SourceText(f"stack/{name}", text, not name.endswith(".ini"))
         for name, text in sorted(stack.texts.items())
@@ -50,6 +50,10 @@ def test_every_unpinned_image_is_named(stack: StackFiles, protected: bool, sever
     pgb = next(f for f in found if f.object == "Deployment/pgbouncer")
     assert "edoburu/pgbouncer:v1.24.1-p1 has no @sha256 digest" in pgb.message
     assert pgb.path == "spec.template.spec.containers[0].image"
+
+
+def test_lint_path_without_an_environment_is_silent(stack: StackFiles) -> None:
+    assert digest_findings(unpin_all(stack), protected=None) == []
 
 
 def test_digests_everywhere_pass_even_when_protected(stack: StackFiles) -> None:
