@@ -1,6 +1,7 @@
 """The Authentik Helm release, through the ``helm`` program.
 
-Rule: I/O (subprocess). Every call has a timeout, targets the environment's kube
+Rule: I/O (subprocess, through ``akops.process``: its own process group, killed with it
+on timeout or interrupt). Every call has a timeout, targets the environment's kube
 context explicitly (``--kube-context``) and namespace, and turns a missing program
 into ``ToolMissingError`` naming what to install. Values go to helm as a temporary
 file that is removed afterwards; helm's own output is masked before it is shown.
@@ -19,7 +20,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import subprocess
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -27,9 +27,10 @@ from typing import Any
 
 import yaml
 
+from akops import process
 from akops.cluster.connect import IN_CLUSTER
 from akops.environment import Environment
-from akops.errors import ClusterError, InputError, ToolMissingError
+from akops.errors import ClusterError, InputError, ProcessTimeout, ToolMissingError
 from akops.secrets import Secrets
 
 INSTALL_HINT = "install Helm 3 (https://helm.sh/docs/intro/install/) or pass --skip-helm"
@@ -67,25 +68,16 @@ class Helm:
             argv += ["--kube-context", self.context]
         what = f"helm {args[0]}"
         try:
-            done = subprocess.run(
-                argv,
-                capture_output=True,
-                text=True,
-                timeout=timeout,
-                check=False,
-                env=dict(os.environ),
-            )
-        except subprocess.TimeoutExpired as e:
+            done = process.run(argv, timeout=timeout, mask=self.secrets.mask)
+        except ProcessTimeout as e:
             raise ClusterError(f"{what} {self.release}: no answer within {timeout:g}s") from e
-        except OSError as e:
-            raise ToolMissingError(
-                f"{what}: cannot run {argv[0]}: {e.strerror}; {INSTALL_HINT}"
-            ) from e
+        except ToolMissingError as e:
+            raise ToolMissingError(f"{what}: cannot run {argv[0]}; {INSTALL_HINT}") from e
         if done.returncode != 0:
             lines = [ln.strip() for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
-            reason = self.secrets.mask(lines[-1] if lines else f"exit status {done.returncode}")
+            reason = lines[-1] if lines else f"exit status {done.returncode}"
             raise ClusterError(f"{what} {self.release} failed: {reason}")
-        return self.secrets.mask(done.stdout)
+        return done.stdout
 
     def live(self) -> tuple[dict[str, Any] | None, str | None]:
         """(user-supplied values, chart version) of the live release; (None, None) if absent."""

@@ -1,62 +1,66 @@
-"""Running commands through testinfra hosts, each exec bounded by a timeout.
+"""Running the checks' shell commands on testinfra hosts, through the process helper.
 
 Rule: I/O. testinfra's backends (``local://``, ``kubectl://POD?namespace=…&container=…``)
-build the command line and ``akops.process`` runs it: their ``run_local`` waits forever, and
-a hung ``kubectl exec`` must not hang a verify run nor outlive it, so hosts made here kill the
-whole process group when the timeout passes (``ExecTimeout``) or the task is interrupted.
+parse the host spec and keep what they know (pod, namespace, container, context,
+kubeconfig, sudo); the command line they stand for is run by ``akops.process`` instead
+of their own ``run_local``, which waits forever. So every exec has the check's timeout,
+and a hung ``kubectl exec`` is stopped with its whole process group (TERM, grace, KILL)
+on timeout and on interrupt or termination of the run (``process.signal_guard``).
 """
 
 from __future__ import annotations
 
-import functools
-from typing import Any
+from dataclasses import dataclass
 
 import testinfra.backend
-import testinfra.host
-from testinfra.backend.base import BaseBackend, CommandResult
+from testinfra.backend.base import BaseBackend
+from testinfra.backend.kubectl import KubectlBackend
+from testinfra.backend.local import LocalBackend
 
 from akops import process
-from akops.errors import ExecTimeout, ProcessTimeout
+from akops.errors import ExecTimeout, InputError, ProcessTimeout
 from akops.verify.commands import ExecResult
 
 
-class _Timed:
-    """Mixin over a testinfra backend: ``run_local`` through ``akops.process`` (own process group,
-    killed on timeout and when the task is interrupted, terminated or hung up)."""
+@dataclass(frozen=True)
+class ExecHost:
+    """Where a check's commands run: a testinfra backend, every command bounded by ``timeout``."""
 
+    backend: BaseBackend
     timeout: float
 
-    def run_local(self, command: str, *args: str) -> CommandResult:
-        backend: Any = self
-        cmd = BaseBackend.quote(command, *args)
+    def argv(self, command: str) -> list[str]:
+        """The backend's command line for an already-quoted shell ``command``, as an argv."""
+        inner = self.backend.get_command(command)  # testinfra's own wrapping (sudo)
+        b = self.backend
+        if isinstance(b, KubectlBackend):
+            argv = ["kubectl"]
+            for flag, value in (
+                ("--kubeconfig", b.kubeconfig),
+                ("--context", b.context),
+                ("-n", b.namespace),
+                ("-c", b.container),
+            ):
+                if value is not None:
+                    argv += [flag, value]
+            return [*argv, "exec", b.name, "--", "/bin/sh", "-c", inner]
+        if isinstance(b, LocalBackend):
+            return ["/bin/sh", "-c", inner]
+        raise InputError(f"{b.NAME}://: unsupported host for checks (use local:// or kubectl://)")
+
+    def run(self, command: str) -> ExecResult:
+        """Run an already-quoted shell command; raises ``ExecTimeout`` (group killed)."""
         try:
-            done = process.shell(cmd, timeout=self.timeout)
-        except ProcessTimeout:
-            raise ExecTimeout(f"no answer within {self.timeout:g}s (command killed)") from None
-        result: CommandResult = backend.result(
-            done.returncode, backend.encode(cmd), done.stdout.encode(), done.stderr.encode()
-        )
-        return result
+            done = process.run(self.argv(command), timeout=self.timeout)
+        except ProcessTimeout as e:
+            raise ExecTimeout(f"no answer within {self.timeout:g}s (command killed)") from e
+        return ExecResult(done.returncode, done.stdout, done.stderr)
 
 
-@functools.cache
-def _timed_class(base: type[BaseBackend]) -> type[BaseBackend]:
-    return type(f"Timed{base.__name__}", (_Timed, base), {})
-
-
-def timed_host(spec: str, timeout: float) -> testinfra.host.Host:
-    """A fresh (uncached) testinfra host for ``spec`` whose every command has ``timeout``."""
+def exec_host(spec: str, timeout: float) -> ExecHost:
+    """The host of a testinfra ``spec`` (``local://``, ``kubectl://…``) with a command timeout."""
     name, kw = testinfra.backend.parse_hostspec(spec)
     kw.setdefault("connection", "local")
-    klass = _timed_class(testinfra.backend.get_backend_class(kw["connection"]))
+    klass = testinfra.backend.get_backend_class(kw["connection"])
     backend = klass(**kw) if kw["connection"] == "local" else klass(name, **kw)
-    backend.timeout = timeout
-    host = testinfra.host.Host(backend)
-    backend.set_host(host)
-    return host
-
-
-def run(host: testinfra.host.Host, command: str) -> ExecResult:
-    """Run an already-quoted shell command; raises ``ExecTimeout``."""
-    out = host.run(command)
-    return ExecResult(out.rc, out.stdout, out.stderr)
+    return ExecHost(backend, timeout)

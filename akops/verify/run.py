@@ -43,7 +43,7 @@ from akops.verify.check import (
     last_line,
     pod_state,
 )
-from akops.verify.execute import run, timed_host
+from akops.verify.execute import exec_host
 from akops.verify.query import Credentials
 from akops.verify.results import Outcome, Result, Status, VerifyReport, errored, failed
 
@@ -182,9 +182,8 @@ def _exec_job(spec: str, probes: Sequence[Probe], timeout: float) -> Job:
     shells = [registry.BY_ID[p.check].shell for p in probes]
 
     def work() -> list[Outcome]:
-        host = timed_host(spec, timeout)
         cmds = [s.command(p.args, inner) for s, p in zip(shells, probes, strict=True) if s]
-        result = run(host, commands.batch(cmds))
+        result = exec_host(spec, timeout).run(commands.batch(cmds))
         parts = commands.split(result.stdout, len(probes))
         why = last_line(result.output) or f"exit {result.rc}"
         return [

@@ -152,7 +152,7 @@ def test_exec_checks_go_to_each_resolved_pod_and_container(emulated) -> None:
     # one exec per pod (its checks batched), each with the context, namespace and container
     assert len(execs) == 1 + 3 + 3  # outpost + server (shm) + pgbouncer (listening)
     assert any(
-        "--context=emulator -n authentik -c proxy exec ak-outpost-authentik-embedded-outpost-0 --"
+        "--context emulator -n authentik -c proxy exec ak-outpost-authentik-embedded-outpost-0 --"
         in e
         for e in execs
     )

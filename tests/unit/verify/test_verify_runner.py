@@ -141,10 +141,10 @@ def test_batched_job_yields_one_result_per_key() -> None:
 
 def test_exec_timeout_kills_the_command_and_its_children(tmp_path) -> None:
     marker = tmp_path / "survived"
-    host = execute.timed_host("local://", 0.5)
+    host = execute.exec_host("local://", 0.5)
     start = time.monotonic()
     with pytest.raises(ExecTimeout, match=r"no answer within 0.5s"):
-        execute.run(host, execute_cmd(marker))
+        host.run(execute_cmd(marker))
     assert time.monotonic() - start < 3
     time.sleep(1.2)
     assert not marker.exists()  # the backgrounded child was killed with the group
@@ -157,10 +157,14 @@ def execute_cmd(marker) -> str:
 
 
 def test_timed_kubectl_host_builds_the_kubectl_exec_command() -> None:
-    host = execute.timed_host(
+    host = execute.exec_host(
         "kubectl://pod-0?namespace=authentik&container=proxy&context=nowhere", 5
     )
-    result = execute.run(host, "df -P /dev/shm")
+    assert host.argv("df -P /dev/shm") == [
+        "kubectl", "--context", "nowhere", "-n", "authentik", "-c", "proxy",
+        "exec", "pod-0", "--", "/bin/sh", "-c", "df -P /dev/shm",
+    ]  # fmt: skip
+    result = host.run("df -P /dev/shm")
     # no such context here: kubectl itself answers, quickly, and nothing hangs
     assert result.rc != 0 and "nowhere" in result.output
 
