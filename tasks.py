@@ -17,13 +17,24 @@ from akops.errors import AkopsError
 from akops.layout import Layout
 
 LAYOUT = Layout(Path(__file__).resolve().parent)
-ENV_HELP = "environment name (a file in environments/)"
+ENV_HELP = "environment name (a file in environments/); required, or set AKOPS_ENV"
+
+
+def _env(env: str) -> str:
+    """``--env``, else ``AKOPS_ENV``; never an implicit default (InputError, exit 2)."""
+    import os
+
+    from akops.cli import require_env
+    from akops.environment import known_environments
+
+    return require_env(env, os.environ, known_environments(LAYOUT.environments))
 
 
 @contextmanager
-def exits() -> Iterator[None]:
+def exits(error_code: int | None = None) -> Iterator[None]:
     """Map the project's errors to exit codes: the entry point decides, the library suggests.
 
+    ``error_code`` replaces every error's own code (``plan --detailed-exitcode``: any error is 1).
     SIGINT, SIGTERM and SIGHUP stop every child process group the task started and exit
     128 + the signal's number with one line (written only if the terminal is still there)."""
     from akops import process
@@ -32,7 +43,7 @@ def exits() -> Iterator[None]:
         with process.signal_guard():
             yield
     except AkopsError as e:
-        raise Exit(f"error: {e}", code=e.exit_code) from None
+        raise Exit(f"error: {e}", code=error_code or e.exit_code) from None
     except KeyboardInterrupt as e:
         _interrupted(e)
     except OSError as e:
@@ -69,11 +80,12 @@ def _interrupted(e: KeyboardInterrupt) -> None:
         "dry_run": "show the diff a render would write, and write nothing",
     }
 )
-def render(c: Context, env: str = "prod", check: bool = False, dry_run: bool = False) -> None:
+def render(c: Context, env: str = "", check: bool = False, dry_run: bool = False) -> None:
     """Render templates/ for an environment into manifests/ENV/."""
     from akops import render as r
 
     with exits():
+        env = _env(env)
         _, stack = r.render_env(LAYOUT, env)
         target = LAYOUT.manifests_for(env)
         if dry_run:
@@ -237,13 +249,11 @@ def runbook_run(
 
     from akops import ask
     from akops.environment import load_environment
-    from akops.errors import InputError
     from akops.runbook import load, runner, template
 
     with exits():
         _positional(name, "runbook.run")
-        if not env:
-            raise InputError("--env is required: the environment this runbook acts on")
+        env = _env(env)
         directory, label = _runbooks(runbooks)
         rb = load.find(directory, name, label)
         environment = load_environment(env, LAYOUT.environments)
@@ -300,7 +310,7 @@ CHECK_HELP = f"check ID (glob allowed, e.g. 'http.*'), one of: {', '.join(CHECK_
 )
 def verify(
     c: Context,
-    env: str = "prod",
+    env: str = "",
     target: str = "cluster",
     context: str | None = None,
     only: list[str] | None = None,
@@ -321,6 +331,7 @@ def verify(
     from akops.verify import run, show
 
     with exits():
+        env = _env(env)
         overrides = dict(
             url=url,
             outpost_url=outpost_url,
@@ -382,7 +393,7 @@ def lint(
     format: str = "text",
     kube_version: str = "",
     chart_version: str = "",
-    max_connections: int = 0,
+    max_connections: str = "",
     strict_kinds: bool = False,
     waivers: str = "",
     no_cache: bool = False,
@@ -393,6 +404,7 @@ def lint(
     import sys
 
     from akops import lint as linting
+    from akops.cli import count
     from akops.errors import InputError
 
     with exits():
@@ -417,7 +429,7 @@ def lint(
                 path,
                 kube_version=kube_version or None,
                 chart_version=chart_version or None,
-                max_connections=max_connections or None,
+                max_connections=count("max-connections", max_connections, minimum=1),
                 strict_kinds=strict_kinds,
                 values_files=values or (),
                 waivers_file=waivers or None,
@@ -448,13 +460,14 @@ def lint(
         "dry_run": "say what would be pulled and whether it is cached already; pull nothing",
     },
 )
-def chart_pull(c: Context, env: str = "prod", dry_run: bool = False) -> None:
+def chart_pull(c: Context, env: str = "", dry_run: bool = False) -> None:
     """helm pull the environment's pinned chart version into the user's cache, digest recorded."""
     from akops import chart as charts
     from akops.cluster.helm import helm_program
     from akops.environment import load_environment
 
     with exits():
+        env = _env(env)
         chart = load_environment(env, LAYOUT.environments).authentik.chart
         where = f"{chart.name} {chart.version} from {chart.repo}"
         have = charts.cached(chart)
@@ -482,26 +495,29 @@ FORCE_HELP = "take ownership of fields another field manager owns (server-side a
         "skip_helm": SKIP_HELM_HELP,
         "force_conflicts": "plan as if applying with --force-conflicts",
         "verbose": "also list unchanged objects",
+        "detailed_exitcode": "Terraform's CI gate: exit 0 no changes, 2 changes, 1 any error",
     }
 )
 def plan(
     c: Context,
-    env: str = "prod",
+    env: str = "",
     context: str | None = None,
     skip_helm: bool = False,
     force_conflicts: bool = False,
     verbose: bool = False,
+    detailed_exitcode: bool = False,
 ) -> None:
-    """Show what apply would change (server-side dry run); exit 0 none, 2 changes, 1 error."""
+    """Show what apply would change (server-side dry run); exit 0 planned, 1 refused, 2 could not run."""
     from akops.ops import operations as d
 
-    with exits():
+    with exits(1 if detailed_exitcode else None):
+        env = _env(env)
         result = d.plan_env(
             LAYOUT, env, context=context, skip_helm=skip_helm, force=force_conflicts
         )
     print(result.to_text(verbose=verbose), end="")
-    if result.exit_code:
-        raise Exit(code=result.exit_code)
+    if detailed_exitcode and result.has_changes:
+        raise Exit(code=2)
 
 
 @task(
@@ -517,7 +533,7 @@ def plan(
 )
 def apply(
     c: Context,
-    env: str = "prod",
+    env: str = "",
     context: str | None = None,
     yes: bool = False,
     force_conflicts: bool = False,
@@ -529,6 +545,7 @@ def apply(
     from akops.ops import operations as d
 
     with exits():
+        env = _env(env)
         d.apply_env(
             LAYOUT,
             env,
@@ -554,7 +571,7 @@ def apply(
 )
 def deploy(
     c: Context,
-    env: str = "prod",
+    env: str = "",
     context: str | None = None,
     yes: bool = False,
     force_conflicts: bool = False,
@@ -566,6 +583,7 @@ def deploy(
     from akops.ops import operations as d
 
     with exits():
+        env = _env(env)
         summary = d.deploy_env(
             LAYOUT,
             env,
@@ -593,7 +611,7 @@ def deploy(
 )
 def rollback(
     c: Context,
-    env: str = "prod",
+    env: str = "",
     context: str | None = None,
     yes: bool = False,
     skip_helm: bool = False,
@@ -604,6 +622,7 @@ def rollback(
     from akops.ops import operations as d
 
     with exits():
+        env = _env(env)
         summary = d.rollback_env(
             LAYOUT,
             env,
@@ -627,12 +646,13 @@ def rollback(
     },
 )
 def rollout(
-    c: Context, env: str = "prod", context: str | None = None, deployment: list[str] | None = None
+    c: Context, env: str = "", context: str | None = None, deployment: list[str] | None = None
 ) -> None:
     """Wait (by watch, with a live display) until the stack's Deployments converge."""
     from akops.ops import operations as d
 
     with exits():
+        env = _env(env)
         done = d.rollout_env(LAYOUT, env, context=context, names=tuple(deployment or ()))
     print(f"converged: {done}")
 
@@ -643,11 +663,12 @@ def rollout(
         "dry_run": "say whether the outpost's patches differ; change nothing",
     }
 )
-def outpost_patch(c: Context, env: str = "prod", dry_run: bool = False) -> None:
+def outpost_patch(c: Context, env: str = "", dry_run: bool = False) -> None:
     """Send the rendered outpost kubernetes_json_patches to the Authentik API."""
     from akops.ops import operations as d
 
     with exits():
+        env = _env(env)
         print(d.outpost_patch_env(LAYOUT, env, dry_run=dry_run))
 
 
@@ -664,12 +685,16 @@ TIMEOUT_HELP = "seconds each registry gets to answer for one image (default 10)"
         "timeout": TIMEOUT_HELP,
     },
 )
-def images_pin(c: Context, env: str = "prod", dry_run: bool = False, timeout: float = 10) -> None:
+def images_pin(c: Context, env: str = "", dry_run: bool = False, timeout: str = "10") -> None:
     """Resolve every image's tag to its digest in the registry; write tag@sha256 into ENV's file."""
+    from akops.cli import seconds
     from akops.images import pin
 
     with exits():
-        report = pin.pin_env(LAYOUT, env, dry_run=dry_run, timeout=timeout)
+        env = _env(env)
+        report = pin.pin_env(
+            LAYOUT, env, dry_run=dry_run, timeout=seconds("timeout", timeout) or 10
+        )
     print(report.to_text(), end="")
 
 
@@ -681,12 +706,13 @@ def images_pin(c: Context, env: str = "prod", dry_run: bool = False, timeout: fl
         "timeout": TIMEOUT_HELP,
     },
 )
-def images_check(c: Context, env: list[str] | None = None, timeout: float = 10) -> None:
+def images_check(c: Context, env: list[str] | None = None, timeout: str = "10") -> None:
     """Report pinned tags whose registry digest moved since they were pinned (exit 1)."""
+    from akops.cli import seconds
     from akops.images import pin
 
     with exits():
-        report = pin.check_envs(LAYOUT, tuple(env or ()), timeout=timeout)
+        report = pin.check_envs(LAYOUT, tuple(env or ()), timeout=seconds("timeout", timeout) or 10)
     print(report.to_text(), end="")
     if report.exit_code:
         raise Exit(code=report.exit_code)

@@ -394,11 +394,6 @@ class Plan:
     def has_changes(self) -> bool:
         return any(self.count(a) for a in ("add", "change", "destroy"))
 
-    @property
-    def exit_code(self) -> int:
-        """Terraform's detailed exit code: 0 no changes, 2 changes."""
-        return 2 if self.has_changes else 0
-
     def summary(self) -> str:
         return (
             f"Plan: {self.count('add')} to add, {self.count('change')} to change, "

@@ -19,6 +19,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
+from akops.cli import seconds
 from akops.environment import Environment, load_environment
 from akops.errors import (
     AkopsError,
@@ -361,12 +362,7 @@ def options(**overrides: Any) -> Options:
         given["protected"] = tuple(given["protected"])
     for key in ("timeout", "deadline"):
         if key in given:
-            try:
-                given[key] = float(given[key])
-            except (TypeError, ValueError) as e:
-                raise InputError(f"--{key} {given[key]!r}: expected seconds") from e
-            if given[key] < 0 or (key == "timeout" and given[key] == 0):
-                raise InputError(f"--{key} {given[key]:g}: must be positive")
+            given[key] = seconds(key, given[key], allow_zero=key == "deadline")
     try:
         return Options(**given)
     except TypeError as e:

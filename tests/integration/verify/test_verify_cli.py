@@ -106,7 +106,9 @@ def test_skips_beside_passing_checks_still_pass(stack, cli) -> None:
         (("--target", "moon"), "--target 'moon': expected 'cluster' or 'local'"),
         (("--pgbouncer", "no-port"), "--pgbouncer 'no-port': expected HOST:PORT"),
         (("--url", "ftp://x"), "--url 'ftp://x': expected an http(s) URL"),
-        (("--timeout", "soon"), "--timeout 'soon': expected seconds"),
+        (("--timeout", "soon"), "--timeout 'soon': expected a number of seconds"),
+        (("--timeout", "inf"), "--timeout 'inf': expected a positive, finite number"),
+        (("--deadline", "-1"), "--deadline '-1': expected a positive, finite number"),
     ],
 )
 def test_bad_input_exits_2_with_one_line(cli, one_line_error, args, message) -> None:
