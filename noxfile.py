@@ -33,11 +33,13 @@ def install_locked(session: nox.Session) -> None:
 
 @nox.session
 def lint(session: nox.Session) -> None:
-    """ruff, mypy, yamllint on templates/manifests, the render drift gate and the stack lint."""
+    """ruff, mypy, import-linter (layers), yamllint on templates/manifests, the render drift gate and the stack lint."""
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
+    # The layers of the README's layout: imports only point down; the pure core does no I/O.
+    session.run("lint-imports")
     session.run(
         "yamllint", "--strict", "-c", ".yamllint.yaml", "manifests", "environments", "runbooks"
     )
