@@ -30,6 +30,7 @@ from pydantic import (
 )
 from pydantic_core import ErrorDetails
 
+from akops import names
 from akops.errors import EnvironmentConfigError, InputError
 from akops.images.reference import parse_image
 from akops.yamldoc import display, dotted, parse_one, read_text
@@ -287,7 +288,7 @@ class Chart(Model):
     repo: HttpUrl = "https://charts.goauthentik.io/"
     version: str = Field(pattern=r"^[0-9]+\.[0-9]+\.[0-9]+$")
     # Helm release names are DNS labels of at most 53 characters (room for its suffixes).
-    release: Annotated[str, Field(pattern=DNS_LABEL, max_length=53)] = "goauthentik"
+    release: Annotated[str, Field(pattern=DNS_LABEL, max_length=53)] = names.DEFAULT_RELEASE
     digest: str | None = Field(
         default=None,
         pattern=r"^sha256:[0-9a-f]{64}$",

@@ -18,12 +18,10 @@ from types import TracebackType
 
 import jinja2
 
+from akops import names
 from akops.environment import Environment
 from akops.errors import SecretError, TemplateRenderError
 from akops.secrets import placeholder
-
-MANAGED_BY = "akops"
-STACK_LABEL = "akops.io/stack"
 
 
 @dataclass(frozen=True)
@@ -52,14 +50,8 @@ def checksum(text: str) -> str:
 
 
 def labels(component: str) -> str:
-    """The labels every object of ours carries; prune and plan find our objects by them."""
-    return "\n".join(
-        [
-            f"app: {component}",
-            f"app.kubernetes.io/managed-by: {MANAGED_BY}",
-            f"{STACK_LABEL}: authentik",
-        ]
-    )
+    """The labels every object of ours carries (``akops.names.ours``), as YAML lines."""
+    return "\n".join(f"{k}: {v}" for k, v in names.ours(component).items())
 
 
 def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:
@@ -85,7 +77,9 @@ class _Renderer:
             lstrip_blocks=True,
             autoescape=False,
         )
-        self.jinja.globals.update(env=env, labels=labels, checksum=checksum, secret=self._secret)
+        self.jinja.globals.update(
+            env=env, labels=labels, names=names, checksum=checksum, secret=self._secret
+        )
 
     def _secret(self, name: str, encoding: str | None = None) -> str:
         if name not in self.env.secrets:

@@ -20,11 +20,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from akops import names
 from akops.cluster.call import APPLY_PATCH, call
 from akops.cluster.objects import (
-    FIELD_MANAGER,
     KINDS,
-    SELECTOR,
     Manifest,
     Obj,
     Ref,
@@ -60,7 +59,7 @@ def server_apply(
     dry_run: bool,
     force: bool,
     secrets: Secrets,
-    manager: str = FIELD_MANAGER,
+    manager: str = names.FIELD_MANAGER,
 ) -> Obj:
     """PATCH ``body`` as server-side apply (``application/apply-patch+yaml``); the result."""
     ref = ref_of(body)
@@ -90,7 +89,7 @@ def list_ours(api: ApiClient, namespace: str) -> list[Obj]:
             "GET",
             kind.collection(namespace),
             what=f"{kind.kind} list in {namespace}",
-            query=[("labelSelector", SELECTOR)],
+            query=[("labelSelector", names.PRUNE_SELECTOR)],
         )
         for item in doc.get("items") or []:
             # Lists omit kind/apiVersion per item; the selector is re-checked in case a

@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from akops import names
 from akops.cluster.apply import Ledger, apply_objects, plan_objects, restart_all
 from akops.cluster.helm import Helm, helm_program, rendered_values
 from akops.cluster.objects import Manifest, Ref, manifests
@@ -35,7 +36,7 @@ if TYPE_CHECKING:
 
 VALUES_FILE = "authentik-values.yaml"
 OUTPOST_FILE = "outpost-patches.yaml"
-PGBOUNCER = "pgbouncer"
+PGBOUNCER = names.PGBOUNCER
 Out = Callable[[str], None]
 
 
@@ -312,7 +313,7 @@ def rollback_plan(
         raise StepFailed(f"Deployment/{PGBOUNCER} does not exist; nothing to roll back")
     revision, template = previous_template(api, target.env.kube.namespace, live)
     lines = [f"~ Deployment/{PGBOUNCER}: pod template back to revision {revision}"]
-    name = next(iter(config_maps(template)), "pgbouncer-config")
+    name = next(iter(config_maps(template)), names.PGBOUNCER_CONFIG)
     config = get(api, Ref("ConfigMap", target.env.kube.namespace, name))
     drift = config_drift(revision, template, config, name=name)
     if drift and not force_config:

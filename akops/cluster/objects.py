@@ -13,18 +13,11 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from akops import names
 from akops.errors import InputError
 from akops.secrets import Secrets
 from akops.stack import RenderedStack
 from akops.yamldoc import parse_all
-
-MANAGED_BY_LABEL = "app.kubernetes.io/managed-by"
-MANAGED_BY = "akops"
-STACK_LABEL = "akops.io/stack"
-STACK = "authentik"
-#: Selects the objects this repository applied (destroy/prune candidates).
-SELECTOR = f"{MANAGED_BY_LABEL}={MANAGED_BY},{STACK_LABEL}={STACK}"
-FIELD_MANAGER = "akops"
 
 Obj = dict[str, Any]
 
@@ -192,7 +185,7 @@ def to_apply(manifest: Manifest, secrets: Secrets) -> Obj:
     return body
 
 
-def labels_match(obj: Mapping[str, Any], selector: str = SELECTOR) -> bool:
+def labels_match(obj: Mapping[str, Any], selector: str = names.PRUNE_SELECTOR) -> bool:
     """Whether ``obj`` carries every ``key=value`` of an equality ``selector``."""
     labels = (obj.get("metadata") or {}).get("labels") or {}
     for term in selector.split(","):
@@ -210,4 +203,4 @@ def managers(obj: Mapping[str, Any]) -> set[str]:
 
 def ours(obj: Mapping[str, Any]) -> bool:
     """Applied by this repository earlier: our labels and our field manager."""
-    return labels_match(obj) and FIELD_MANAGER in managers(obj)
+    return labels_match(obj) and names.FIELD_MANAGER in managers(obj)

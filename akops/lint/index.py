@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from akops import names
 from akops.environment import Kube
 from akops.lint.documents import ChartValues, KubeObject, Located, OutpostPatches
 from akops.lint.findings import Finding
@@ -23,7 +24,6 @@ from akops.lint.pgbouncer import PgBouncerIni
 from akops.lint.registry import finding
 from akops.lint.values import PINNED_CHART
 from akops.lint.workloads import (
-    DEFAULT_RELEASE,
     PGBOUNCER,
     Budget,
     Container,
@@ -46,7 +46,7 @@ class Settings:
     kube_version: str = DEFAULT_KUBE_VERSION
     chart_version: str = PINNED_CHART
     chart_version_given: bool = False  # from an environment or --chart-version, not the default
-    release: str = DEFAULT_RELEASE
+    release: str = names.DEFAULT_RELEASE
     max_connections: int | None = None
     strict_kinds: bool = False
     web_worker_mib: int = 500  # each Gunicorn worker preloads Django at about 500 MiB

@@ -17,6 +17,7 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from akops import names
 from akops.environment import chart_fullname
 from akops.lint.documents import ChartValues, KubeObject, Located, OutpostPatches
 from akops.lint.values import PINNED_CHART
@@ -24,12 +25,9 @@ from akops.yamldoc import PathKey
 
 SERVER = "authentik-server"
 WORKER = "authentik-worker"
-PGBOUNCER = "pgbouncer"
+PGBOUNCER = names.PGBOUNCER
 OUTPOST = "outpost"
 CRITICAL = frozenset({SERVER, WORKER, PGBOUNCER, OUTPOST})
-
-DEFAULT_RELEASE = "goauthentik"
-OUTPOST_LABEL = "goauthentik.io/outpost-name"
 
 # Kubernetes' own default rolling update.
 DEFAULT_STRATEGY = {
@@ -165,18 +163,18 @@ def _env(items: Any, base: PathKey) -> tuple[EnvVar, ...]:
 
 
 def _role(name: str, labels: dict[str, str]) -> str | None:
-    if labels.get("app.kubernetes.io/name") == "authentik":
-        component = labels.get("app.kubernetes.io/component")
-        if component == "server":
+    if labels.get(names.NAME_LABEL) == names.AUTHENTIK:
+        component = labels.get(names.COMPONENT_LABEL)
+        if component == names.SERVER:
             return SERVER
-        if component == "worker":
+        if component == names.WORKER:
             return WORKER
-    if OUTPOST_LABEL in labels or name.startswith("ak-outpost-"):
+    if names.OUTPOST_LABEL in labels or name.startswith("ak-outpost-"):
         return OUTPOST
     if (
-        labels.get("app") == "pgbouncer"
-        or labels.get("app.kubernetes.io/name") == "pgbouncer"
-        or name == "pgbouncer"
+        labels.get(names.APP_LABEL) == names.PGBOUNCER
+        or labels.get(names.NAME_LABEL) == names.PGBOUNCER
+        or name == names.PGBOUNCER
     ):
         return PGBOUNCER
     return None
@@ -358,7 +356,7 @@ def _truthy(value: Any) -> bool:
 
 
 def from_values(
-    values: ChartValues, release: str = DEFAULT_RELEASE, chart_version: str = PINNED_CHART
+    values: ChartValues, release: str = names.DEFAULT_RELEASE, chart_version: str = PINNED_CHART
 ) -> list[Workload]:
     """The server and worker Deployments the chart renders from ``values``.
 
@@ -393,9 +391,9 @@ def from_values(
             replicas = autoscaling.get("minReplicas", 1)
             replicas_path = (*base, "autoscaling", "minReplicas")
         selector = {
-            "app.kubernetes.io/name": app_name,
-            "app.kubernetes.io/instance": release,
-            "app.kubernetes.io/component": cname,
+            names.NAME_LABEL: app_name,
+            names.INSTANCE_LABEL: release,
+            names.COMPONENT_LABEL: cname,
         }
         labels = {
             "helm.sh/chart": f"authentik-{chart_version}",

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from urllib.parse import urlsplit
 
+from akops import names
 from akops.environment import Environment
 from akops.errors import InputError
 from akops.verify.check import Check, Options, Pod, Probe, Role, Subject, TargetKind
@@ -21,20 +22,10 @@ def roles(env: Environment) -> dict[str, Role]:
     """The kinds of pod the checks look at, by label selector, with the container to exec in."""
     outpost = env.authentik.outpost
     return {
-        "server": Role(
-            "server",
-            "app.kubernetes.io/name=authentik,app.kubernetes.io/component=server",
-            "server",
-        ),
-        "worker": Role(
-            "worker",
-            "app.kubernetes.io/name=authentik,app.kubernetes.io/component=worker",
-            "worker",
-        ),
-        "pgbouncer": Role("pgbouncer", "app=pgbouncer", "pgbouncer"),
-        "outpost": Role(
-            "outpost", f"goauthentik.io/outpost-name={outpost.name}", outpost.container
-        ),
+        "server": Role("server", names.authentik_pods(names.SERVER), names.SERVER),
+        "worker": Role("worker", names.authentik_pods(names.WORKER), names.WORKER),
+        "pgbouncer": Role("pgbouncer", names.PGBOUNCER_PODS, names.PGBOUNCER),
+        "outpost": Role("outpost", names.outpost_pods(outpost.name), outpost.container),
     }
 
 

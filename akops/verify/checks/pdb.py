@@ -9,6 +9,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
+from akops import names
 from akops.verify.check import Check, Probe, Sources, Subject
 from akops.verify.results import Outcome, failed, passed
 
@@ -71,7 +72,7 @@ def expectations(s: Subject) -> tuple[PdbExpectation, ...]:
     return (
         PdbExpectation(chart.server, min_available=s.env.authentik.server.pdb_min_available),
         PdbExpectation(chart.worker, max_unavailable=s.env.authentik.worker.pdb_max_unavailable),
-        PdbExpectation("pgbouncer", min_available=s.env.pgbouncer.pdb_min_available),
+        PdbExpectation(names.PGBOUNCER, min_available=s.env.pgbouncer.pdb_min_available),
     )
 
 

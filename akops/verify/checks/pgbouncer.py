@@ -6,6 +6,7 @@ each pod, batched by the runner, and a verdict on its output and exit code.
 
 from __future__ import annotations
 
+from akops import names
 from akops.verify.check import Check, Probe, Shell, Subject, last_line, skip
 from akops.verify.commands import ExecResult, sh
 from akops.verify.results import Outcome, errored, failed, passed
@@ -81,7 +82,7 @@ def _reachable_probes(cid: str, s: Subject) -> list[Probe]:
             return [skip(cid, "local", "no PgBouncer address (--pgbouncer)")]
         address = s.pgbouncer
     else:  # the Service, as Authentik reaches it
-        address = f"pgbouncer:{s.env.pgbouncer.settings.listen_port}"
+        address = f"{names.PGBOUNCER}:{s.env.pgbouncer.settings.listen_port}"
     return s.exec_probes(cid, ("server",), lambda pod: f"{pod} -> {address}", {"address": address})
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
+from akops import names
 from akops.verify.check import Check, Probe, Sources, Subject
 from akops.verify.results import Outcome, failed, passed
 
@@ -36,7 +37,7 @@ def pods_healthy(failures: Sequence[PodFailure], pods: int) -> Outcome:
 def deployments(s: Subject) -> list[str]:
     """Every Deployment of the stack: the chart's server and worker, ours, the outpost's."""
     chart = s.env.authentik.chart
-    return [chart.server, chart.worker, "pgbouncer", s.env.authentik.outpost.deployment]
+    return [chart.server, chart.worker, names.PGBOUNCER, s.env.authentik.outpost.deployment]
 
 
 def _converged_probes(cid: str, s: Subject) -> list[Probe]:

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from akops import names
 from akops.cluster.objects import (
-    SELECTOR,
     Ref,
     destroy_order,
     labels_match,
@@ -115,7 +115,7 @@ def test_ours_needs_both_labels_and_our_field_manager() -> None:
             }
         }
     )
-    assert SELECTOR == "app.kubernetes.io/managed-by=akops,akops.io/stack=authentik"
+    assert names.PRUNE_SELECTOR == "app.kubernetes.io/managed-by=akops,akops.io/stack=authentik"
 
 
 def test_destroy_order_is_the_reverse_of_apply_order() -> None:
