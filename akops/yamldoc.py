@@ -160,11 +160,6 @@ def read_text(path: Path) -> str:
         raise InputError(f"{path}: cannot read: {e.strerror}") from e
 
 
-def load_all(path: Path) -> list[Document]:
-    """Read and parse a multi-document YAML file."""
-    return parse_all(read_text(path), str(path))
-
-
 def dotted(path: PathKey) -> str:
     """``("a", 0, "b")`` → ``a[0].b``: the form field paths take in messages."""
     out = ""

@@ -35,7 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from akops.layout import Layout  # noqa: E402
 from akops.ops import operations as deploy  # noqa: E402
-from tests.integration.cluster.emulator import Cluster  # noqa: E402
+from harness.emulator import Cluster  # noqa: E402
 
 
 def timed(fn: Callable[[], object], runs: int) -> float:

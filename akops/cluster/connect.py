@@ -159,18 +159,6 @@ def _reason(e: BaseException) -> str:
     return " ".join(text.split()) or type(inner).__name__
 
 
-def current_context(paths: list[Path] | None = None) -> str | None:
-    """The kubeconfig's current context name (``None`` when it has none)."""
-    from kubernetes import config
-
-    paths = kubeconfig_paths() if paths is None else paths
-    try:
-        _, active = config.list_kube_config_contexts(os.pathsep.join(str(p) for p in paths))  # type: ignore[no-untyped-call]
-    except (config.ConfigException, OSError, ValueError, TypeError) as e:
-        raise ClusterError(f"kubeconfig {_shown(paths)}: {_one_line(e)}") from e
-    return str(active["name"]) if active else None
-
-
 def _shown(paths: list[Path]) -> str:
     return os.pathsep.join(str(p) for p in paths)
 

@@ -147,19 +147,6 @@ def destroy_order(refs: Iterable[Ref]) -> list[Ref]:
     return sorted(refs, key=lambda r: (-KINDS[r.kind].rank, r.kind, r.name))
 
 
-def secret_names(manifest: Manifest) -> set[str]:
-    """The secrets whose placeholders appear in ``manifest``."""
-    from akops.secrets import placeholders_in
-
-    return placeholders_in(repr_text(manifest.body))
-
-
-def repr_text(body: Any) -> str:
-    import json
-
-    return json.dumps(body, sort_keys=True)
-
-
 def _inject(value: Any, secrets: Secrets) -> Any:
     if isinstance(value, str):
         return secrets.inject(value)

@@ -1,7 +1,7 @@
 """What lint reads: files sorted into Kubernetes objects, chart values, outpost patches
 and pgbouncer.ini, each remembering its file and lines; and what it does not read.
 
-Rule: ``classify`` is pure (texts in, ``Sources`` out); ``read_paths`` is the only I/O
+Rule: ``classify`` is pure (texts in, ``Sources`` out); ``expand_paths`` and ``read_ref`` are the only I/O
 (reading files and expanding directories). A YAML document with string ``apiVersion``
 and ``kind`` is a Kubernetes object; one with ``kubernetes_json_patches`` is the
 outpost's patches; a mapping whose top-level keys are the Authentik chart's (or any
@@ -20,7 +20,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
@@ -351,9 +351,3 @@ def read_ref(ref: FileRef) -> SourceText:
         return SourceText(ref.label, text, True)
     base = os.path.normpath(ref.path.parent.absolute())
     return SourceText(ref.label, text, False, base=base, includes=gather_includes(ref.path, text))
-
-
-def read_paths(paths: Sequence[Path | str]) -> Iterator[SourceText]:
-    """Read every file named, one at a time."""
-    for ref in expand_paths(paths):
-        yield read_ref(ref)

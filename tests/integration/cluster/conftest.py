@@ -13,8 +13,7 @@ import pytest
 import yaml
 
 from akops.layout import Layout
-
-from .emulator import Cluster
+from harness.emulator import Cluster
 
 CONTEXT = "emulator"
 ENV = "emu"

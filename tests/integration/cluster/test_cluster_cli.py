@@ -11,6 +11,7 @@ import pytest
 import yaml
 
 from akops.layout import Layout
+from harness.emulator import Cluster
 
 from .conftest import (
     CANARY,
@@ -20,7 +21,6 @@ from .conftest import (
     record_revisions,
     write_kubeconfig,
 )
-from .emulator import Cluster
 
 pytestmark = pytest.mark.integration
 

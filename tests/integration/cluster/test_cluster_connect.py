@@ -16,9 +16,9 @@ from akops.cluster.objects import Ref
 from akops.environment import Environment, load_environment
 from akops.errors import ClusterError
 from akops.layout import Layout
+from harness.emulator import Cluster
 
 from .conftest import ENV, emu_environment, write_kubeconfig
-from .emulator import Cluster
 
 pytestmark = pytest.mark.integration
 CONFIGMAP = Ref("ConfigMap", "authentik", "pgbouncer-config")

@@ -19,9 +19,9 @@ from akops.layout import Layout
 from akops.ops import operations as deploy
 from akops.ops.stages import DeployHooks
 from akops.render import render_env
+from harness.emulator import Cluster
 
 from .conftest import CANARY, ENV, FakeHelm, emu_environment, pgbouncer_template, record_revisions
-from .emulator import Cluster
 
 pytestmark = pytest.mark.integration
 TOKEN = "authentik-token-canary-9f2c"

@@ -16,9 +16,9 @@ from akops.environment import Environment, load_environment
 from akops.errors import ClusterError, RolloutFailed
 from akops.layout import Layout
 from akops.secrets import Secrets
+from harness.emulator import Cluster
 
 from .conftest import CANARY, ENV, emu_environment
-from .emulator import Cluster
 
 pytestmark = pytest.mark.integration
 

@@ -23,7 +23,7 @@ from akops.layout import Layout
 from akops.verify import Status, VerifyReport, verify_environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the emulator's package
-from cluster.emulator import Cluster
+from harness.emulator import Cluster
 
 pytestmark = pytest.mark.integration
 
