@@ -384,6 +384,9 @@ class Plan:
     secrets: Secrets = field(default_factory=Secrets, repr=False, compare=False)
     outpost: OutpostPlan | None = None
     restarts: tuple[Restart, ...] = ()
+    #: containers that run another image than the environment pins (akops.images.running),
+    #: shown as drift: outside this plan's changes, and no part of its exit code
+    image_drift: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
         n = sum(1 for o in self.objects if o.action == action)
@@ -431,6 +434,13 @@ class Plan:
             lines.append(f"{MARKERS[op.action]} {op.title} {WORDS[op.action]}")
         if not self.has_changes:
             lines.append("No changes. The cluster matches the rendered stack.")
+        if self.image_drift:
+            lines.append("")
+            lines.append(
+                f"Image drift: {len(self.image_drift)} container(s) run another image than "
+                "the environment pins (applying the same spec does not replace them):"
+            )
+            lines.extend(f"  ! {d}" for d in self.image_drift)
         lines.append("")
         lines.append(self.summary())
         # Belt and braces: whatever slipped through, a resolved secret never leaves as text.

@@ -15,13 +15,23 @@ and the pinned digests, and what changes such a thing: an image updater or a han
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from akops.images.pins import StackImage
 from akops.images.reference import ImageRef, digest_of_image_id, parse_image
 
 CAUSE = "an image updater (Keel, diun) or a hand edit changed it"
+
+#: The environment field whose image each pod role's main container runs (the roles are
+#: ``akops.verify.probes.roles``: server, worker, pgbouncer, outpost).
+ROLE_IMAGES = {
+    "server": "authentik.image_tag",
+    "worker": "authentik.image_tag",
+    "pgbouncer": "pgbouncer.image",
+    "outpost": "authentik.outpost.image",
+}
 
 
 @dataclass(frozen=True)
@@ -110,3 +120,37 @@ def expected_containers(
     """
     by_field = {i.name: i for i in images}
     return {c: by_field[f] for c, f in names.items() if f in by_field}
+
+
+def role_expectations(
+    images: Iterable[StackImage], containers: Mapping[str, str]
+) -> dict[str, dict[str, StackImage]]:
+    """Role -> {container name: the image it must run}, for the roles whose image is pinned.
+
+    ``containers`` names each role's main container (``{"pgbouncer": "pgbouncer", ...}``);
+    a role whose field the environment leaves unset (an unpatched outpost) is left out.
+    """
+    out = {}
+    for role, field in ROLE_IMAGES.items():
+        if role in containers:
+            expected = expected_containers(images, {containers[role]: field})
+            if expected:
+                out[role] = expected
+    return out
+
+
+def running_containers(pods: Sequence[Mapping[str, Any]]) -> list[RunningContainer]:
+    """Every container status of ``pods`` (the API's Pod dicts); a pod not started has none."""
+    out = []
+    for pod in pods:
+        name = str((pod.get("metadata") or {}).get("name"))
+        for status in (pod.get("status") or {}).get("containerStatuses") or []:
+            out.append(
+                RunningContainer(
+                    name,
+                    str(status.get("name", "")),
+                    str(status.get("image") or ""),
+                    str(status.get("imageID") or ""),
+                )
+            )
+    return out

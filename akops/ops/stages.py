@@ -10,7 +10,7 @@ in the state and returns a one-line detail for the summary. The pipelines of
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from akops.cluster.changes import (
@@ -28,7 +28,7 @@ from akops.cluster.changes import (
     wait_rollout,
 )
 from akops.cluster.plan import Plan
-from akops.errors import StepFailed
+from akops.errors import AkopsError, StepFailed
 from akops.layout import Layout
 from akops.ops.confirm import confirm
 from akops.ops.pipeline import Skip
@@ -36,6 +36,8 @@ from akops.ops.pipeline import Skip
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
     from rich.console import Console
+
+    from akops.environment import Environment
 
 
 def lint_stack(layout: Layout, env_name: str, out: Out) -> str:
@@ -144,9 +146,33 @@ def lint(run: Run) -> str:
 
 def plan(run: Run) -> str:
     f = run.flags
-    run.plan = p = make_plan(run.cluster(), run.rendered, skip_helm=f.skip_helm, force=f.force)
+    p = make_plan(run.cluster(), run.rendered, skip_helm=f.skip_helm, force=f.force)
+    try:
+        p = replace(p, image_drift=image_drift(run.cluster(), run.rendered.env))
+    except AkopsError as e:  # the plan stands without it; say that it was not compared
+        run.out(f"note: running images not compared with the pins: {e}")
+    run.plan = p
     run.out(p.to_text().rstrip("\n"))
     return p.summary()
+
+
+def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
+    """Containers of the stack's pods that run another image than ``env`` pins (the
+    comparison of the ``images.pinned`` check), one line each."""
+    from akops.images.pins import stack_images
+    from akops.images.running import compare_running, role_expectations, running_containers
+    from akops.verify.observe import pods
+    from akops.verify.probes import roles
+
+    images = stack_images(env)
+    kinds = roles(env)
+    found: list[str] = []
+    for role, expected in role_expectations(
+        images, {name: r.container for name, r in kinds.items()}
+    ).items():
+        running = running_containers(pods(api, env.kube.namespace, kinds[role].selector))
+        found += [v.describe() for v in compare_running(images, expected, running) if not v.ok]
+    return tuple(found)
 
 
 def approve(question: str) -> Callable[[Run], str]:

@@ -16,6 +16,7 @@ from akops.verify.checks import pgbouncer
 CONTRACT = [
     "rollout.converged",
     "rollout.pods",
+    "images.pinned",
     "spread.replicas",
     "pdb.budget",
     "http.ready",
@@ -42,6 +43,7 @@ def test_registry_ids_are_the_contract() -> None:
     assert {c.id for c in registry.REGISTRY if c.converges} == {
         "rollout.converged",
         "rollout.pods",
+        "images.pinned",
         "spread.replicas",
         "pdb.budget",
     }

@@ -1,0 +1,80 @@
+"""``images.pinned``: every container of the stack's pods runs the image the environment pins.
+
+Rule: probes and verdicts pure; observation reads pods from the Kubernetes API
+(``verify.observe``). The comparison is ``akops.images.running``'s, the one ``invoke plan``
+shows as drift: a pod's ``containerStatuses[].imageID`` against the pinned digest (or, for
+an image pinned by tag only, its ``image`` against the tag, and the row says so).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from akops.images.pins import StackImage, stack_images
+from akops.images.running import (
+    ContainerVerdict,
+    compare_running,
+    role_expectations,
+    running_containers,
+)
+from akops.verify.check import Check, Probe, Sources, Subject
+from akops.verify.results import Outcome, failed, passed, skipped
+
+SHOWN = 3
+
+
+def pinned_verdict(verdicts: Sequence[ContainerVerdict], pods: int, selector: str) -> Outcome:
+    """Pass when every judged container runs its pin; fail naming the ones that do not."""
+    if not verdicts:
+        return skipped(f"no started container of the stack in pods matching {selector}")
+    bad = [v for v in verdicts if not v.ok]
+    if bad:
+        shown = "; ".join(v.describe() for v in bad[:SHOWN])
+        more = f" (+{len(bad) - SHOWN} more)" if len(bad) > SHOWN else ""
+        return failed(f"{len(bad)} of {len(verdicts)} container(s) differ: {shown}{more}")
+    pins = sorted({v.pinned.ref.digest or f"tag {v.pinned.ref.tag}" for v in verdicts})
+    tag_only = any(not v.by_digest for v in verdicts)
+    note = " (pinned by tag only: `invoke images.pin` pins the digest)" if tag_only else ""
+    return passed(f"{len(verdicts)} container(s) in {pods} pod(s) run {', '.join(pins)}{note}")
+
+
+def _probes(cid: str, s: Subject) -> list[Probe]:
+    images = stack_images(s.env)
+    wanted = role_expectations(images, {role: r.container for role, r in s.roles.items()})
+    out = []
+    for role, expected in wanted.items():
+        field = next(iter(expected.values())).name
+        args = {
+            "namespace": s.namespace,
+            "selector": s.roles[role].selector,
+            "expected": expected,
+            "images": images,
+        }
+        out.append(Probe(cid, f"{role} pods ({field})", "api", args=args))
+    return out
+
+
+def judge(pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Outcome:
+    images: tuple[StackImage, ...] = args["images"]
+    verdicts = compare_running(images, args["expected"], running_containers(pods))
+    return pinned_verdict(verdicts, len(pods), args["selector"])
+
+
+def _observe(probe: Probe, src: Sources) -> Outcome:
+    from akops.verify import observe
+
+    return judge(observe.pods(src.api, probe.args["namespace"], probe.args["selector"]), probe.args)
+
+
+CHECKS = (
+    Check(
+        "images.pinned",
+        "every container of the stack's pods runs the image digest the environment pins",
+        "cluster",
+        probes=_probes,
+        observe=_observe,
+        # Right after a deploy old pods still run the old pin until the rollout replaces them.
+        converges=True,
+    ),
+)

@@ -1,0 +1,66 @@
+"""`invoke plan` shows image drift: pods running another digest than the environment pins."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from akops.layout import Layout
+from akops.ops import operations as ops
+
+from .conftest import ENV, emu_environment
+from .emulator import Cluster
+
+PINNED = "sha256:" + "7" * 64
+UPDATED = "sha256:" + "8" * 64
+IMAGE = "edoburu/pgbouncer:v1.24.1-p1"
+
+
+def pgbouncer_pod(name: str, digest: str) -> dict[str, Any]:
+    return {
+        "apiVersion": "v1",
+        "kind": "Pod",
+        "metadata": {"name": name, "namespace": "authentik", "labels": {"app": "pgbouncer"}},
+        "spec": {"containers": [{"name": "pgbouncer", "image": f"{IMAGE}@{PINNED}"}]},
+        "status": {
+            "phase": "Running",
+            "containerStatuses": [
+                {
+                    "name": "pgbouncer",
+                    "image": f"docker.io/{IMAGE}",
+                    "imageID": f"docker.io/edoburu/pgbouncer@{digest}",
+                }
+            ],
+        },
+    }
+
+
+@pytest.fixture
+def pinned(repo: Layout, kubeconfig: Path, canary: str) -> Layout:
+    emu_environment(repo, pgbouncer__image=f"{IMAGE}@{PINNED}")
+    return repo
+
+
+def test_plan_names_a_pod_that_runs_another_digest(pinned: Layout, cluster: Cluster) -> None:
+    cluster.put(pgbouncer_pod("pgbouncer-0", PINNED), "pods")
+    cluster.put(pgbouncer_pod("pgbouncer-1", UPDATED), "pods")
+    plan = ops.plan_env(pinned, ENV, skip_helm=True)
+    assert len(plan.image_drift) == 1
+    (line,) = plan.image_drift
+    for part in ("pod pgbouncer-1 container pgbouncer", f"runs {UPDATED}",
+                 f"pgbouncer.image pins {PINNED}", "image updater"):  # fmt: skip
+        assert part in line
+    text = plan.to_text()
+    assert "Image drift: 1 container(s) run another image than the environment pins" in text
+    assert f"  ! {line}" in text
+    # Drift is shown, not planned: the exit code still speaks of the plan's own changes.
+    assert plan.exit_code == (2 if plan.has_changes else 0)
+
+
+def test_no_drift_when_pods_run_the_pins(pinned: Layout, cluster: Cluster) -> None:
+    cluster.put(pgbouncer_pod("pgbouncer-0", PINNED), "pods")
+    plan = ops.plan_env(pinned, ENV, skip_helm=True)
+    assert plan.image_drift == ()
+    assert "Image drift" not in plan.to_text()
