@@ -51,6 +51,10 @@ def errored(detail: str) -> Outcome:
     return Outcome(Status.ERROR, detail)
 
 
+def skipped(detail: str) -> Outcome:
+    return Outcome(Status.SKIP, detail)
+
+
 @dataclass(frozen=True)
 class Result:
     """One row of the report: a check on a target, how it ended, how long it took."""

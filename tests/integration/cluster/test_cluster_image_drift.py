@@ -10,9 +10,9 @@ import pytest
 
 from akops.layout import Layout
 from akops.ops import operations as ops
+from harness.emulator import Cluster
 
 from .conftest import ENV, emu_environment
-from .emulator import Cluster
 
 PINNED = "sha256:" + "7" * 64
 UPDATED = "sha256:" + "8" * 64

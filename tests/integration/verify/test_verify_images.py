@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -12,9 +11,7 @@ import yaml
 
 from akops.layout import Layout
 from akops.verify import Status, VerifyReport, verify_environment
-
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the emulator's package
-from cluster.emulator import Cluster
+from harness.emulator import Cluster
 
 pytestmark = pytest.mark.integration
 
