@@ -9,17 +9,14 @@ an image pinned by tag only, its ``image`` against the tag, and the row says so)
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from akops.images.pins import StackImage, stack_images
-from akops.images.running import (
-    ContainerVerdict,
-    compare_running,
-    role_expectations,
-    running_containers,
-)
 from akops.verify.check import Check, Probe, Sources, Subject
 from akops.verify.results import Outcome, failed, passed, skipped
+
+if TYPE_CHECKING:  # imported when a run plans or judges: the environment model is heavy
+    from akops.images.pins import StackImage
+    from akops.images.running import ContainerVerdict
 
 SHOWN = 3
 
@@ -40,6 +37,9 @@ def pinned_verdict(verdicts: Sequence[ContainerVerdict], pods: int, selector: st
 
 
 def _probes(cid: str, s: Subject) -> list[Probe]:
+    from akops.images.pins import stack_images
+    from akops.images.running import role_expectations
+
     images = stack_images(s.env)
     wanted = role_expectations(images, {role: r.container for role, r in s.roles.items()})
     out = []
@@ -56,6 +56,8 @@ def _probes(cid: str, s: Subject) -> list[Probe]:
 
 
 def judge(pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Outcome:
+    from akops.images.running import compare_running, running_containers
+
     images: tuple[StackImage, ...] = args["images"]
     verdicts = compare_running(images, args["expected"], running_containers(pods))
     return pinned_verdict(verdicts, len(pods), args["selector"])
