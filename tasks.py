@@ -660,16 +660,17 @@ def rollout(
 @task(
     help={
         "env": ENV_HELP,
-        "dry_run": "say whether the outpost's patches differ; change nothing",
+        "yes": "send without asking (required when stdin is not a terminal)",
+        "dry_run": "show the diff of the outpost's patches; send nothing",
     }
 )
-def outpost_patch(c: Context, env: str = "", dry_run: bool = False) -> None:
-    """Send the rendered outpost kubernetes_json_patches to the Authentik API."""
+def outpost_patch(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
+    """Show the diff of the outpost's kubernetes_json_patches, ask, send them to Authentik."""
     from akops.ops import operations as d
 
     with exits():
         env = _env(env)
-        print(d.outpost_patch_env(LAYOUT, env, dry_run=dry_run))
+        print(d.outpost_patch_env(LAYOUT, env, yes=yes, dry_run=dry_run))
 
 
 # --- images ---

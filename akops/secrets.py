@@ -113,3 +113,20 @@ def resolve(
     if missing:
         raise SecretError(f"secret(s) {', '.join(sorted(missing))} not defined under 'secrets:'")
     return Secrets({n: resolve_one(n, refs[n], environ) for n in sorted(wanted)})
+
+
+def resolve_available(
+    refs: Mapping[str, SecretRef], environ: Mapping[str, str] | None = None
+) -> Secrets:
+    """Every secret of ``refs`` that resolves here, the others left out: for masking only.
+
+    A read-only task (watching a rollout) must not need the database password, yet it
+    masks whatever secrets it can read in the logs it prints.
+    """
+    values: dict[str, str] = {}
+    for name, ref in refs.items():
+        try:
+            values[name] = resolve_one(name, ref, environ)
+        except SecretError:
+            continue
+    return Secrets(values)

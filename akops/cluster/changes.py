@@ -26,7 +26,7 @@ from akops.cluster.plan import OutpostPlan, Plan, ReleasePlan, release_plan, res
 from akops.environment import Environment
 from akops.errors import InputError, RolloutFailed, StepFailed
 from akops.layout import Layout
-from akops.secrets import Secrets, placeholders_in, resolve, resolve_one
+from akops.secrets import Secrets, placeholders_in, resolve, resolve_available, resolve_one
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -57,9 +57,17 @@ class Target:
 
 
 def prepare(
-    layout: Layout, env_name: str, context: str | None = None, *, with_secrets: bool = True
+    layout: Layout,
+    env_name: str,
+    context: str | None = None,
+    *,
+    with_secrets: bool = True,
+    mask_only: bool = False,
 ) -> Target:
-    """Render ``env_name`` in memory and resolve the secrets its files reference."""
+    """Render ``env_name`` in memory and resolve the secrets its files reference.
+
+    ``mask_only``: a read-only operation resolves what it can, for masking, and needs none.
+    """
     from akops.render import render_env
 
     env, stack = render_env(layout, env_name)
@@ -67,7 +75,10 @@ def prepare(
     needed: set[str] = set()
     for text in files.values():
         needed |= placeholders_in(text)
-    secrets = resolve(env.secrets, needed) if with_secrets else Secrets()
+    if mask_only:
+        secrets = resolve_available(env.secrets)
+    else:
+        secrets = resolve(env.secrets, needed) if with_secrets else Secrets()
     return Target(
         env, files, manifests(stack, env.kube.namespace), secrets, context or env.kube.context
     )
@@ -142,12 +153,16 @@ def outpost_patches(target: Target, *, dry_run: bool = False) -> OutpostResult:
     """Send (or with ``dry_run`` only compare) the rendered outpost patches."""
     from akops.cluster.outpost import parse_patches, send_patches
 
+    patches = parse_patches(target.files.get(OUTPOST_FILE, ""), OUTPOST_FILE)
+    return send_patches(target.env, patches, outpost_token(target), dry_run=dry_run)
+
+
+def outpost_token(target: Target) -> str:
+    """The Authentik API token the environment names (InputError when the API is off)."""
     api_cfg = target.env.authentik.outpost.api
     if api_cfg.token is None or not api_cfg.enabled:
         raise InputError(f"environment {target.env.name!r}: authentik.outpost.api is not enabled")
-    token = resolve_one("authentik_token", api_cfg.token)
-    patches = parse_patches(target.files.get(OUTPOST_FILE, ""), OUTPOST_FILE)
-    return send_patches(target.env, patches, token, dry_run=dry_run)
+    return resolve_one("authentik_token", api_cfg.token)
 
 
 def apply_plan(

@@ -102,23 +102,75 @@ class AuthentikApi:
         raise ClusterError(f"Authentik API: no outpost named {name!r} at {self.base}")
 
 
-def send_patches(
-    env: Environment, patches: OutpostPatches, token: str, *, dry_run: bool = False
-) -> Result:
-    """Replace the outpost's ``kubernetes_json_patches`` when they differ from the rendered ones."""
+@dataclass(frozen=True)
+class LiveOutpost:
+    """The outpost as Authentik has it: its UUID and whole config."""
+
+    name: str
+    uuid: str
+    config: dict[str, Any]
+
+    @property
+    def patches(self) -> Any:
+        return self.config.get("kubernetes_json_patches")
+
+
+def _api(env: Environment, token: str) -> AuthentikApi:
     api_cfg = env.authentik.outpost.api
     if not api_cfg.enabled or not api_cfg.url:
         raise InputError(
             f"environment {env.name!r}: authentik.outpost.api.enabled is false; "
             "apply the outpost patches by hand or enable the API there"
         )
-    api = AuthentikApi(api_cfg.url, token, env.kube.api_timeout)
-    outpost = api.find_outpost(patches.outpost)
-    uuid = str(outpost.get("pk"))
-    config = dict(outpost.get("config") or {})
-    if config.get("kubernetes_json_patches") == patches.patches:
-        return Result(patches.outpost, uuid, False)
+    return AuthentikApi(api_cfg.url, token, env.kube.api_timeout)
+
+
+def read_outpost(env: Environment, name: str, token: str) -> LiveOutpost:
+    """The outpost ``name`` and its config, from the Authentik API."""
+    outpost = _api(env, token).find_outpost(name)
+    return LiveOutpost(name, str(outpost.get("pk")), dict(outpost.get("config") or {}))
+
+
+def write_patches(env: Environment, live: LiveOutpost, patches: OutpostPatches, token: str) -> None:
+    """Replace only ``kubernetes_json_patches`` in the outpost's config (the rest is kept)."""
+    config = {**live.config, "kubernetes_json_patches": patches.patches}
+    _api(env, token).request(
+        "PATCH", f"/api/v3/outposts/instances/{live.uuid}/", {"config": config}
+    )
+
+
+def patches_diff(live: LiveOutpost, patches: OutpostPatches) -> str:
+    """A unified diff of the live and rendered ``kubernetes_json_patches`` ("" when equal).
+
+    Pure. Both sides as sorted YAML, so the operator reads the patch operations, not JSON noise.
+    """
+    if live.patches == patches.patches:
+        return ""
+    import difflib
+
+    def lines(value: Any) -> list[str]:
+        if value is None:
+            return []
+        return yaml.safe_dump(value, sort_keys=True, default_flow_style=False).splitlines(True)
+
+    label = f"outpost {live.name} kubernetes_json_patches"
+    return "".join(
+        difflib.unified_diff(
+            lines(live.patches),
+            lines(patches.patches),
+            fromfile=f"{label} (Authentik)",
+            tofile=f"{label} (rendered)",
+        )
+    )
+
+
+def send_patches(
+    env: Environment, patches: OutpostPatches, token: str, *, dry_run: bool = False
+) -> Result:
+    """Replace the outpost's ``kubernetes_json_patches`` when they differ from the rendered ones."""
+    live = read_outpost(env, patches.outpost, token)
+    if live.patches == patches.patches:
+        return Result(patches.outpost, live.uuid, False)
     if not dry_run:
-        config["kubernetes_json_patches"] = patches.patches
-        api.request("PATCH", f"/api/v3/outposts/instances/{uuid}/", {"config": config})
-    return Result(patches.outpost, uuid, True)
+        write_patches(env, live, patches, token)
+    return Result(patches.outpost, live.uuid, True)

@@ -9,15 +9,17 @@ operations (plan, apply, rollout) re-raise the failing stage's error instead.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING
 
-from akops.cluster.changes import Out, outpost_patches, prepare
+from akops.cluster.changes import OUTPOST_FILE, Out, outpost_token, prepare
 from akops.cluster.plan import Plan
 from akops.layout import Layout
 from akops.ops import stages as s
+from akops.ops.confirm import confirm
 from akops.ops.pipeline import Stage, Summary, run_stages
 from akops.ops.stages import DeployHooks, Flags, Run
+from akops.source import revision
 
 if TYPE_CHECKING:
     from rich.console import Console
@@ -174,14 +176,43 @@ def rollout_env(
 ) -> str:
     """Watch ``names`` (default: every Deployment of the stack) until they converge."""
     flags = Flags(context=context, deployments=names)
-    run = Run(layout, env_name, flags, out=lambda _: None, console=console)
+    # Watching needs no secret; those that resolve still mask the pod logs it prints.
+    run = Run(layout, env_name, flags, out=lambda _: None, console=console, mask_only=True)
     summary = execute(ROLLOUT, run)
     summary.raise_failure()
     return summary.results[-1].detail
 
 
-def outpost_patch_env(layout: Layout, env_name: str, *, dry_run: bool = False) -> str:
-    """Send the rendered outpost patches (only the Authentik API token is resolved)."""
+def outpost_patch_env(
+    layout: Layout,
+    env_name: str,
+    *,
+    yes: bool = False,
+    dry_run: bool = False,
+    out: Out = print,
+    interactive: bool | None = None,
+    ask: Callable[[str], str] = input,
+) -> str:
+    """Show the diff of the outpost's patches, ask, then send them (only the API token is read).
+
+    Like ``apply``: ``--dry-run`` shows the diff and sends nothing; without a terminal the
+    change needs ``--yes``; the banner names where the change goes before it is asked for.
+    """
+    from akops.cluster.outpost import parse_patches, patches_diff, read_outpost, write_patches
+
     target = prepare(layout, env_name, with_secrets=False)
-    result = outpost_patches(target, dry_run=dry_run).describe()
-    return f"{result} (--dry-run: nothing sent)" if dry_run else result
+    env = target.env
+    token = outpost_token(target)
+    patches = parse_patches(target.files.get(OUTPOST_FILE, ""), OUTPOST_FILE)
+    live = read_outpost(env, patches.outpost, token)
+    diff = patches_diff(live, patches)
+    where = f"outpost {live.name} ({live.uuid}): kubernetes_json_patches"
+    if not diff:
+        return f"{where} already up to date; nothing to send"
+    out(diff.rstrip("\n"))
+    if dry_run:
+        return f"{where} would be updated (--dry-run: nothing sent)"
+    out(s.banner(env.name, target.context, env.kube.namespace, revision(layout.root)))
+    confirm("Send these patches to the outpost?", yes=yes, interactive=interactive, ask=ask)
+    write_patches(env, live, patches, token)
+    return f"{where} updated"

@@ -32,6 +32,7 @@ from akops.errors import AkopsError, StepFailed
 from akops.layout import Layout
 from akops.ops.confirm import confirm
 from akops.ops.pipeline import Skip
+from akops.source import Revision, revision
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -96,6 +97,8 @@ class Run:
     console: Console | None = None
     hooks: DeployHooks = field(default_factory=DeployHooks)
     with_secrets: bool = True
+    #: read-only operations (rollout): resolve what secrets are there, for masking only
+    mask_only: bool = False
     # --- set by the stages --------------------------------------------------------------
     target: Target | None = None
     api: ApiClient | None = None
@@ -135,7 +138,11 @@ class Run:
 
 def render(run: Run) -> str:
     run.target = t = prepare(
-        run.layout, run.env_name, run.flags.context, with_secrets=run.with_secrets
+        run.layout,
+        run.env_name,
+        run.flags.context,
+        with_secrets=run.with_secrets,
+        mask_only=run.mask_only,
     )
     return f"{len(t.files)} files, {len(t.objects)} objects"
 
@@ -175,8 +182,18 @@ def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
     return tuple(found)
 
 
+def banner(env_name: str, context: str, namespace: str, source: Revision) -> str:
+    """The one line every changing task prints before its first change: where, and what."""
+    return (
+        f"akops: environment {env_name} · context {context} · namespace {namespace} · "
+        f"commit {source.short}"
+    )
+
+
 def approve(question: str) -> Callable[[Run], str]:
     def stage(run: Run) -> str:
+        t = run.rendered
+        run.out(banner(t.env.name, t.context, t.env.kube.namespace, revision(run.layout.root)))
         confirm(question, yes=run.flags.yes, interactive=run.flags.interactive)
         return "--yes" if run.flags.yes else "confirmed"
 

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from akops import process
-from akops.errors import AkopsError, RunbookError
+from akops import source
+from akops.errors import RunbookError
 from akops.runbook import store
 from akops.runbook.options import RunOptions
 from akops.runbook.schema import RunbookDoc
@@ -121,16 +121,7 @@ def _resumed(rb: RunbookDoc, opts: RunOptions, attempt: Attempt) -> Start:
 
 def revision(root: Path) -> str:
     """``git describe``-like: the commit, and ``-dirty`` when the tree has changes."""
-    try:
-        head = process.run(["git", "-C", str(root), "rev-parse", "HEAD"], timeout=10)
-        status = process.run(
-            ["git", "-C", str(root), "status", "--porcelain", "--untracked-files=no"], timeout=10
-        )
-    except AkopsError:
-        return "unknown (git did not answer)"
-    if not head.ok or not status.ok:
-        return "unknown (not a git checkout)"
-    return head.stdout.strip() + ("-dirty" if status.stdout.strip() else "")
+    return source.revision(root).describe()
 
 
 def user(environ: Mapping[str, str]) -> str:

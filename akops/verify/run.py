@@ -11,6 +11,7 @@ budget is reported as failed and abandoned, so one hung target never holds the r
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import shutil
 import threading
@@ -258,6 +259,16 @@ def _pods(api: ApiClient, env: Environment, names: Iterable[str]) -> dict[str, l
     return found
 
 
+def _reachable(api: ApiClient, env: Environment) -> None:
+    """One bounded request first: an API that cannot be reached is "could not run" (exit 2,
+    within ``kube.api_timeout``), not a convergence check retried until its deadline."""
+    from akops.cluster.call import NotFound, call
+
+    namespace = env.kube.namespace
+    with contextlib.suppress(NotFound):  # an answer, even 404, means the API is there
+        call(api, "GET", f"/api/v1/namespaces/{namespace}", what=f"namespace {namespace}")
+
+
 def prepare(
     layout: Layout,
     env_name: str,
@@ -285,6 +296,7 @@ def prepare(
         from akops.cluster.connect import IN_CLUSTER, connect
 
         api = connect(env, context)
+        _reachable(api, env)
         # kubectl gets the context explicitly: its current context may be another cluster.
         wanted = context or env.kube.context
         exec_context = None if wanted == IN_CLUSTER else wanted

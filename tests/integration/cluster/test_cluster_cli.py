@@ -16,6 +16,7 @@ from harness.emulator import Cluster
 from .conftest import (
     CANARY,
     ENV,
+    PASSWORD_VAR,
     emu_environment,
     pgbouncer_template,
     record_revisions,
@@ -60,6 +61,10 @@ def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -
     assert applied.returncode == 0, applied.stderr
     assert "applied Deployment/pgbouncer" in applied.stdout
     assert "Apply complete: 7 object(s)." in applied.stdout
+    # The banner comes before the first change: where it goes, and from which commit.
+    banner = f"akops: environment {ENV} · context emulator · namespace authentik · commit "
+    assert banner in applied.stdout
+    assert applied.stdout.index(banner) < applied.stdout.index("applied Deployment/pgbouncer")
 
     second = run("plan", "--env", ENV, "--skip-helm")
     assert second.returncode == 0, second.stderr
@@ -226,3 +231,32 @@ def test_rollback_over_a_changed_config_refuses_exit_1_until_forced(
     forced = run("rollback", "--env", ENV, "--skip-helm", "--force-config", "--dry-run")
     assert forced.returncode == 0, forced.stdout + forced.stderr
     assert "rolling back anyway (--force-config)" in forced.stdout
+
+
+def test_verify_with_the_api_down_is_one_line_exit_2_within_the_timeout(
+    run: Callable[..., Any], repo: Layout, tmp_path: Path, one_line_error: Callable[..., str]
+) -> None:
+    # A convergence check alone used to retry against a dead API until its 120 s deadline.
+    emu_environment(repo, kube__api_timeout=2)
+    kubeconfig = tmp_path / "dead"
+    kubeconfig.write_text(
+        "apiVersion: v1\nkind: Config\ncurrent-context: emulator\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        "contexts: [{name: emulator, context: {cluster: c, user: u}}]\n",
+        encoding="utf-8",
+    )
+    start = time.monotonic()
+    result = run(
+        "verify", "--env", ENV, "--only", "rollout.converged", env={"KUBECONFIG": str(kubeconfig)}
+    )
+    took = time.monotonic() - start
+    one_line_error(result, ["cannot reach the Kubernetes API at https://127.0.0.1:1"])
+    assert took < 2 + 4  # the API deadline plus interpreter start-up
+
+
+def test_rollout_needs_no_database_password(run: Callable[..., Any], cluster: Cluster) -> None:
+    assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
+    watched = run("rollout", "--env", ENV, "--deployment", "pgbouncer", env={PASSWORD_VAR: ""})
+    assert watched.returncode == 0, watched.stderr
+    assert "converged" in watched.stdout

@@ -14,7 +14,7 @@ import pytest
 import yaml
 from rich.console import Console
 
-from akops.errors import ClusterError, StepFailed, ToolMissingError
+from akops.errors import ClusterError, InputError, StepFailed, ToolMissingError
 from akops.layout import Layout
 from akops.ops import operations as deploy
 from akops.ops.stages import DeployHooks
@@ -473,11 +473,24 @@ def test_outpost_patches_go_to_the_authentik_api_once(
             "token": {"env": "AKOPS_EMU_AUTHENTIK_TOKEN"},
         },
     )
-    dry = deploy.outpost_patch_env(repo, ENV, dry_run=True)
-    assert dry.endswith("kubernetes_json_patches patched (--dry-run: nothing sent)")
+    shown: list[str] = []
+    dry = deploy.outpost_patch_env(repo, ENV, dry_run=True, out=shown.append)
+    assert dry.endswith("kubernetes_json_patches would be updated (--dry-run: nothing sent)")
     assert authentik.patches == []
-    assert deploy.outpost_patch_env(repo, ENV) == (
-        "outpost authentik-embedded-outpost (0b6e-uuid): kubernetes_json_patches patched"
+    diff = "\n".join(shown)
+    assert "+++ outpost authentik-embedded-outpost kubernetes_json_patches (rendered)" in diff
+    assert "+    sizeLimit: 512Mi" in diff or "sizeLimit: 512Mi" in diff
+    # Without a terminal and without --yes, nothing is sent.
+    with pytest.raises(InputError, match="stdin is not a terminal; pass --yes"):
+        deploy.outpost_patch_env(repo, ENV, out=shown.append, interactive=False)
+    assert authentik.patches == []
+    assert shown[-1].startswith(f"akops: environment {ENV} · context ")
+    # Enter (or anything but "yes") at the prompt sends nothing either.
+    with pytest.raises(StepFailed, match="cancelled"):
+        deploy.outpost_patch_env(repo, ENV, out=shown.append, interactive=True, ask=lambda _: "")
+    assert authentik.patches == []
+    assert deploy.outpost_patch_env(repo, ENV, yes=True, out=shown.append) == (
+        "outpost authentik-embedded-outpost (0b6e-uuid): kubernetes_json_patches updated"
     )
     (sent,) = authentik.patches
     patches = sent["config"]["kubernetes_json_patches"]["deployment"]
@@ -488,7 +501,7 @@ def test_outpost_patches_go_to_the_authentik_api_once(
     } in patches
     assert sent["config"]["authentik_host"] == "https://auth.example"  # the rest of the config kept
     assert ("PATCH", "/api/v3/outposts/instances/0b6e-uuid/", f"Bearer {TOKEN}") in authentik.seen
-    assert deploy.outpost_patch_env(repo, ENV).endswith("already up to date")
+    assert deploy.outpost_patch_env(repo, ENV).endswith("already up to date; nothing to send")
     assert len(authentik.patches) == 1
 
 
@@ -509,6 +522,6 @@ def test_outpost_api_errors_never_show_the_token(
     )
     monkeypatch.setenv("AKOPS_EMU_AUTHENTIK_TOKEN", "wrong-token-value")
     with pytest.raises(ClusterError) as failed:
-        deploy.outpost_patch_env(repo, ENV)
+        deploy.outpost_patch_env(repo, ENV, yes=True)
     assert str(failed.value).startswith("Authentik API GET /api/v3/outposts/instances/: HTTP 403")
     assert "wrong-token-value" not in str(failed.value)
