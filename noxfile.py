@@ -9,7 +9,7 @@ from pathlib import Path
 
 import nox
 
-nox.options.sessions = ["lint", "tests"]
+nox.options.sessions = ["lint", "tests", "rehearse"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 # uv installs the lock in seconds; plain virtualenv + pip when uv is not there.
@@ -41,7 +41,14 @@ def lint(session: nox.Session) -> None:
     # The layers of the README's layout: imports only point down; the pure core does no I/O.
     session.run("lint-imports")
     session.run(
-        "yamllint", "--strict", "-c", ".yamllint.yaml", "manifests", "environments", "runbooks"
+        "yamllint",
+        "--strict",
+        "-c",
+        ".yamllint.yaml",
+        "manifests",
+        "environments",
+        "runbooks",
+        "rehearsals",
     )
     for env in ENVS:
         session.run("invoke", "render", "--env", env, "--check")
@@ -77,6 +84,21 @@ def tests(session: nox.Session) -> None:
     # under the user's cache directory; the chart tests template the real chart with it.
     session.run("python", "-m", "akops.tools", "helm")
     session.run("pytest", *session.posargs)
+
+
+@nox.session
+def rehearse(session: nox.Session) -> None:
+    """Every incident scenario in rehearsals/ on real services, with its runbook; JSON in reports/.
+
+    ``nox -s rehearse`` (environment prod, every scenario) or ``nox -s rehearse -- NAME ...``.
+    """
+    ensure_system_packages(session)
+    install_locked(session)
+    names = session.posargs or sorted(p.stem for p in (ROOT / "rehearsals").glob("*.yaml"))
+    for name in names:
+        report = ROOT / "reports" / f"rehearse-{name}.json"
+        report.parent.mkdir(exist_ok=True)
+        session.run("invoke", "rehearse", name, "--env", "prod", "--json", str(report))
 
 
 @nox.session

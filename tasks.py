@@ -721,6 +721,77 @@ def images_check(c: Context, env: list[str] | None = None, timeout: str = "10") 
 
 images = Collection("images", images_pin, images_check)
 
+# --- rehearse ---
+
+
+@task(
+    auto_shortflags=False,  # -h must stay help
+    help={
+        "scenario": "scenario name (a file in rehearsals/ without .yaml); --list lists them",
+        "env": ENV_HELP + "; required",
+        "json": "also write the report as JSON to this path",
+        "out": "directory for the report, plot and runbook transcript (default: runs/rehearsals/...)",
+        "pgbouncer_ini": "run PgBouncer from this pgbouncer.ini instead of the rendered one",
+        "shm_size": "outpost /dev/shm size instead of the rendered patch's (64Mi: no patch)",
+        "max_connections": "PostgreSQL max_connections instead of the environment's",
+        "act": "run only this act of the scenario (repeatable)",
+    },
+    iterable=["act"],
+)
+def rehearse(
+    c: Context,
+    scenario: str,
+    env: str = "",
+    json: str = "",
+    out: str = "",
+    pgbouncer_ini: str = "",
+    shm_size: str = "",
+    max_connections: int = 0,
+    act: list[str] | None = None,
+) -> None:
+    """Replay an incident on real PostgreSQL/PgBouncer/tmpfs, run its runbook, judge; exit 0/1/2."""
+    from rich.console import Console
+
+    from akops.errors import InputError
+    from akops.rehearse import read
+
+    with exits():
+        # Invoke hands `--list`, typed where the positional SCENARIO goes, to SCENARIO.
+        if scenario in ("--list", "-l"):
+            for s in read.load_all(LAYOUT.rehearsals):
+                print(f"{s.name:<26} {s.title} (runbook: {s.runbook or '-'}; ×{s.time_factor:g})")
+            return
+        if scenario.startswith("-"):
+            raise InputError(
+                f"expected a scenario name, got {scenario!r}: invoke rehearse SCENARIO --env ENV "
+                "(invoke rehearse --list shows them)"
+            )
+        if not env:
+            raise InputError("--env is required: the environment whose configuration is rehearsed")
+        from akops.rehearse import run
+
+        opts = run.Options(
+            scenario=scenario,
+            env=env,
+            out=Path(out).resolve() if out else None,
+            pgbouncer_ini=Path(pgbouncer_ini).resolve() if pgbouncer_ini else None,
+            shm_size=shm_size or None,
+            max_connections=max_connections or None,
+            acts=tuple(act or ()),
+        )
+        console = Console(highlight=False, soft_wrap=True)
+        report, where = run.rehearse(LAYOUT, opts, console)
+        if json:
+            try:
+                Path(json).write_text(report.model_dump_json(indent=2), encoding="utf-8")
+            except OSError as e:
+                raise InputError(f"--json {json}: cannot write: {e.strerror or e}") from e
+        console.print(f"Report: {LAYOUT.rel(where / 'report.md')}")
+        console.print(report.result_line(), style="bold green" if report.ok else "bold red")
+    if not report.ok:
+        raise Exit(code=report.exit_code)
+
+
 ns = Collection(
     render,
     runbook,
@@ -734,4 +805,5 @@ ns = Collection(
     rollout,
     outpost_patch,
     images,
+    rehearse,
 )

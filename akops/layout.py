@@ -32,6 +32,10 @@ class Layout:
         return self.root / "runbooks"
 
     @property
+    def rehearsals(self) -> Path:
+        return self.root / "rehearsals"
+
+    @property
     def checks(self) -> Path:
         return self.root / "checks"
 

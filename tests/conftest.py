@@ -22,6 +22,7 @@ REPO_PARTS = (
     "environments",
     "manifests",
     "runbooks",
+    "rehearsals",
     "checks",
 )
 

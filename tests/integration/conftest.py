@@ -3,15 +3,16 @@
 Fixtures (all on 127.0.0.1, all real processes or mounts; nothing is mocked):
 
 ``postgres`` (session)
-    A PostgreSQL 15 from /usr/lib/postgresql/15/bin, started as the unprivileged user
-    ``nobody`` (PostgreSQL refuses root) in a temp dir. Role and database ``authentik``
+    A PostgreSQL started by the library that ``invoke rehearse`` uses
+    (``akops.rehearse.start``), as the unprivileged user ``nobody`` (PostgreSQL refuses
+    root) in a temp dir. Role and database ``authentik``
     (from environments/prod.yaml ``upstream``) with password ``postgres.password`` (a
     canary value: tests assert it never shows up in any output). Host auth is SCRAM.
     ``postgres.connect(user=..., dbname=...)`` gives a psycopg connection
     (superuser ``postgres`` over the Unix socket by default).
 
 ``pgbouncer`` (function) / ``pgbouncer_factory`` (function)
-    /usr/sbin/pgbouncer started from the RENDERED ``pgbouncer.ini`` (ConfigMap) and
+    PgBouncer started (``akops.rehearse.start``) from the RENDERED ``pgbouncer.ini`` (ConfigMap) and
     ``userlist.txt`` (Secret) of ``akops.render.render_env(layout, "prod")``, the
     placeholder password injected with ``akops.secrets``. Only what a test machine
     needs is adjusted: the upstream host/port (``postgres``), ``listen_addr``,
@@ -53,13 +54,11 @@ from __future__ import annotations
 
 import contextlib
 import os
-import pwd
 import secrets
 import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -71,15 +70,16 @@ from typing import Any
 import pytest
 import yaml
 
+from akops import process
+from akops.errors import AkopsError
 from akops.layout import Layout
+from akops.rehearse import start, topology
+from akops.rehearse.start import as_service_user, free_port, hand_over
+from akops.rehearse.topology import adjust_ini
 from akops.render import render_env
-from akops.secrets import Secrets
 
 SHARED = Path(__file__).resolve().parents[2].parent / "shared"
 CHART_SOURCE = SHARED / "charts" / "authentik-2026.2.2" / "authentik"
-PG_BIN = Path("/usr/lib/postgresql/15/bin")
-PGBOUNCER = Path("/usr/sbin/pgbouncer")
-SERVICE_USER = "nobody"
 
 
 def require(path: Path, install: str) -> Path:
@@ -88,10 +88,15 @@ def require(path: Path, install: str) -> Path:
     return path
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+# Other test modules start their own PgBouncer in special ways (a read-only root, the
+# config oracle); they share these helpers, which come from the library where it has them.
+PGBOUNCER = Path("/usr/sbin/pgbouncer")
+__all__ = ["adjust_ini", "as_service_user", "free_port", "hand_over"]
+
+
+def service_dir(prefix: str) -> contextlib.AbstractContextManager[Path]:
+    """A temp dir the service user owns, outside pytest's root-only (0700) tmp tree."""
+    return start.workdir(f"akops-{prefix}-")
 
 
 def wait_port(port: int, proc: subprocess.Popen[Any], log: Path, timeout: float = 20) -> None:
@@ -107,35 +112,6 @@ def wait_port(port: int, proc: subprocess.Popen[Any], log: Path, timeout: float 
     pytest.fail(f"nothing listens on 127.0.0.1:{port} after {timeout}s: {log.read_text()[-2000:]}")
 
 
-def as_service_user(argv: list[str]) -> list[str]:
-    """PostgreSQL and PgBouncer refuse to run as root: drop to ``nobody`` when we are root."""
-    if os.geteuid() != 0:
-        return argv
-    setpriv = shutil.which("setpriv")
-    if setpriv is None:
-        pytest.fail("setpriv not found: install util-linux", pytrace=False)
-    return [setpriv, f"--reuid={SERVICE_USER}", "--regid=nogroup", "--clear-groups", *argv]
-
-
-@contextlib.contextmanager
-def service_dir(prefix: str) -> Iterator[Path]:
-    """A temp dir the service user owns, outside pytest's root-only (0700) tmp tree."""
-    root = Path(tempfile.mkdtemp(prefix=f"akops-{prefix}-"))
-    root.chmod(0o755)
-    hand_over(root)
-    try:
-        yield root
-    finally:
-        shutil.rmtree(root, ignore_errors=True)
-
-
-def hand_over(*paths: Path) -> None:
-    if os.geteuid() == 0:
-        pw = pwd.getpwnam(SERVICE_USER)
-        for p in paths:
-            os.chown(p, pw.pw_uid, pw.pw_gid)
-
-
 def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
     if proc.poll() is None:
         with contextlib.suppress(ProcessLookupError):
@@ -146,6 +122,14 @@ def stop_process(proc: subprocess.Popen[Any], timeout: float = 10) -> None:
         except subprocess.TimeoutExpired:
             proc.kill()
             proc.wait()
+
+
+def require_started(what: str, start: Callable[[], Any]) -> Any:
+    """Run a library start function; a missing binary or privilege fails with what to do."""
+    try:
+        return start()
+    except AkopsError as e:
+        pytest.fail(f"{what}: {e}", pytrace=False)
 
 
 # --- PostgreSQL -------------------------------------------------------------------------
@@ -174,90 +158,20 @@ class Postgres:
 
 @pytest.fixture(scope="session")
 def postgres(layout: Layout) -> Iterator[Postgres]:
-    """A real PostgreSQL 15 with the ``authentik`` role and database (see module docstring)."""
+    """A real PostgreSQL with the ``authentik`` role and database (see module docstring)."""
     from akops.environment import load_environment
 
-    require(PG_BIN / "initdb", "apt-get install postgresql-15 (or the distribution's postgresql)")
     upstream = load_environment("prod", layout.environments).upstream
-    with service_dir("postgres") as root:
-        yield from _run_postgres(root, upstream.user, upstream.database)
-
-
-def _run_postgres(root: Path, user: str, database: str) -> Iterator[Postgres]:
-    data, sockets = root / "data", root / "sockets"
-    data.mkdir()
-    sockets.mkdir()
-    hand_over(data, sockets)
-    log = root / "postgres.log"
-    init = subprocess.run(
-        as_service_user(
-            [
-                str(PG_BIN / "initdb"),
-                "-D",
-                str(data),
-                "-U",
-                "postgres",
-                "--auth-local=trust",
-                "--auth-host=scram-sha-256",
-                "--no-sync",
-                "-E",
-                "UTF8",
-            ]
-        ),
-        capture_output=True,
-        text=True,
-        cwd=root,
-    )
-    if init.returncode != 0:
-        pytest.fail(f"initdb failed: {init.stderr.strip()[-1000:]}", pytrace=False)
-    port = free_port()
-    with log.open("wb") as out:
-        proc = subprocess.Popen(
-            as_service_user(
-                [
-                    str(PG_BIN / "postgres"),
-                    "-D",
-                    str(data),
-                    "-k",
-                    str(sockets),
-                    "-p",
-                    str(port),
-                    "-c",
-                    "listen_addresses=127.0.0.1",
-                    "-c",
-                    "fsync=off",
-                    "-c",
-                    "synchronous_commit=off",
-                    "-c",
-                    "full_page_writes=off",
-                    "-c",
-                    "shared_buffers=16MB",
-                    "-c",
-                    "max_connections=60",
-                ]
+    password = f"canary-{secrets.token_hex(8)}"
+    with contextlib.ExitStack() as stack:
+        root = stack.enter_context(start.workdir("akops-postgres-"))
+        pg = require_started(
+            "PostgreSQL",
+            lambda: start.start_postgres(
+                stack, root, upstream.user, upstream.database, 60, password
             ),
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=root,
         )
-    try:
-        wait_port(port, proc, log)
-        pg = Postgres("127.0.0.1", port, sockets, user, database, f"canary-{secrets.token_hex(8)}")
-        deadline = time.monotonic() + 20
-        while True:  # the port opens a moment before connections are accepted
-            try:
-                conn = pg.connect(autocommit=True)
-                break
-            except Exception:
-                if time.monotonic() > deadline:
-                    raise
-                time.sleep(0.1)
-        with conn:
-            conn.execute(f"CREATE ROLE \"{pg.user}\" LOGIN PASSWORD '{pg.password}'")
-            conn.execute(f'CREATE DATABASE "{pg.database}" OWNER "{pg.user}"')
-        yield pg
-    finally:
-        stop_process(proc)
+        yield Postgres(pg.host, pg.port, pg.socket_dir, pg.user, pg.database, password)
 
 
 # --- PgBouncer --------------------------------------------------------------------------
@@ -267,7 +181,7 @@ def _run_postgres(root: Path, user: str, database: str) -> Iterator[Postgres]:
 class PgBouncer:
     port: int
     ini: Path
-    proc: subprocess.Popen[Any]
+    child: process.Child
     log: Path
 
     @property
@@ -275,13 +189,13 @@ class PgBouncer:
         return f"127.0.0.1:{self.port}"
 
     def stop(self) -> None:
-        stop_process(self.proc)
+        self.child.stop()
 
     def freeze(self) -> None:
-        self.proc.send_signal(signal.SIGSTOP)
+        self.child.signal(signal.SIGSTOP)
 
     def thaw(self) -> None:
-        self.proc.send_signal(signal.SIGCONT)
+        self.child.signal(signal.SIGCONT)
 
 
 def rendered_pgbouncer_files(layout: Layout, env: str = "prod") -> tuple[str, str]:
@@ -293,79 +207,31 @@ def rendered_pgbouncer_files(layout: Layout, env: str = "prod") -> tuple[str, st
     return ini, userlist
 
 
-def adjust_ini(ini: str, settings: dict[str, str], upstream: tuple[str, int]) -> str:
-    """Rewrite ``key = value`` lines of [pgbouncer] and the upstream host/port of [databases]."""
-    out, section, seen = [], "", set()
-    for line in ini.splitlines():
-        stripped = line.strip()
-        if stripped.startswith("["):
-            if section == "pgbouncer":
-                out.extend(f"{k} = {v}" for k, v in settings.items() if k not in seen)
-                seen.update(settings)
-            section = stripped.strip("[]")
-        elif section == "databases" and "=" in line and not stripped.startswith(";"):
-            words = [
-                f"host={upstream[0]}"
-                if w.startswith("host=")
-                else f"port={upstream[1]}"
-                if w.startswith("port=")
-                else w
-                for w in line.split()
-            ]
-            line = " ".join(words)
-        elif section == "pgbouncer" and "=" in line and not stripped.startswith(";"):
-            key = line.split("=", 1)[0].strip()
-            if key in settings:
-                line = f"{key} = {settings[key]}"
-                seen.add(key)
-        out.append(line)
-    if section == "pgbouncer":
-        out.extend(f"{k} = {v}" for k, v in settings.items() if k not in seen)
-    return "\n".join(out) + "\n"
-
-
 @pytest.fixture
 def pgbouncer_factory(layout: Layout, postgres: Postgres) -> Iterator[Callable[..., PgBouncer]]:
     """Start PgBouncers from the rendered config (see module docstring); all stopped after."""
-    require(PGBOUNCER, "apt-get install pgbouncer")
-    started: list[PgBouncer] = []
-    dirs = contextlib.ExitStack()
+    with contextlib.ExitStack() as stack:
+        count = 0
 
-    def start(*, password: str | None = None, **extra: str) -> PgBouncer:
-        root = dirs.enter_context(service_dir("pgbouncer"))
-        ini_text, userlist = rendered_pgbouncer_files(layout)
-        port = free_port()
-        auth = root / "userlist.txt"
-        value = postgres.password if password is None else password
-        auth.write_text(Secrets({"postgres_password": value}).inject(userlist))
-        settings = {
-            "listen_addr": "127.0.0.1",
-            "listen_port": str(port),
-            "auth_file": str(auth),
-            "unix_socket_dir": str(root),
-            **extra,
-        }
-        ini = root / "pgbouncer.ini"
-        ini.write_text(adjust_ini(ini_text, settings, (postgres.host, postgres.port)))
-        auth.chmod(0o600)
-        hand_over(root, ini, auth)
-        log = root / "pgbouncer.log"
-        with log.open("wb") as out:
-            proc = subprocess.Popen(
-                as_service_user([str(PGBOUNCER), str(ini)]),
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=root,
+        def launch(*, password: str | None = None, **extra: str) -> PgBouncer:
+            nonlocal count
+            root = stack.enter_context(start.workdir("akops-pgbouncer-"))
+            ini_text, userlist = rendered_pgbouncer_files(layout)
+            value = postgres.password if password is None else password
+
+            def adjust(text: str, local: dict[str, str]) -> str:
+                return topology.adjust_ini(text, {**local, **extra}, (postgres.host, postgres.port))
+
+            b = require_started(
+                "PgBouncer",
+                lambda: start.start_pgbouncer(
+                    stack, root, count, ini_text, userlist, value, adjust
+                ),
             )
-        bouncer = PgBouncer(port, ini, proc, log)
-        started.append(bouncer)
-        wait_port(port, proc, log)
-        return bouncer
+            count += 1
+            return PgBouncer(b.port, b.ini, b.child, b.log)
 
-    with dirs:
-        yield start
-        for b in started:
-            b.stop()
+        yield launch
 
 
 @pytest.fixture
@@ -512,20 +378,10 @@ class Tmpfs:
 @pytest.fixture
 def tmpfs(tmp_path: Path) -> Iterator[Tmpfs]:
     """A real 1 MiB tmpfs (needs root: CI runs as root)."""
-    if os.geteuid() != 0:
-        pytest.fail(
-            "mounting a tmpfs needs root (run the integration tests as root, as CI does)",
-            pytrace=False,
-        )
     mount = tmp_path / "shm"
-    mount.mkdir()
-    subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=1m,mode=1777", "tmpfs", str(mount)], check=True
-    )
-    try:
+    with contextlib.ExitStack() as stack:
+        require_started("tmpfs", lambda: stack.enter_context(start.tmpfs(mount, 1024 * 1024)))
         yield Tmpfs(mount)
-    finally:
-        subprocess.run(["umount", "-l", str(mount)], check=False)
 
 
 # --- helm and the real chart -------------------------------------------------------------

@@ -1,0 +1,21 @@
+"""Which processes are alive: a rehearsal must leave none of its own behind."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+
+def processes_mentioning(*needles: str) -> list[str]:
+    """Command lines of live processes containing any of ``needles``."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmd = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:
+            continue
+        if any(n in cmd for n in needles):
+            found.append(cmd)
+    return found
