@@ -84,6 +84,67 @@ class Container:
 
 
 @dataclass(frozen=True)
+class ContainerSecurity:
+    """A container as the Pod Security Standards see it; ``path`` is its securityContext."""
+
+    name: str
+    context: dict[str, Any]
+    path: PathKey
+    ports: tuple[dict[str, Any], ...] = ()
+
+
+@dataclass(frozen=True)
+class PodSecurity:
+    """A pod as the Pod Security Standards see it, and where each part is written.
+
+    ``spec`` holds the pod-level fields they judge (hostNetwork, hostPID, hostIPC,
+    automountServiceAccountToken, serviceAccountName); ``spec_path`` is where they go.
+    """
+
+    context: dict[str, Any]
+    context_path: PathKey
+    spec: dict[str, Any]
+    spec_path: PathKey
+    containers: tuple[ContainerSecurity, ...]
+    volumes: tuple[dict[str, Any], ...] = ()
+    volumes_path: PathKey = ()
+
+
+_POD_FIELDS = (
+    "hostNetwork",
+    "hostPID",
+    "hostIPC",
+    "automountServiceAccountToken",
+    "serviceAccountName",
+)
+
+
+def pod_security_of(spec: dict[str, Any], spec_path: PathKey) -> PodSecurity:
+    """The PSS view of a pod spec (containers and initContainers alike)."""
+    containers = []
+    for key in ("initContainers", "containers"):
+        for i, c in enumerate(_list(spec.get(key))):
+            if isinstance(c, dict):
+                containers.append(
+                    ContainerSecurity(
+                        str(c.get("name", i)),
+                        _dict(c.get("securityContext")),
+                        (*spec_path, key, i, "securityContext"),
+                        tuple(p for p in _list(c.get("ports")) if isinstance(p, dict)),
+                    )
+                )
+    return PodSecurity(
+        context=_dict(spec.get("securityContext")),
+        context_path=(*spec_path, "securityContext"),
+        spec={k: spec[k] for k in _POD_FIELDS if k in spec},
+        spec_path=spec_path,
+        containers=tuple(containers),
+        volumes=tuple(v for v in _list(spec.get("volumes")) if isinstance(v, dict)),
+        volumes_path=(*spec_path, "volumes"),
+    )
+
+
+@dataclass(frozen=True)
 class Budget:
     """A PodDisruptionBudget's budget and where it is written."""
 
@@ -116,6 +177,7 @@ class Workload:
     long_running: bool
     budget: Budget | None = None
     from_values: bool = False
+    security: PodSecurity | None = None
 
     @property
     def ref(self) -> str:
@@ -247,6 +309,7 @@ def from_object(obj: KubeObject) -> Workload | None:
         annotations=_dict(pod_meta.get("annotations")),
         annotations_path=(*template, "metadata", "annotations"),
         long_running=kind in _LONG_RUNNING,
+        security=pod_security_of(spec, spec_path),
     )
 
 
@@ -485,6 +548,7 @@ def from_values(
         strategy_path: PathKey = (
             (*base, "deploymentStrategy") if comp.get("deploymentStrategy") else base
         )
+        security = _values_security(data, glob, given, comp, component, cname)
         pdb = _dict(comp.get("pdb"))
         budget = None
         if _truthy(pdb.get("enabled")):
@@ -531,9 +595,47 @@ def from_values(
                 long_running=True,
                 budget=budget,
                 from_values=True,
+                security=security,
             )
         )
     return out
+
+
+def _values_security(
+    data: dict[str, Any],
+    glob: dict[str, Any],
+    given: dict[str, Any],
+    comp: dict[str, Any],
+    component: str,
+    cname: str,
+) -> PodSecurity:
+    """The pod security the chart renders: ``mergeOverwrite`` of the global and component
+    pod contexts, the component's container context, and its ServiceAccount (the worker
+    gets the chart's own unless ``worker.serviceAccountName`` names another)."""
+    base: PathKey = (component,)
+    context = _merge_overwrite(glob.get("securityContext"), comp.get("securityContext"))
+    context_path: PathKey = (
+        (*base, "securityContext")
+        if _dict(given.get("securityContext")) or not _dict(glob.get("securityContext"))
+        else ("global", "securityContext")
+    )
+    spec: dict[str, Any] = {}
+    if _truthy(comp.get("hostNetwork")):
+        spec["hostNetwork"] = comp["hostNetwork"]
+    account = comp.get("serviceAccountName")
+    if account:
+        spec["serviceAccountName"] = str(account)
+        # `with` in the chart's template: false renders nothing (the real chart proved it).
+        if component == "worker" and _truthy(comp.get("automountServiceAccountToken")):
+            spec["automountServiceAccountToken"] = comp["automountServiceAccountToken"]
+    elif component == "worker":
+        chart_sa = _dict(data.get("serviceAccount"))
+        if chart_sa.get("create", True) is not False:
+            spec["serviceAccountName"] = str(chart_sa.get("fullnameOverride") or "authentik")
+    container = ContainerSecurity(
+        cname, _dict(comp.get("containerSecurityContext")), (*base, "containerSecurityContext")
+    )
+    return PodSecurity(context, context_path, spec, base, (container,))
 
 
 def on_real_objects(
@@ -567,9 +669,28 @@ def on_real_objects(
                 strategy=r.strategy,
                 annotations=r.annotations,
                 budget=_real_budget(m, r, pdbs),
+                security=_real_security(m.security, r.security),
             )
         )
     return tuple(out)
+
+
+def _real_security(model: PodSecurity | None, real: PodSecurity | None) -> PodSecurity | None:
+    """The real pod's security facts, pointing where the model says the values are."""
+    if model is None or real is None:
+        return real or model
+    mine = {c.name: c for c in model.containers}
+    first = model.containers[0] if model.containers else None
+    containers = tuple(
+        replace(c, path=(mine.get(c.name) or first or c).path) for c in real.containers
+    )
+    return replace(
+        real,
+        context_path=model.context_path,
+        spec_path=model.spec_path,
+        containers=containers,
+        volumes_path=model.volumes_path,
+    )
 
 
 def _real_container(model: Workload, real: Container) -> Container:
@@ -705,6 +826,7 @@ class OutpostPod:
 
     volumes: tuple[tuple[dict[str, Any], PathKey], ...]
     container: Container
+    security: PodSecurity
 
 
 def from_patches(p: OutpostPatches) -> OutpostPod:
@@ -715,6 +837,11 @@ def from_patches(p: OutpostPatches) -> OutpostPod:
     mounts: list[dict[str, Any]] = []
     res: dict[str, Any] = {}
     res_path: PathKey = ("kubernetes_json_patches", "deployment")
+    # Authentik builds the Deployment with none of these; only the patches can set them.
+    pod_ctx: dict[str, Any] = {}
+    ctx: dict[str, Any] = {}
+    spec: dict[str, Any] = {}
+    pod_ctx_path = ctx_path = spec_path = res_path
     for i, op in enumerate(ops if isinstance(ops, list) else []):
         if not isinstance(op, dict) or op.get("op") not in ("add", "replace"):
             continue
@@ -727,6 +854,16 @@ def from_patches(p: OutpostPatches) -> OutpostPod:
             mounts.extend(m for m in items if isinstance(m, dict))
         elif target == "/spec/template/spec/containers/0/resources" and isinstance(value, dict):
             res, res_path = value, here
+        elif target == "/spec/template/spec/securityContext" and isinstance(value, dict):
+            pod_ctx, pod_ctx_path = value, here
+        elif target == "/spec/template/spec/containers/0/securityContext" and isinstance(
+            value, dict
+        ):
+            ctx, ctx_path = value, here
+        elif target.startswith("/spec/template/spec/") and target.count("/") == 4:
+            key = target.rsplit("/", 1)[1]
+            if key in _POD_FIELDS:
+                spec[key], spec_path = value, here
     container = Container(
         name=str(p.data.get("container", "proxy")),
         path=res_path,
@@ -738,4 +875,13 @@ def from_patches(p: OutpostPatches) -> OutpostPod:
         mounts=tuple(mounts),
         resources_at=res_path,
     )
-    return OutpostPod(tuple(volumes), container)
+    security = PodSecurity(
+        context=pod_ctx,
+        context_path=pod_ctx_path,
+        spec=spec,
+        spec_path=spec_path,
+        containers=(ContainerSecurity(container.name, ctx, ctx_path),),
+        volumes=tuple(v for v, _ in volumes),
+        volumes_path=res_path,
+    )
+    return OutpostPod(tuple(volumes), container, security)

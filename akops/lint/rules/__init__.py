@@ -18,6 +18,7 @@ RULE_MODULES: tuple[str, ...] = (
     "pgbouncer",
     "outpost",
     "images",
+    "security",
 )
 
 

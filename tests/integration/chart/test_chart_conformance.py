@@ -83,6 +83,13 @@ def facts(w: Workload) -> dict[str, Any]:
             # The model knows the Authentik container only (no geoip sidecar).
             for c in w.containers[:1]
         ],
+        "security": None
+        if w.security is None
+        else {
+            "pod": w.security.context,
+            "spec": w.security.spec,
+            "containers": [(c.name, c.context) for c in w.security.containers[:1]],
+        },
     }
 
 

@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
+from akops.environment import load_environment
 from akops.layout import Layout
 from akops.lint import engine
 from akops.lint.documents import SourceText
@@ -38,6 +39,8 @@ class StackFiles:
     max_connections: int | None = 100
     waivers: Sequence[Waiver] = field(default_factory=tuple)
     settings: dict[str, Any] = field(default_factory=dict)  # more engine.Settings fields
+    #: The environment's own waivers (as ``lint --env`` applies them), besides the test's.
+    accepted: Sequence[Waiver] = field(default_factory=tuple)
 
     def load(self, name: str) -> list[Any]:
         return [d for d in yaml.safe_load_all(self.texts[name]) if d is not None]
@@ -70,12 +73,17 @@ class StackFiles:
             for name, text in sorted(self.texts.items())
         ]
         settings = engine.Settings(
-            max_connections=self.max_connections, waivers=self.waivers, **self.settings
+            max_connections=self.max_connections,
+            waivers=(*self.waivers, *self.accepted),
+            **self.settings,
         )
         return engine.run(texts, settings, _config(FALLBACK, "test"))
 
     def findings(self, rule: str) -> list[Finding]:
         return [f for f in self.lint().findings if f.rule == rule]
+
+    def unwaived(self) -> list[Finding]:
+        return [f for f in self.lint().findings if f.waived is None]
 
 
 #: A made-up digest for the fixture only: the prod environment pins tags until an operator
@@ -101,7 +109,16 @@ def prod_texts(layout: Layout) -> dict[str, str]:
     return texts
 
 
+@pytest.fixture(scope="session")
+def prod_waivers(layout: Layout) -> tuple[Waiver, ...]:
+    """Prod's waivers of the security baseline's open ends (its image.digest waiver has no
+    finding to match here: the fixture's images are pinned by digest)."""
+    waivers = load_environment("prod", layout.environments).lint.waivers
+    return tuple(w for w in waivers if w.rule.startswith("security."))
+
+
 @pytest.fixture
-def stack(prod_texts: dict[str, str]) -> StackFiles:
-    """The rendered prod stack (which lints clean), ready to be broken one field at a time."""
-    return StackFiles(dict(prod_texts))
+def stack(prod_texts: dict[str, str], prod_waivers: tuple[Waiver, ...]) -> StackFiles:
+    """The rendered prod stack with prod's waivers (it lints clean), ready to be broken one
+    field at a time."""
+    return StackFiles(dict(prod_texts), accepted=prod_waivers)
