@@ -68,8 +68,10 @@ def _blob(layout: Path, data: bytes) -> tuple[str, int]:
     return f"sha256:{digest}", len(data)
 
 
-def build_layout(layout: Path, tag: str, content: bytes) -> str:
-    """A one-layer OCI image layout holding ``content`` as /payload; returns the manifest digest."""
+def build_layout(layout: Path, tag: str, content: bytes, index: bool = False) -> str:
+    """A one-layer OCI image layout holding ``content`` as /payload; returns the manifest
+    digest, or with ``index`` the digest of an image index (linux/amd64) around it: what a
+    multi-platform tag names."""
     tar = io.BytesIO()
     with tarfile.open(fileobj=tar, mode="w") as t:
         info = tarfile.TarInfo("payload")
@@ -101,19 +103,35 @@ def build_layout(layout: Path, tag: str, content: bytes) -> str:
         ],
     }
     digest, size = _blob(layout, json.dumps(manifest, sort_keys=True).encode())
+    media = "application/vnd.oci.image.manifest.v1+json"
+    if index:
+        platforms = {
+            "schemaVersion": 2,
+            "mediaType": "application/vnd.oci.image.index.v1+json",
+            "manifests": [
+                {
+                    "mediaType": media,
+                    "digest": digest,
+                    "size": size,
+                    "platform": {"architecture": "amd64", "os": "linux"},
+                }
+            ],
+        }
+        digest, size = _blob(layout, json.dumps(platforms, sort_keys=True).encode())
+        media = "application/vnd.oci.image.index.v1+json"
     (layout / "oci-layout").write_text('{"imageLayoutVersion": "1.0.0"}')
-    index = {
+    top = {
         "schemaVersion": 2,
         "manifests": [
             {
-                "mediaType": "application/vnd.oci.image.manifest.v1+json",
+                "mediaType": media,
                 "digest": digest,
                 "size": size,
                 "annotations": {"org.opencontainers.image.ref.name": tag},
             }
         ],
     }
-    (layout / "index.json").write_text(json.dumps(index))
+    (layout / "index.json").write_text(json.dumps(top))
     return digest
 
 
@@ -124,11 +142,12 @@ class Registry:
     child: Child
     pushes: int = 0
 
-    def push(self, path: str, tag: str, content: bytes) -> str:
-        """Push a fresh one-layer image as ``path:tag``; returns its manifest digest."""
+    def push(self, path: str, tag: str, content: bytes, index: bool = False) -> str:
+        """Push a fresh one-layer image as ``path:tag``; returns its manifest digest (with
+        ``index``: the digest of the image index around it)."""
         self.pushes += 1
         layout = self.workdir / f"layout-{self.pushes}"
-        digest = build_layout(layout, tag, content)
+        digest = build_layout(layout, tag, content, index)
         done = subprocess.run(
             [
                 _need(SKOPEO_BIN, "skopeo"),
@@ -136,6 +155,7 @@ class Registry:
                 "copy",
                 "--quiet",
                 "--preserve-digests",
+                "--all",
                 "--dest-tls-verify=false",
                 f"oci:{layout}:{tag}",
                 f"docker://{self.host}/{path}:{tag}",

@@ -58,6 +58,12 @@ def test_resolve_answers_the_digest_the_client_pushed(registry: Registry) -> Non
     assert inspected.stdout.strip() == digest
 
 
+def test_a_multi_platform_tag_resolves_to_its_index(registry: Registry) -> None:
+    # The digest a node pulls by: the index, not one platform's manifest.
+    digest = registry.push("lib/multi", "v1", b"many platforms", index=True)
+    assert resolve_digest(parse_image(f"{registry.host}/lib/multi:v1"), timeout=5) == digest
+
+
 def test_pin_dry_run_shows_the_change_and_writes_nothing(
     cli: Callable[..., subprocess.CompletedProcess[str]], repo: Layout, pushed: dict[str, str]
 ) -> None:
