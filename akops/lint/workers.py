@@ -13,9 +13,11 @@ from __future__ import annotations
 import multiprocessing
 import os
 import signal
+from collections import deque
 from collections.abc import Iterator, Sequence
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
+from itertools import islice
 
 from akops.lint import engine
 from akops.lint.cache import ResultCache, StyleCache
@@ -27,6 +29,7 @@ from akops.lint.style import StyleConfig
 # Below this many files a pool costs more than it saves.
 MIN_PARALLEL_FILES = 8
 FILE_TIMEOUT_S = 300  # one file of a few thousand documents takes seconds
+IN_FLIGHT_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
@@ -78,9 +81,17 @@ def _results(job: Job, refs: Sequence[FileRef], jobs: int) -> Iterator[engine.Fi
         max_workers=jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker
     )
     try:
-        futures = [pool.submit(_lint_in_worker, ref) for ref in refs]
-        for future in futures:
-            yield future.result(timeout=FILE_TIMEOUT_S)
+        # A bounded window of files in flight, each result dropped once handed on: the
+        # parent holds a few files' results, not the whole run's.
+        pending: deque[Future[engine.FileResult]] = deque()
+        todo = iter(refs)
+        for ref in islice(todo, IN_FLIGHT_PER_WORKER * jobs):
+            pending.append(pool.submit(_lint_in_worker, ref))
+        while pending:
+            result = pending.popleft().result(timeout=FILE_TIMEOUT_S)
+            for ref in islice(todo, 1):
+                pending.append(pool.submit(_lint_in_worker, ref))
+            yield result
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
         _JOB = None
