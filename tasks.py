@@ -403,11 +403,12 @@ def lint(
     """Lint a rendered environment or files: YAML, Kubernetes schema, chart values, stack policy."""
     import sys
 
-    from akops import lint as linting
     from akops.cli import count
     from akops.errors import InputError
 
     with exits():
+        from akops import lint as linting  # inside: Ctrl-C during the imports exits 130 too
+
         if list_rules or explain:
             print(linting.describe_rules(explain or None), end="")
             return

@@ -15,8 +15,9 @@ time, in one run:
   (schema only, one process: the peer tool).
 
 Each row gives wall time, documents/s, CPU time (user+sys of the process and its
-workers) and peak RSS: the sum over the process tree, sampled every 20 ms from /proc,
-and the largest single process (getrusage of children). The machine's load average is
+workers) and peak memory: the RSS summed over the process tree and its PSS (shared
+pages counted once: the workers are forked from the parent), both sampled every 20 ms
+from /proc, and the largest single process's RSS (wait4's rusage). The machine's load average is
 printed: wall figures on a shared machine are only as quiet as the machine was.
 """
 
@@ -50,12 +51,25 @@ class Row:
     docs_per_s: float
     cpu_s: float
     peak_tree_mib: float
+    peak_tree_pss_mib: float
     peak_single_mib: float
     exit: int
 
 
-def _tree_rss_kib(root: int) -> int:
-    """Resident memory of ``root`` and all its descendants, from /proc."""
+def _pss_kib(pid: int) -> int:
+    """Proportional set size: shared pages (the workers share the parent's) counted once."""
+    try:
+        with open(f"/proc/{pid}/smaps_rollup") as f:
+            for line in f:
+                if line.startswith("Pss:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
+def _tree_kib(root: int) -> tuple[int, int]:
+    """(RSS, PSS) of ``root`` and all its descendants, from /proc."""
     children: dict[int, list[int]] = {}
     rss: dict[int, int] = {}
     for entry in os.listdir("/proc"):
@@ -71,25 +85,27 @@ def _tree_rss_kib(root: int) -> int:
         ppid = int(stat.rsplit(")", 1)[1].split()[1])
         children.setdefault(ppid, []).append(int(entry))
         rss[int(entry)] = pages * (os.sysconf("SC_PAGE_SIZE") // 1024)
-    total, todo = 0, [root]
+    total, pss, todo = 0, 0, [root]
     while todo:
         pid = todo.pop()
         total += rss.get(pid, 0)
+        pss += _pss_kib(pid)
         todo.extend(children.get(pid, []))
-    return total
+    return total, pss
 
 
 def measure(cmd: list[str], env: dict[str, str], size: int, tool: str) -> Row:
     with tempfile.TemporaryFile() as out:
         t0 = time.perf_counter()
         proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=subprocess.STDOUT)
-        peak = 0
+        peak = peak_pss = 0
         done = threading.Event()
 
         def sample() -> None:
-            nonlocal peak
+            nonlocal peak, peak_pss
             while not done.is_set():
-                peak = max(peak, _tree_rss_kib(proc.pid))
+                rss, pss = _tree_kib(proc.pid)
+                peak, peak_pss = max(peak, rss), max(peak_pss, pss)
                 if done.wait(0.02) or time.perf_counter() - t0 > TIMEOUT_S:
                     break
             if not done.is_set():
@@ -115,6 +131,7 @@ def measure(cmd: list[str], env: dict[str, str], size: int, tool: str) -> Row:
         round(size / wall, 1),
         round(usage.ru_utime + usage.ru_stime, 2),
         round(peak / 1024, 1),
+        round(peak_pss / 1024, 1),
         round(usage.ru_maxrss / 1024, 1),
         proc.returncode,
     )

@@ -23,6 +23,7 @@ from akops.lint import engine
 from akops.lint.cache import ResultCache, StyleCache
 from akops.lint.documents import FileRef, read_ref
 from akops.lint.index import Settings
+from akops.lint.registry import catalogue
 from akops.lint.report import LintReport
 from akops.lint.style import StyleConfig
 
@@ -106,6 +107,7 @@ def lint_files(
     jobs: int | None = None,
 ) -> LintReport:
     """Lint ``refs`` as one stack; ``jobs`` worker processes (default: one per core)."""
+    catalogue()  # import every rule module now: forked workers inherit them, warm
     job = Job(
         settings,
         style,

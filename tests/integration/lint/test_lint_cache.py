@@ -3,7 +3,11 @@
 from __future__ import annotations
 
 import importlib.util
+import os
+import signal
+import subprocess
 import sys
+import time
 from pathlib import Path
 from typing import Any
 
@@ -98,3 +102,41 @@ def test_cosmetic_pass_matches_yamllint(corpus: Path) -> None:
         (p.line, p.column, p.desc, p.rule) for p in linter.run(text, style.config) if p.rule
     ]
     assert expected and problems(text, style.config) == expected
+
+
+def _survivors(marker: str) -> list[int]:
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().decode(errors="replace")
+        except OSError:
+            continue
+        if marker in cmdline:
+            found.append(int(entry.name))
+    return found
+
+
+def test_ctrl_c_leaves_no_worker_behind(tmp_path: Path) -> None:
+    corpus = tmp_path / "big"
+    _corpus_module().write(corpus, 5000)  # minutes of work: the interrupt lands mid-run
+    env = {**os.environ, "AKOPS_CACHE_DIR": str(tmp_path / "cache")}
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "invoke", "lint", "--path", str(corpus), "--no-cache"],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    # Interrupt once the workers run (they carry the parent's command line).
+    while len(_survivors(str(corpus))) < 2 and proc.poll() is None:
+        assert time.monotonic() < deadline, "the workers never started"
+        time.sleep(0.05)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 130, (proc.returncode, out, err)
+    assert "Traceback" not in err and "interrupted" in err
+    assert _survivors(str(corpus)) == []
