@@ -1,11 +1,12 @@
-"""Lint many files: each read, linted and dropped in a worker process, results cached.
+"""Lint many files: each read, looked up in the result cache, else linted, and dropped.
 
-Rule: I/O (files, worker processes, the caches). Small inputs are linted in this
-process. Large ones are spread over the machine's cores by a process pool forked
-after the imports (so workers start warm); each worker reads its files itself and
-sends back only the per-file results (``engine.FileResult``: findings and the few
-documents the stack rules need). Workers ignore SIGINT: Ctrl-C stops the parent,
-which cancels what is queued and shuts the pool down, so no worker outlives the run.
+Rule: I/O (files, worker processes, the caches). This process reads every file and
+answers unchanged ones from the result cache. Changed files are linted here while they
+are few; from ``MIN_PARALLEL_FILES`` on they go to a process pool forked after the
+imports (workers start warm, rule modules loaded), which sends back only the per-file
+results (``engine.FileResult``: findings and the few documents the stack rules need).
+Workers ignore SIGINT: Ctrl-C stops the parent, which cancels what is queued and shuts
+the pool down, so no worker outlives the run.
 """
 
 from __future__ import annotations
@@ -17,11 +18,10 @@ from collections import deque
 from collections.abc import Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from dataclasses import dataclass
-from itertools import islice
 
 from akops.lint import engine
 from akops.lint.cache import ResultCache, StyleCache
-from akops.lint.documents import FileRef, read_ref
+from akops.lint.documents import FileRef, SourceText, read_ref
 from akops.lint.index import Settings
 from akops.lint.registry import catalogue
 from akops.lint.report import LintReport
@@ -40,15 +40,16 @@ class Job:
     results: ResultCache | None
     styles: StyleCache | None
 
-    def lint(self, ref: FileRef) -> engine.FileResult:
-        text = read_ref(ref)
-        if self.results is not None and text.readable:
-            cached = self.results.get(ref.label, text.text)
-            if isinstance(cached, engine.FileResult):
-                return cached
+    def cached(self, text: SourceText) -> engine.FileResult | None:
+        if self.results is None or not text.readable:
+            return None
+        found = self.results.get(text.file, text.text)
+        return found if isinstance(found, engine.FileResult) else None
+
+    def lint(self, text: SourceText) -> engine.FileResult:
         result = engine.lint_file(text, self.settings, self.style, self.styles)
         if self.results is not None and text.readable:
-            self.results.put(ref.label, text.text, result)
+            self.results.put(text.file, text.text, result)
         return result
 
 
@@ -59,9 +60,9 @@ def _quiet_worker() -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _lint_in_worker(ref: FileRef) -> engine.FileResult:
+def _lint_in_worker(text: SourceText) -> engine.FileResult:
     assert _JOB is not None, "worker started without a job"
-    return _JOB.lint(ref)
+    return _JOB.lint(text)
 
 
 def cores() -> int:
@@ -72,30 +73,47 @@ def cores() -> int:
 
 
 def _results(job: Job, refs: Sequence[FileRef], jobs: int) -> Iterator[engine.FileResult]:
-    if jobs <= 1 or len(refs) < MIN_PARALLEL_FILES:
-        for ref in refs:
-            yield job.lint(ref)
-        return
+    """Each file's result: from the cache (read here), else linted here while there are few
+    to lint, else in a pool forked once there are ``MIN_PARALLEL_FILES`` (an unchanged tree
+    never starts one). Results come in file order."""
     global _JOB
-    _JOB = job
-    pool = ProcessPoolExecutor(
-        max_workers=jobs, mp_context=multiprocessing.get_context("fork"), initializer=_quiet_worker
-    )
+    pool: ProcessPoolExecutor | None = None
+    # A bounded window in flight, each result dropped once handed on: the parent holds
+    # a few files' results, never the whole run's.
+    pending: deque[Future[engine.FileResult] | engine.FileResult] = deque()
+    misses = 0
     try:
-        # A bounded window of files in flight, each result dropped once handed on: the
-        # parent holds a few files' results, not the whole run's.
-        pending: deque[Future[engine.FileResult]] = deque()
-        todo = iter(refs)
-        for ref in islice(todo, IN_FLIGHT_PER_WORKER * jobs):
-            pending.append(pool.submit(_lint_in_worker, ref))
+        for ref in refs:
+            text = read_ref(ref)
+            hit = job.cached(text)
+            if hit is not None:
+                pending.append(hit)
+            else:
+                misses += 1
+                if pool is None and jobs > 1 and misses >= MIN_PARALLEL_FILES:
+                    _JOB = job
+                    pool = ProcessPoolExecutor(
+                        max_workers=jobs,
+                        mp_context=multiprocessing.get_context("fork"),
+                        initializer=_quiet_worker,
+                    )
+                pending.append(
+                    pool.submit(_lint_in_worker, text) if pool is not None else job.lint(text)
+                )
+            while len(pending) > IN_FLIGHT_PER_WORKER * max(jobs, 1) or (
+                pending and not isinstance(pending[0], Future)
+            ):
+                yield _take(pending.popleft())
         while pending:
-            result = pending.popleft().result(timeout=FILE_TIMEOUT_S)
-            for ref in islice(todo, 1):
-                pending.append(pool.submit(_lint_in_worker, ref))
-            yield result
+            yield _take(pending.popleft())
     finally:
-        pool.shutdown(wait=True, cancel_futures=True)
+        if pool is not None:
+            pool.shutdown(wait=True, cancel_futures=True)
         _JOB = None
+
+
+def _take(item: Future[engine.FileResult] | engine.FileResult) -> engine.FileResult:
+    return item.result(timeout=FILE_TIMEOUT_S) if isinstance(item, Future) else item
 
 
 def lint_files(
