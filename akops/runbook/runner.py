@@ -3,8 +3,10 @@
 Rule: orchestration of one run. Processes start through ``akops.process`` (own group, timeout,
 killed on interrupt), questions go through ``akops.ask``, the transcript through
 ``akops.runbook.store``; this module decides only what happens next. A check runs
-``invoke verify``, a task ``invoke TASK``, a command its argv (never a shell), and only a
-program on the allow-list; a step that changes something is confirmed first. The first failure
+the verify registry, a task ``invoke TASK``, a command its argv (never a shell), and only a
+program on the allow-list; a step that changes something is confirmed first. A check step
+calls the verify registry in this process (``akops.runbook.checking``): the argv it records is
+the equivalent ``invoke verify`` command line. The first failure
 stops the run unless the step allows going on; ``--dry-run`` runs the read-only steps, records
 every failure and walks on to the end. SIGINT, SIGTERM and SIGHUP stop the running step's whole
 process group, record the attempt as interrupted by that signal, and leave it resumable. Every
@@ -34,7 +36,7 @@ from rich.text import Text
 
 from akops import ask, process
 from akops.errors import AkopsError, Interrupted, NoAnswer, ProcessTimeout, ToolMissingError
-from akops.runbook import commands, store
+from akops.runbook import checking, commands, store
 from akops.runbook.markdown import placeholder_vars
 from akops.runbook.masking import available_secrets
 from akops.runbook.options import RunOptions, RunResult
@@ -160,6 +162,7 @@ class Runner:
     ) -> Runner:
         """Check the options against the runbook and open the attempt (nothing runs yet)."""
         ask.check_answers(opts.answers, questions(rb.runbook))
+        commands.verify_flags(opts.verify_args)  # a bad --verify-args is known before step 1
         environ = dict(os.environ if opts.environ is None else opts.environ)
         secrets, errors = available_secrets(opts.env, environ)
         start = begin(
@@ -388,7 +391,30 @@ class Runner:
             return None
         return live.record("declined", note=f"declined by {self._by(step, answered)}")
 
+    def _check(self, step: Step, args: list[str], live: _Live) -> StepRecord:
+        """A check step: the verify registry in this process (``akops.runbook.checking``)."""
+        try:
+            report = checking.run_check(
+                self.opts.root,
+                commands.check_call(args),
+                timeout=step.timeout,
+                on_line=self._line,
+            )
+        except AkopsError as e:  # could not run the check (exit 2 for `invoke verify`)
+            return live.record("failed", exit_code=e.exit_code, note=self.mask(str(e)))
+        if report is None:
+            return live.record("timed-out", note=f"stopped after its timeout of {step.timeout:g} s")
+        why = report.reason()
+        if why:
+            self._line(why)
+        self._line(report.result_line())
+        if not report.ok:
+            return live.record("failed", exit_code=report.exit_code)
+        return live.record("passed", exit_code=0)
+
     def _process(self, step: Step, args: list[str], live: _Live) -> StepRecord:
+        if step.check is not None:
+            return self._check(step, args, live)
         environ = dict(self.environ)
         environ.setdefault("PGCONNECT_TIMEOUT", "10")
         for var, secret in step.secret_env.items():

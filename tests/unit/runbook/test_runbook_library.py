@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from akops.environment import known_environments, load_environment
+from akops.errors import RunbookError
 from akops.layout import Layout
 from akops.runbook import load, markdown
 from akops.runbook.validation import known_checks, problems, tasks_of
@@ -141,3 +142,26 @@ def test_pgbouncer_checks_follow_a_port_forward_to_pgbouncer(layout: Layout) -> 
             assert rb.input("pgbouncer_port").default, rb.name
             forwards = [s for s in rb.steps[:i] if "port-forward svc/pgbouncer" in (s.manual or "")]
             assert forwards, f"{rb.name}/{step.id}: no port-forward to PgBouncer before it"
+
+
+def test_a_check_steps_argv_becomes_an_in_process_verify_call() -> None:
+    from akops.runbook import commands
+
+    args = ["invoke", "verify", "--env", "prod", "--only", "db.pool-waiting",
+            "--pgbouncer", "127.0.0.1:1", "--protected", "http://a", "--target=local",
+            "--protected", "http://b", "--pgbouncer", "127.0.0.1:2", "--timeout", "5"]  # fmt: skip
+    call = commands.check_call(args)
+    assert (call.env, call.check, call.target, call.context) == (
+        "prod",
+        "db.pool-waiting",
+        "local",
+        None,
+    )
+    assert dict(call.options) == {
+        "pgbouncer": "127.0.0.1:2",  # the later one (the run's --verify-args) wins
+        "protected": ("http://a", "http://b"),
+        "timeout": "5",
+    }
+    for bad, message in ((["--json", "x"], "passes only --target"), (["--url"], "needs a value")):
+        with pytest.raises(RunbookError, match=message):
+            commands.verify_flags(bad)

@@ -1,0 +1,61 @@
+"""A runbook ``check`` step: the verify registry, in this process, for one check ID.
+
+Rule: I/O (through ``akops.verify.run``: the cluster API, execs via ``akops.process``, HTTP,
+SQL). What ``invoke verify --env ENV --only ID FLAGS`` would report, without starting a new
+Python and Invoke for every step: the same ``prepare`` and ``execute``, each result streamed as
+one line. The step's timeout bounds the whole check; past it every child the check started is
+stopped and the step is timed out.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+from akops import process
+from akops.layout import Layout
+from akops.runbook.commands import CheckCall
+from akops.verify.results import Result, VerifyReport
+
+
+def line(r: Result) -> str:
+    return f"{r.status.value:<5} {r.check} [{r.target}] {r.detail}".rstrip()
+
+
+def run_check(
+    root: Path, call: CheckCall, *, timeout: float, on_line: Callable[[str], None]
+) -> VerifyReport | None:
+    """The verify report of ``call`` (None: no report within ``timeout`` seconds).
+
+    Raises ``AkopsError`` when the check cannot run (exit 2 for ``invoke verify``): an unknown
+    environment, an unreachable cluster, a bad flag."""
+    from akops.verify import run
+
+    done: list[VerifyReport] = []
+    failed: list[BaseException] = []
+
+    def work() -> None:
+        try:
+            prepared = run.prepare(
+                Layout(root),
+                call.env,
+                context=call.context,
+                target=call.target,
+                only=(call.check,),
+                options=run.options(**dict(call.options)),
+            )
+            done.append(run.execute(prepared, on_result=lambda r: on_line(line(r))))
+        except BaseException as e:  # handed to the caller's thread, which decides
+            failed.append(e)
+
+    worker = threading.Thread(target=work, name=f"akops-check-{call.check}", daemon=True)
+    worker.start()
+    worker.join(timeout)
+    if worker.is_alive():
+        # Steps run one at a time: every child alive now is this check's.
+        process.terminate_all()
+        return None
+    if failed:
+        raise failed[0]
+    return done[0]
