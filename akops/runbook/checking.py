@@ -10,7 +10,7 @@ stopped and the step is timed out.
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 
 from akops import process
@@ -24,9 +24,15 @@ def line(r: Result) -> str:
 
 
 def run_check(
-    root: Path, call: CheckCall, *, timeout: float, on_line: Callable[[str], None]
+    root: Path,
+    call: CheckCall,
+    *,
+    timeout: float,
+    on_line: Callable[[str], None],
+    environ: Mapping[str, str] | None = None,
 ) -> VerifyReport | None:
-    """The verify report of ``call`` (None: no report within ``timeout`` seconds).
+    """The verify report of ``call`` (None: no report within ``timeout`` seconds). Secrets
+    (the database password of the db.* checks) resolve from ``environ``, the run's own.
 
     Raises ``AkopsError`` when the check cannot run (exit 2 for ``invoke verify``): an unknown
     environment, an unreachable cluster, a bad flag."""
@@ -44,6 +50,7 @@ def run_check(
                 target=call.target,
                 only=(call.check,),
                 options=run.options(**dict(call.options)),
+                environ=environ,
             )
             done.append(run.execute(prepared, on_result=lambda r: on_line(line(r))))
         except BaseException as e:  # handed to the caller's thread, which decides

@@ -399,6 +399,7 @@ class Runner:
                 commands.check_call(args),
                 timeout=step.timeout,
                 on_line=self._line,
+                environ=self.environ,
             )
         except AkopsError as e:  # could not run the check (exit 2 for `invoke verify`)
             return live.record("failed", exit_code=e.exit_code, note=self.mask(str(e)))

@@ -16,7 +16,7 @@ import queue
 import shutil
 import threading
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
@@ -234,9 +234,11 @@ def _bind(observe: Observe, probe: Probe, sources: Sources) -> Callable[[], list
 # --- preparing and running a whole verify -------------------------------------------------
 
 
-def _credentials(env: Environment) -> tuple[Credentials | None, Secrets, str | None]:
+def _credentials(
+    env: Environment, environ: Mapping[str, str] | None = None
+) -> tuple[Credentials | None, Secrets, str | None]:
     try:
-        secrets = resolve(env.secrets, {"postgres_password"})
+        secrets = resolve(env.secrets, {"postgres_password"}, environ)
     except SecretError as e:
         return None, Secrets(), f"no database credentials: {e}"
     password = secrets.values["postgres_password"]
@@ -278,8 +280,11 @@ def prepare(
     only: Iterable[str] = (),
     skip: Iterable[str] = (),
     options: Options | None = None,
+    environ: Mapping[str, str] | None = None,
 ) -> Prepared:
-    """Load, connect, resolve: raises ``AkopsError`` (exit 2) when the run cannot start."""
+    """Load, connect, resolve: raises ``AkopsError`` (exit 2) when the run cannot start.
+
+    ``environ``: where secrets resolve from (default ``os.environ``; a runbook run's own)."""
     if target not in ("cluster", "local"):
         raise InputError(f"--target {target!r}: expected 'cluster' or 'local'")
     options = options or Options()
@@ -287,7 +292,7 @@ def prepare(
     selected = registry.select(only, skip)
     if not selected:
         raise InputError("--only/--skip leave no check to run")
-    credentials, secrets, why = _credentials(env)
+    credentials, secrets, why = _credentials(env, environ)
     api = None
     pods: dict[str, list[Pod]] = {}
     kind: TargetKind = "local" if target == "local" else "cluster"
