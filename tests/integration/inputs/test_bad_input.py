@@ -96,7 +96,10 @@ def kubeconfig(content: str | bytes) -> Setup:
 
 
 def secrets_file(content: str | bytes) -> Setup:
-    """prod's database password read from a secrets file outside the repository."""
+    """prod's database password read from a secrets file outside the repository.
+
+    ``plan`` resolves it before any API call (``rollout`` needs no secret at all).
+    """
 
     def setup(repo: Layout, tmp: Path) -> dict[str, str]:
         path = tmp / "secrets.yaml"
@@ -401,19 +404,19 @@ CASES = [
     # --- secrets files ---
     Case(
         "secrets-file-binary",
-        ("rollout", "--env", "prod"),
+        ("plan", "--env", "prod", "--skip-helm"),
         ("secret 'postgres_password'", "not UTF-8"),
         secrets_file(b"\xff\xfepassword\x8f"),
     ),
     Case(
         "secrets-file-missing-key",
-        ("rollout", "--env", "prod"),
+        ("plan", "--env", "prod", "--skip-helm"),
         ("secret 'postgres_password'", "no non-empty string at key"),
         secrets_file("other: x\n"),
     ),
     Case(
         "secrets-file-bad-yaml",
-        ("rollout", "--env", "prod"),
+        ("plan", "--env", "prod", "--skip-helm"),
         ("secret 'postgres_password'", "cannot read secrets file"),
         secrets_file(f"postgres_password: [{CANARY}\n"),
     ),
