@@ -222,7 +222,8 @@ def runbook_show(c: Context, name: str, env: str = "", runbooks: str = "") -> No
         "resume": "continue the last stopped run of this runbook on ENV from the step it stopped at",
         "input": "runbook input NAME=VALUE (repeatable); see `invoke runbook.show NAME`",
         "skip": "step ID to skip, recorded in the transcript (repeatable)",
-        "verify_args": "extra flags for every check step's `invoke verify`, e.g. '--target local ...'",
+        "verify_args": "verify flags for every check step (--target, --context, --url, --outpost-url, "
+        "--pgbouncer, --shm, --protected, --timeout, --deadline), e.g. '--target local ...'",
         "runs_dir": "where transcripts go (default: the environment's runs_dir, runs/)",
         "runbooks": RUNBOOKS_HELP,
     },
