@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from akops.layout import Layout
+from harness.emulator import Cluster
 
 from .conftest import ENV, emu_environment
-from .emulator import Cluster
 
 pytestmark = pytest.mark.integration
 
