@@ -730,12 +730,13 @@ images = Collection("images", images_pin, images_check)
     auto_shortflags=False,  # -h must stay help
     help={
         "scenario": "scenario name (a file in rehearsals/ without .yaml); --list lists them",
-        "env": ENV_HELP + "; required",
+        "env": ENV_HELP,
         "json": "also write the report as JSON to this path",
         "out": "directory for the report, plot and runbook transcript (default: runs/rehearsals/...)",
         "pgbouncer_ini": "run PgBouncer from this pgbouncer.ini instead of the rendered one",
         "shm_size": "outpost /dev/shm size instead of the rendered patch's (64Mi: no patch)",
         "max_connections": "PostgreSQL max_connections instead of the environment's",
+        "pgbouncer_replicas": "PgBouncer replicas instead of the environment's",
         "act": "run only this act of the scenario (repeatable)",
     },
     iterable=["act"],
@@ -748,12 +749,14 @@ def rehearse(
     out: str = "",
     pgbouncer_ini: str = "",
     shm_size: str = "",
-    max_connections: int = 0,
+    max_connections: str = "",
+    pgbouncer_replicas: str = "",
     act: list[str] | None = None,
 ) -> None:
-    """Replay an incident on real PostgreSQL/PgBouncer/tmpfs, run its runbook, judge; exit 0/1/2."""
+    """Replay an incident on real services, run its runbook: exit 0 all held, 1 one did not, 2 could not run."""
     from rich.console import Console
 
+    from akops.cli import count
     from akops.errors import InputError
     from akops.rehearse import read
 
@@ -768,17 +771,16 @@ def rehearse(
                 f"expected a scenario name, got {scenario!r}: invoke rehearse SCENARIO --env ENV "
                 "(invoke rehearse --list shows them)"
             )
-        if not env:
-            raise InputError("--env is required: the environment whose configuration is rehearsed")
         from akops.rehearse import run
 
         opts = run.Options(
             scenario=scenario,
-            env=env,
+            env=_env(env),
             out=Path(out).resolve() if out else None,
             pgbouncer_ini=Path(pgbouncer_ini).resolve() if pgbouncer_ini else None,
             shm_size=shm_size or None,
-            max_connections=max_connections or None,
+            max_connections=count("max-connections", max_connections, minimum=4),
+            pgbouncer_replicas=count("pgbouncer-replicas", pgbouncer_replicas, minimum=1),
             acts=tuple(act or ()),
         )
         console = Console(highlight=False, soft_wrap=True)

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import os
 import threading
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,13 +105,6 @@ class Observer:
             if conn is not None:
                 with contextlib.suppress(Exception):
                     conn.close()
-
-    def latest(self, check: str) -> CheckSample | None:
-        with self.lock:
-            for c in reversed(self.timeline.checks):
-                if c.check == check:
-                    return c
-        return None
 
     # -- samples ------------------------------------------------------------------------
 
@@ -275,17 +267,3 @@ class Observer:
         if len(outcomes) == 1 or not bad:
             return bad[0][1] if bad else outcomes[0][1]
         return failed("; ".join(f"{target}: {o.detail}" for target, o in bad))
-
-
-def wait_for(
-    condition: Callable[[], bool], timeout: float, stop: threading.Event | None = None
-) -> bool:
-    """Poll ``condition`` until true or ``timeout`` wall seconds pass."""
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if condition():
-            return True
-        if stop is not None and stop.is_set():
-            return False
-        time.sleep(0.05)
-    return condition()

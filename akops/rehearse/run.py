@@ -56,6 +56,9 @@ class Options:
     pgbouncer_ini: Path | None = None
     shm_size: str | None = None
     max_connections: int | None = None
+    pgbouncer_replicas: int | None = None
+    #: the rehearsal's database password (default: a new random one; tests give a canary)
+    password: str | None = field(default=None, repr=False)
     #: run only these acts (all when empty)
     acts: tuple[str, ...] = ()
     seed: int = 0
@@ -119,7 +122,7 @@ class Rehearsal:
         self.out = (
             opts.out or layout.root / "runs" / "rehearsals" / f"{stamp}-{opts.scenario}-{opts.env}"
         )
-        self.password = secrets.token_urlsafe(18)
+        self.password = opts.password or secrets.token_urlsafe(18)
         self.creds = Credentials(self.env.upstream.user, self.env.upstream.database, self.password)
         self.acts_out: list[ActOut] = []
         self.verdicts: list[judge.Verdict] = []
@@ -167,7 +170,8 @@ class Rehearsal:
         self.lost: Callable[[], int] | None = None
         self.fleet: Fleet | None = None
         settings = topology.settings_of(self.config.ini)
-        self.pool = topology.pool_capacity(settings, env.pgbouncer.replicas)
+        self.replicas = self.opts.pgbouncer_replicas or env.pgbouncer.replicas
+        self.pool = topology.pool_capacity(settings, self.replicas)
         if s.topology.postgres:
             max_conn = self.opts.max_connections or env.upstream.max_connections
             self.pg = start.start_postgres(
@@ -200,7 +204,7 @@ class Rehearsal:
                 )
 
             self.adjust = adjust
-            for i in range(env.pgbouncer.replicas):
+            for i in range(self.replicas):
                 self.bouncers.append(
                     start.start_pgbouncer(
                         stack, work, i, self.config.ini, self.config.userlist, self.password, adjust

@@ -64,9 +64,3 @@ class Timeline:
 
     def checks_between(self, check: str, start: float, end: float) -> list[CheckSample]:
         return [c for c in self.checks if c.check == check and start <= c.t <= end]
-
-    def act(self, act_id: str) -> ActRecord:
-        for a in self.acts:
-            if a.id == act_id:
-                return a
-        raise KeyError(act_id)

@@ -103,7 +103,11 @@ def test_ctrl_c_stops_the_rehearsal_and_everything_it_started(repo: Layout, scra
 
 
 def test_bad_input_is_one_line_and_exit_2(cli, one_line_error) -> None:
-    one_line_error(cli("rehearse", "boot-storm"), ["--env is required"])
+    one_line_error(cli("rehearse", "boot-storm", env={"AKOPS_ENV": ""}), ["--env is required"])
+    one_line_error(
+        cli("rehearse", "boot-storm", "--env", "prod", "--max-connections", "many"),
+        ["--max-connections 'many': expected a whole number"],
+    )
     one_line_error(
         cli("rehearse", "nope", "--env", "prod"), ["unknown scenario 'nope'", "boot-storm"]
     )
