@@ -1,10 +1,13 @@
-"""``pgbouncer.*``: PgBouncer reachable from the Authentik server pods, listening in its own.
+"""``pgbouncer.*``: PgBouncer reachable from the Authentik server pods, listening in its own,
+and out of reach of a pod its NetworkPolicy keeps out (the outpost's proxy).
 
-Rule: pure. Both are exec checks: a shell command (quoted with ``commands.sh``) run in
+Rule: pure. All are exec checks: a shell command (quoted with ``commands.sh``) run in
 each pod, batched by the runner, and a verdict on its output and exit code.
 """
 
 from __future__ import annotations
+
+import re
 
 from akops import names
 from akops.verify.check import Check, Probe, Shell, Subject, last_line, skip
@@ -69,6 +72,39 @@ def reachable(result: ExecResult, address: str) -> Outcome:
     )
 
 
+# How a connection a NetworkPolicy stops ends: refused (a REJECT), timed out (a DROP), or
+# unreachable (an ICMP reject). `nc -z` says nothing at all when its connect fails.
+_BLOCKED = re.compile(
+    r"connection refused|timed out|timeout|no route to host|unreachable", re.IGNORECASE
+)
+# A name that does not resolve proves nothing about the policy.
+_UNRESOLVED = re.compile(
+    r"name or service not known|bad address|could not resolve|unknown host|"
+    r"temporary failure in name resolution|getaddrinfo|invalid argument",
+    re.IGNORECASE,
+)
+
+
+def isolated(result: ExecResult, address: str) -> Outcome:
+    """A pod that must not reach PgBouncer: refused or timing out passes, connecting fails."""
+    out = result.output
+    if result.rc == 0:
+        return failed(
+            f"TCP connect to {address} succeeded: this pod can reach PgBouncer "
+            "(is the NetworkPolicy applied, and does the CNI enforce it?)"
+        )
+    if result.rc == 127:
+        return errored(f"cannot test {address}: {last_line(out) or 'no nc or bash'}")
+    if result.rc == 124:
+        return passed(f"TCP connect to {address} timed out: blocked")
+    if _UNRESOLVED.search(out):
+        return errored(f"cannot resolve {address}, which proves nothing: {last_line(out)}")
+    if _BLOCKED.search(out) or not out:
+        how = last_line(out) or f"connect failed, exit {result.rc}"
+        return passed(f"TCP connect to {address} blocked: {how}")
+    return errored(f"TCP connect to {address} failed for another reason: {last_line(out)}")
+
+
 # --- probes ----------------------------------------------------------------------------------
 
 
@@ -84,6 +120,14 @@ def _reachable_probes(cid: str, s: Subject) -> list[Probe]:
     else:  # the Service, as Authentik reaches it
         address = f"{names.PGBOUNCER}:{s.env.pgbouncer.settings.listen_port}"
     return s.exec_probes(cid, ("server",), lambda pod: f"{pod} -> {address}", {"address": address})
+
+
+def _isolated_probes(cid: str, s: Subject) -> list[Probe]:
+    policy = s.env.pgbouncer.network_policy
+    if not policy.enabled:
+        return [skip(cid, "outpost", f"no NetworkPolicy in this environment: {policy.waiver}")]
+    address = f"{names.PGBOUNCER}:{s.env.pgbouncer.settings.listen_port}"
+    return s.exec_probes(cid, ("outpost",), lambda pod: f"{pod} -> {address}", {"address": address})
 
 
 def _listening_probes(cid: str, s: Subject) -> list[Probe]:
@@ -109,6 +153,18 @@ CHECKS = (
             lambda r, a: reachable(r, a["address"]),
         ),
         roles=("server",),
+    ),
+    Check(
+        "pgbouncer.isolated",
+        "TCP connect to PgBouncer is refused or times out from each outpost pod (its "
+        "NetworkPolicy is enforced, not only present)",
+        "cluster",
+        probes=_isolated_probes,
+        shell=Shell(
+            lambda a, t: tcp_connect(*_host_port(a["address"]), t),
+            lambda r, a: isolated(r, a["address"]),
+        ),
+        roles=("outpost",),
     ),
     Check(
         "pgbouncer.listening",

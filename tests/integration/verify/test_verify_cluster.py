@@ -7,6 +7,7 @@ PATH is a stand-in that records where it was sent and runs the command on this m
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import socket
@@ -230,3 +231,80 @@ def test_exec_checks_without_kubectl_cannot_run(emulated, tmp_path, monkeypatch)
     with pytest.raises(ToolMissingError, match="kubectl not found on PATH") as e:
         verify(emulated, only=["shm.usage"])
     assert e.value.exit_code == 2
+
+
+# --- pgbouncer.isolated: a pod kept out by the NetworkPolicy cannot open 6432 -------------------
+
+# The stand-in exec, with the pod's name resolution: the command runs in its own mount
+# namespace where /etc/hosts maps the Service name `pgbouncer` to a loopback address the
+# test controls (needs root, as CI has). Nothing on the host changes.
+ISOLATED_KUBECTL = """#!/bin/sh
+printf '%s\\n' "$*" >> "$KUBECTL_LOG"
+while [ "$#" -gt 0 ] && [ "$1" != "--" ]; do shift; done
+shift
+exec unshare --mount -- sh -c 'mount --bind "$AKOPS_TEST_HOSTS" /etc/hosts && exec "$@"' sh "$@"
+"""
+
+
+@pytest.fixture
+def pgbouncer_at(emulated, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """``pgbouncer_at(ip)``: the outpost pod resolves `pgbouncer` to ``ip``."""
+    if os.geteuid() != 0:
+        pytest.fail("the stand-in exec needs a mount namespace: run as root, as CI does")
+    (tmp_path / "bin" / "kubectl").write_text(ISOLATED_KUBECTL)
+    hosts = tmp_path / "hosts"
+    monkeypatch.setenv("AKOPS_TEST_HOSTS", str(hosts))
+
+    def at(ip: str) -> None:
+        hosts.write_text(f"127.0.0.1 localhost\n{ip} pgbouncer\n")
+
+    return at
+
+
+def isolated(cluster: Any) -> Any:
+    report = verify(cluster, only=["pgbouncer.isolated"])
+    [r] = report.results
+    execs = cluster.kubectl_log.read_text().splitlines()
+    assert any("-c proxy exec ak-outpost-authentik-embedded-outpost-0 --" in e for e in execs)
+    return r
+
+
+def test_isolated_fails_when_the_outpost_can_connect(emulated, pgbouncer_at) -> None:
+    pgbouncer_at("127.0.0.2")
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.2", 6432))
+        listener.listen()
+        r = isolated(emulated)
+    assert r.target == "ak-outpost-authentik-embedded-outpost-0 -> pgbouncer:6432"
+    assert r.status is Status.FAIL and "succeeded: this pod can reach PgBouncer" in r.detail
+
+
+def test_isolated_passes_when_the_connection_is_refused(emulated, pgbouncer_at) -> None:
+    pgbouncer_at("127.0.0.3")  # nothing listens there: refused, as a REJECT policy answers
+    r = isolated(emulated)
+    assert r.status is Status.PASS and "Connection refused" in r.detail
+
+
+def test_isolated_passes_when_the_connection_times_out(emulated, pgbouncer_at) -> None:
+    pgbouncer_at("127.0.0.4")
+    # A listener whose accept queue is full drops every new SYN, as a DROP policy does.
+    with socket.socket() as listener:
+        listener.bind(("127.0.0.4", 6432))
+        listener.listen(0)
+        queued = [socket.socket() for _ in range(3)]
+        try:
+            for s in queued:
+                s.setblocking(False)
+                with contextlib.suppress(BlockingIOError):
+                    s.connect(("127.0.0.4", 6432))
+            r = isolated(emulated)
+        finally:
+            for s in queued:
+                s.close()
+    assert r.status is Status.PASS and "timed out: blocked" in r.detail
+
+
+def test_isolated_cannot_judge_a_name_that_does_not_resolve(emulated, pgbouncer_at) -> None:
+    (emulated.kubectl_log.parent / "hosts").write_text("127.0.0.1 localhost\n")
+    r = isolated(emulated)
+    assert r.status is Status.ERROR and "proves nothing" in r.detail

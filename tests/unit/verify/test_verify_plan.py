@@ -26,6 +26,7 @@ CONTRACT = [
     "http.outpost-ping",
     "http.forward-auth",
     "pgbouncer.reachable",
+    "pgbouncer.isolated",
     "pgbouncer.listening",
     "shm.usage",
     "db.idle-in-transaction",
