@@ -381,7 +381,7 @@ def verify(
         "max_connections": "PostgreSQL max_connections for the capacity rule with --path",
         "strict_kinds": "a kind without a schema (a custom resource) is an error, not a warning",
         "waivers": "with --path: a YAML file of waivers (a list of {rule, object, reason}, as in an environment's lint.waivers)",
-        "no_cache": "do not read or write the yamllint result cache ($XDG_CACHE_HOME/akops)",
+        "no_cache": "do not read or write lint's caches (yamllint and per-file results, under $XDG_CACHE_HOME/akops)",
         "list_rules": "list every rule (ID, severity, title) and exit",
         "explain": "explain one rule (what it catches, how to fix it, why) and exit",
     },

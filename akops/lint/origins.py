@@ -81,8 +81,8 @@ def with_origins(
     templates: Path,
 ) -> LintReport:
     """``report`` with each finding on a rendered line naming the environment key behind it."""
-    if not report.findings:
-        return report
+    if not any(f.waived is None for f in report.findings):
+        return report  # waived findings are known and accepted: no renders spent on them
     doc = parse_one(read_text(env_file), env_label)
     written = list(_leaves(doc.data))
     rendered = {f"{target}/{f.name}": f.text for f in stack.files}
@@ -106,7 +106,7 @@ def with_origins(
     out: list[Finding] = []
     for f in report.findings:
         text = rendered.get(f.file)
-        if text is None or f.line is None or f.origin is not None:
+        if text is None or f.line is None or f.origin is not None or f.waived is not None:
             out.append(f)
             continue
         line = text.splitlines()[f.line - 1] if f.line <= len(text.splitlines()) else ""
