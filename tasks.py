@@ -307,6 +307,7 @@ CHECK_HELP = f"check ID (glob allowed, e.g. 'http.*'), one of: {', '.join(CHECK_
         "protected": "URL of a service behind forward auth (replaces the environment's list); repeatable",
         "timeout": "seconds per check (default: verify.check_timeout)",
         "deadline": "seconds convergence checks retry (default: verify.convergence_deadline)",
+        "workers": "most checks run at once (default: one per pod, URL, API read or query, at most 256; up to 1024)",
     },
 )
 def verify(
@@ -325,14 +326,17 @@ def verify(
     protected: list[str] | None = None,
     timeout: float | None = None,
     deadline: float | None = None,
+    workers: str | None = None,
 ) -> None:
     """Verify the stack: checks run concurrently, a table, then VERIFY RESULT (exit 0/1/2)."""
     from rich.console import Console
 
+    from akops.cli import count
     from akops.verify import run, show
 
     with exits():
         env = _env(env)
+        pool = count("workers", workers, minimum=1)
         overrides = dict(
             url=url,
             outpost_url=outpost_url,
@@ -352,7 +356,7 @@ def verify(
             options=run.options(**overrides),
         )
         with show.live() as live:
-            report = run.execute(prepared, on_result=live.result, total=live.total)
+            report = run.execute(prepared, workers=pool, on_result=live.result, total=live.total)
         run.write_reports(report, json, junit)
         console = Console(highlight=False)
         if not console.is_terminal:
@@ -655,7 +659,7 @@ def rollout(
 
     with exits():
         env = _env(env)
-        done = d.rollout_env(LAYOUT, env, context=context, names=tuple(deployment or ()))
+        done = d.rollout_env(LAYOUT, env, context=context, deployments=tuple(deployment or ()))
     print(f"converged: {done}")
 
 

@@ -27,7 +27,7 @@ from typing import Any, Literal
 from akops.cluster.objects import Manifest, Ref
 from akops.secrets import Secrets
 
-Path = tuple[str | int, ...]
+FieldPath = tuple[str | int, ...]
 Action = Literal["add", "change", "destroy", "none"]
 Op = Literal["+", "~", "-"]
 
@@ -92,7 +92,7 @@ def normalize(obj: Mapping[str, Any]) -> dict[str, Any]:
 
 @dataclass(frozen=True)
 class FieldChange:
-    path: Path
+    path: FieldPath
     op: Op
     old: Any = None
     new: Any = None
@@ -113,7 +113,7 @@ def _named(items: Sequence[Any]) -> bool:
     )
 
 
-def changes(old: Any, new: Any, path: Path = ()) -> list[FieldChange]:
+def changes(old: Any, new: Any, path: FieldPath = ()) -> list[FieldChange]:
     """Leaf-level differences from ``old`` to ``new``.
 
     Lists whose items all carry a unique ``name`` (containers, env, volumes, ports) are
@@ -148,7 +148,7 @@ def changes(old: Any, new: Any, path: Path = ()) -> list[FieldChange]:
     return []
 
 
-def dotted(path: Path) -> str:
+def field_path(path: FieldPath) -> str:
     out = ""
     for part in path:
         if isinstance(part, int | Named) or (out and ("." in part or "/" in part)):
@@ -158,14 +158,14 @@ def dotted(path: Path) -> str:
     return out
 
 
-def sensitive(kind: str, path: Path) -> bool:
+def sensitive(kind: str, path: FieldPath) -> bool:
     """Whether the value at ``path`` of an object of ``kind`` must never be shown."""
     if kind == "Secret" and path and path[0] in ("data", "stringData"):
         return True
     return len(path) >= 3 and path[:2] == ("metadata", "annotations") and path[2] == LAST_APPLIED
 
 
-def _covers_sensitive(kind: str, path: Path, value: Any) -> bool:
+def _covers_sensitive(kind: str, path: FieldPath, value: Any) -> bool:
     if sensitive(kind, path):
         return True
     if isinstance(value, dict):
@@ -205,7 +205,7 @@ def change_lines(kind: str, change: FieldChange, indent: str = "    ") -> list[s
 
 
 def _leaf_lines(kind: str, change: FieldChange, indent: str) -> list[str]:
-    where = dotted(change.path)
+    where = field_path(change.path)
     if _covers_sensitive(kind, change.path, change.old) or _covers_sensitive(
         kind, change.path, change.new
     ):

@@ -10,7 +10,7 @@ operations (plan, apply, rollout) re-raise the failing stage's error instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from akops.cluster.changes import OUTPOST_FILE, Out, outpost_token, prepare
 from akops.cluster.plan import Plan
@@ -57,127 +57,71 @@ def execute(stages: Sequence[Stage[Run]], run: Run) -> Summary:
         run.close()
 
 
-def plan_env(
-    layout: Layout,
-    env_name: str,
-    *,
-    context: str | None = None,
-    skip_helm: bool = False,
-    force: bool = False,
-) -> Plan:
-    flags = Flags(context=context, skip_helm=skip_helm, force=force)
-    run = Run(layout, env_name, flags, out=lambda _: None)
+# Each operation takes the operator's flags as keywords, the fields of ``Flags`` (context,
+# yes, force, prune, skip_helm, dry_run, force_config, interactive, deployments): one
+# definition of them, checked when ``Flags`` is built.
+
+
+def plan_env(layout: Layout, env_name: str, **flags: Any) -> Plan:
+    """The plan for objects, the release and the outpost patches (nothing is changed)."""
+    run = Run(layout, env_name, Flags(**flags), out=lambda _: None)
     execute(PLAN, run).raise_failure()
     return run.planned
 
 
 def apply_env(
-    layout: Layout,
-    env_name: str,
-    *,
-    context: str | None = None,
-    yes: bool = False,
-    force: bool = False,
-    prune: bool = False,
-    skip_helm: bool = False,
-    dry_run: bool = False,
-    out: Out = print,
-    console: Console | None = None,
-    interactive: bool | None = None,
+    layout: Layout, env_name: str, *, out: Out = print, console: Console | None = None, **flags: Any
 ) -> Plan:
     """Show the plan, confirm, apply, watch what changed converge.
 
     Returns the plan that was (or, dry-run, would be) applied.
     """
-    flags = Flags(
-        context=context,
-        yes=yes,
-        force=force,
-        prune=prune,
-        skip_helm=skip_helm,
-        dry_run=dry_run,
-        interactive=interactive,
-    )
-    run = Run(layout, env_name, flags, out=out, console=console)
+    run = Run(layout, env_name, Flags(**flags), out=out, console=console)
     execute(APPLY, run).raise_failure()
-    if dry_run and run.planned.has_changes:
+    if run.flags.dry_run and run.planned.has_changes:
         out("--dry-run: nothing applied")
     return run.planned
 
 
-def deploy_env(
-    layout: Layout,
-    env_name: str,
-    *,
-    context: str | None = None,
-    yes: bool = False,
-    force: bool = False,
-    prune: bool = False,
-    skip_helm: bool = False,
-    dry_run: bool = False,
-    out: Out = print,
-    console: Console | None = None,
-    hooks: DeployHooks | None = None,
-    interactive: bool | None = None,
-) -> Summary:
-    """render → lint → plan → confirm → apply → rollout → verify; the summary of all stages."""
-    flags = Flags(
-        context=context,
-        yes=yes,
-        force=force,
-        prune=prune,
-        skip_helm=skip_helm,
-        dry_run=dry_run,
-        interactive=interactive,
-    )
-    run = Run(layout, env_name, flags, out=out, console=console, hooks=hooks or DeployHooks())
-    return execute(DEPLOY, run)
+def summarised(stages: Sequence[Stage[Run]], doc: str) -> Callable[..., Summary]:
+    """An operation that runs ``stages`` and returns their summary (``deploy``, ``rollback``)."""
+
+    def operation(
+        layout: Layout,
+        env_name: str,
+        *,
+        out: Out = print,
+        console: Console | None = None,
+        hooks: DeployHooks | None = None,
+        **flags: Any,
+    ) -> Summary:
+        run = Run(layout, env_name, Flags(**flags), out, console, hooks or DeployHooks())
+        return execute(stages, run)
+
+    operation.__doc__ = doc
+    return operation
 
 
-def rollback_env(
-    layout: Layout,
-    env_name: str,
-    *,
-    context: str | None = None,
-    yes: bool = False,
-    skip_helm: bool = False,
-    force_config: bool = False,
-    dry_run: bool = False,
-    out: Out = print,
-    console: Console | None = None,
-    hooks: DeployHooks | None = None,
-    interactive: bool | None = None,
-) -> Summary:
+deploy_env = summarised(
+    DEPLOY, "render → lint → plan → confirm → apply → rollout → verify; the summary of all stages."
+)
+rollback_env = summarised(
+    ROLLBACK,
     """PgBouncer and the Helm release to their previous revisions; then wait and verify.
 
     The restored PgBouncer pods mount the *current* ConfigMap, so the rollback refuses
     (exit 1, like any refusal on the cluster's state) when pgbouncer.ini changed since
     that revision, unless ``force_config``.
-    """
-    flags = Flags(
-        context=context,
-        yes=yes,
-        skip_helm=skip_helm,
-        force_config=force_config,
-        dry_run=dry_run,
-        interactive=interactive,
-    )
-    run = Run(layout, env_name, flags, out=out, console=console, hooks=hooks or DeployHooks())
-    return execute(ROLLBACK, run)
+    """,
+)
 
 
 def rollout_env(
-    layout: Layout,
-    env_name: str,
-    *,
-    context: str | None = None,
-    names: tuple[str, ...] = (),
-    console: Console | None = None,
+    layout: Layout, env_name: str, *, console: Console | None = None, **flags: Any
 ) -> str:
-    """Watch ``names`` (default: every Deployment of the stack) until they converge."""
-    flags = Flags(context=context, deployments=names)
+    """Watch ``deployments`` (default: every Deployment of the stack) until they converge."""
     # Watching needs no secret; those that resolve still mask the pod logs it prints.
-    run = Run(layout, env_name, flags, out=lambda _: None, console=console, mask_only=True)
+    run = Run(layout, env_name, Flags(**flags), out=lambda _: None, console=console, mask_only=True)
     summary = execute(ROLLOUT, run)
     summary.raise_failure()
     return summary.results[-1].detail

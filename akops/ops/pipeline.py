@@ -16,7 +16,7 @@ from typing import Generic, Literal, TypeVar
 
 from akops.errors import AkopsError
 
-Status = Literal["ok", "failed", "skipped"]
+StageStatus = Literal["ok", "failed", "skipped"]
 S = TypeVar("S")
 
 
@@ -35,7 +35,7 @@ class Stage(Generic[S]):
 @dataclass(frozen=True)
 class StageResult:
     name: str
-    status: Status
+    status: StageStatus
     detail: str
     seconds: float
     exit_code: int = 0

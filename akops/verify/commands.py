@@ -34,30 +34,6 @@ def sh(template: str, *args: object) -> str:
     return template % tuple(shlex.quote(str(a)) for a in args)
 
 
-def df(path: str) -> str:
-    return sh("df -P %s", path)
-
-
-def tcp_connect(host: str, port: int, timeout: float) -> str:
-    """Connect and close: ``nc -z`` when the image has it, else bash's ``/dev/tcp``."""
-    seconds = max(1, round(timeout))
-    probe = "bash -c 'exec 3<>\"/dev/tcp/$0/$1\"' %s %s"
-    return sh(
-        "if command -v nc >/dev/null 2>&1; then nc -z -w %s %s %s; "
-        "elif command -v bash >/dev/null 2>&1; then "
-        f"if command -v timeout >/dev/null 2>&1; then timeout %s {probe}; else {probe}; fi; "
-        "else echo 'neither nc nor bash in this container' >&2; exit 127; fi",
-        *(seconds, host, port),
-        *(seconds, host, port),
-        *(host, port),
-    )
-
-
-def listening_sockets() -> str:
-    # /proc is there in every container, unlike ss, netstat or lsof.
-    return "cat /proc/net/tcp /proc/net/tcp6 2>/dev/null"
-
-
 def batch(commands: Sequence[str]) -> str:
     """One script running every command in turn, each framed by markers with its exit code."""
     parts = []

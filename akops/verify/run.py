@@ -3,7 +3,7 @@
 Rule: I/O orchestration. ``prepare`` loads the environment, connects to the cluster
 when the plan needs it, resolves pods by label and the database credentials, and
 builds the probes (``akops.verify.probes``) from the checks of the registry. ``run_jobs`` runs every job on its own
-daemon thread (at most ``workers`` at once): a job is one exec per pod (its exec
+daemon thread (one slot per job, at most ``workers`` at once: ``pool_size``): a job is one exec per pod (its exec
 checks batched), one HTTP request, one API read or one query. Each job has a budget
 (its timeout, plus the convergence deadline for convergence checks); a job past its
 budget is reported as failed and abandoned, so one hung target never holds the run.
@@ -54,7 +54,10 @@ if TYPE_CHECKING:
 
 GRACE = 1.0  # seconds a job may overrun its own timeouts before the runner gives up on it
 RETRY_INTERVAL = 2.0
-WORKERS = 64
+#: Checks run at once by default: one per job (one per pod, URL, API read, query), at most
+#: this many; ``--workers`` sets another ceiling, within ``WORKERS_LIMIT``.
+MAX_WORKERS = 256
+WORKERS_LIMIT = 1024
 
 OnResult = Callable[[Result], None]
 
@@ -107,13 +110,25 @@ def _attempts(job: Job) -> list[Result]:
     ]
 
 
+def pool_size(jobs: int, workers: int | None = None) -> int:
+    """How many jobs run at once: one slot per job, bounded by ``workers`` (default
+    ``MAX_WORKERS``). A fixed pool smaller than the jobs would run them in waves, and the
+    wall time would grow with the number of pods and services instead of staying near the
+    slowest check."""
+    ceiling = MAX_WORKERS if workers is None else workers
+    if not 1 <= ceiling <= WORKERS_LIMIT:
+        raise InputError(f"--workers {ceiling}: expected 1 to {WORKERS_LIMIT}")
+    return max(1, min(jobs, ceiling))
+
+
 def run_jobs(
-    jobs: Sequence[Job], *, workers: int = WORKERS, on_result: OnResult | None = None
+    jobs: Sequence[Job], *, workers: int | None = None, on_result: OnResult | None = None
 ) -> list[Result]:
-    """Run ``jobs`` concurrently; results in the order of ``jobs`` (each job's keys in order)."""
+    """Run ``jobs`` concurrently (``pool_size`` at once); results in the order of ``jobs``
+    (each job's keys in order)."""
     done: queue.Queue[tuple[int, list[Result]]] = queue.Queue()
     started: dict[int, float] = {}
-    slots = threading.BoundedSemaphore(max(1, workers))
+    slots = threading.BoundedSemaphore(pool_size(len(jobs), workers))
 
     def worker(i: int, job: Job) -> None:
         with slots:
@@ -222,9 +237,9 @@ def jobs_for(prepared: Prepared) -> tuple[list[Job], list[Result]]:
             jobs.append(
                 Job(((p.check, p.target),), _bind(check.observe, p, sources), timeout, deadline)
             )
-    for spec, group in by_host.items():
-        jobs.append(_exec_job(spec, group, prepared.timeout))
-    return jobs, known
+    # Execs first: starting a process costs most, so their threads start before the rest.
+    execs = [_exec_job(spec, group, prepared.timeout) for spec, group in by_host.items()]
+    return execs + jobs, known
 
 
 def _bind(observe: Observe, probe: Probe, sources: Sources) -> Callable[[], list[Outcome]]:
@@ -336,7 +351,7 @@ def prepare(
 def execute(
     prepared: Prepared,
     *,
-    workers: int = WORKERS,
+    workers: int | None = None,
     on_result: OnResult | None = None,
     total: Callable[[int], None] | None = None,
 ) -> VerifyReport:
@@ -390,25 +405,15 @@ def verify_environment(
     layout: Layout,
     env_name: str,
     *,
-    context: str | None = None,
-    target: str = "cluster",
-    only: Iterable[str] = (),
-    skip: Iterable[str] = (),
-    workers: int = WORKERS,
+    workers: int | None = None,
     on_result: OnResult | None = None,
-    **local_overrides: Any,
+    **given: Any,
 ) -> VerifyReport:
-    """Verify an environment. ``local_overrides``: url, outpost_url, pgbouncer, shm,
-    protected (URLs), timeout, deadline (see ``akops.verify.check.Options``)."""
-    prepared = prepare(
-        layout,
-        env_name,
-        context=context,
-        target=target,
-        only=only,
-        skip=skip,
-        options=options(**local_overrides),
-    )
+    """Verify an environment. ``given``: ``prepare``'s context, target, only and skip, and the
+    operator's overrides url, outpost_url, pgbouncer, shm, protected (URLs), timeout and
+    deadline (see ``akops.verify.check.Options``)."""
+    chosen = {k: given.pop(k) for k in ("context", "target", "only", "skip") if k in given}
+    prepared = prepare(layout, env_name, options=options(**given), **chosen)
     return execute(prepared, workers=workers, on_result=on_result)
 
 

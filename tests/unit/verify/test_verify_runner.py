@@ -245,3 +245,29 @@ def test_bound_call_returns_raises_or_times_out() -> None:
     with pytest.raises(CallTimeout, match=r"no answer within 0.2s \(query\)"):
         bound.call(lambda: release.wait(30), 0.2, "query")
     release.set()
+
+
+def test_the_pool_is_sized_to_the_jobs_within_a_ceiling() -> None:
+    from akops.errors import InputError
+    from akops.verify.run import MAX_WORKERS, pool_size
+
+    assert pool_size(250) == 250  # 30 pods + 200 services: one wave, not four
+    assert pool_size(3) == 3
+    assert pool_size(5000) == MAX_WORKERS
+    assert pool_size(250, workers=8) == 8
+    assert pool_size(0) == 1
+    with pytest.raises(InputError, match="--workers 0: expected 1 to 1024"):
+        pool_size(10, workers=0)
+
+
+def test_more_jobs_than_the_old_fixed_pool_still_run_in_one_wave() -> None:
+    # Every job waits until all 100 are running at once: a pool capped below the number of
+    # jobs (the old fixed 64) would leave the barrier short and every waiting job failing.
+    barrier = threading.Barrier(100)
+
+    def meet() -> list:
+        barrier.wait(timeout=20)
+        return [passed("all running")]
+
+    results = run_jobs([Job((("http.forward-auth", f"s{i}"),), meet, 30) for i in range(100)])
+    assert [r.status for r in results] == [Status.PASS] * 100
