@@ -25,6 +25,7 @@ from akops.rehearse import steps
 from akops.runbook import load, runner
 from akops.runbook.commands import PROGRAMS
 from akops.runbook.options import RunOptions
+from akops.verify import registry
 
 
 class Unattended:
@@ -74,7 +75,8 @@ def respond(
 ) -> Response:
     """Plan the runbook's steps for the rehearsal, show the plan, run it."""
     rb = load.find(layout.runbooks, runbook, "runbooks")
-    planned = steps.plan(rb.runbook.steps, stand_ins, shm=shm)
+    cluster = frozenset(c.id for c in registry.REGISTRY if c.scope == "cluster")
+    planned = steps.plan(rb.runbook.steps, stand_ins, shm=shm, cluster_checks=cluster)
     console.print(f"Runbook {runbook} against the rehearsal:", style="bold", highlight=False)
     for p in planned:
         if p.action != "run":

@@ -65,7 +65,7 @@ def _rehearsable(check: str) -> str:
 
     if check not in registry.BY_ID:
         raise ValueError(f"no such check {check!r} (known: {', '.join(registry.IDS)})")
-    if check.split(".", 1)[0] not in FAMILIES:
+    if check.split(".", 1)[0] not in FAMILIES or registry.BY_ID[check].scope == "cluster":
         raise ValueError(
             f"{check} cannot run against a rehearsal (families it can: {', '.join(sorted(FAMILIES))})"
         )

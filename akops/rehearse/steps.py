@@ -48,8 +48,10 @@ def plan(
     stand_ins: Mapping[str, StandIn],
     *,
     shm: bool,
+    cluster_checks: frozenset[str] = frozenset(),
 ) -> list[StepPlan]:
-    """One plan entry per step, in order."""
+    """One plan entry per step, in order; ``cluster_checks`` are the IDs of checks whose scope
+    is the cluster (they never run on the local target, whatever their family)."""
     families = LOCAL_FAMILIES | ({"shm"} if shm else set())
     out: list[StepPlan] = []
     for s in steps:
@@ -67,7 +69,9 @@ def plan(
             out.append(entry("skip", "a manual step: nobody is there to do it"))
         elif kind == "check":
             assert s.check is not None
-            if s.check.split(".", 1)[0] in families:
+            if s.check in cluster_checks:
+                out.append(entry("skip", f"{s.check}: needs the Kubernetes API"))
+            elif s.check.split(".", 1)[0] in families:
                 out.append(entry("run", "against the rehearsal's services (--target local)"))
             elif s.check.startswith("http."):
                 out.append(entry("skip", f"{s.check}: the rehearsal runs no Authentik HTTP server"))

@@ -104,3 +104,13 @@ def test_an_unknown_scenario_lists_the_known_ones(layout: Layout) -> None:
         ScenarioError, match=r"unknown scenario 'nope' \(known in rehearsals: .*boot-storm"
     ):
         read.find(layout.rehearsals, "nope")
+
+
+def test_a_check_the_rehearsal_cannot_run_is_refused() -> None:
+    from akops.verify import registry
+
+    cluster = next(c.id for c in registry.REGISTRY if c.scope == "cluster")
+    with pytest.raises(ScenarioError, match="cannot run against a rehearsal"):
+        parse_text(GOOD.replace("check: db.pool-waiting", f"check: {cluster}"))
+    with pytest.raises(ScenarioError, match=r"no such check 'db\.nope'"):
+        parse_text(GOOD.replace("check: db.pool-waiting", "check: db.nope"))

@@ -37,3 +37,16 @@ def test_a_stand_in_replaces_the_step_and_keeps_its_place(layout: Layout) -> Non
     assert by_id["patch"].action == "skip"
     # the runbook as loaded is untouched
     assert rb.runbook.step("restart-outpost").command[0] == "kubectl"
+
+
+def test_a_cluster_scope_check_is_skipped_whatever_its_family(layout: Layout) -> None:
+    rb = load.find(layout.runbooks, "db-boot-storm")
+    planned = {
+        p.step: p
+        for p in steps.plan(
+            rb.runbook.steps, {}, shm=False, cluster_checks=frozenset({"db.pool-waiting"})
+        )
+    }
+    assert planned["pool-free"].action == "skip"
+    assert "Kubernetes API" in planned["pool-free"].reason
+    assert planned["no-ghosts"].action == "run"
