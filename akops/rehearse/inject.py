@@ -74,6 +74,7 @@ def boot_storm(
             ],
             env=env,
             log=log,
+            cwd=workdir,
         )
     )
     _wait_for_line(holder, log, "holding lock", HOLD_TIMEOUT)
@@ -171,6 +172,7 @@ class OutpostPod:
                             f"{self.max_age:.3f}",
                         ],
                         log=self.log,
+                        cwd=self.workdir,
                     )
                     self.child = child
                     with child:

@@ -14,7 +14,9 @@ from akops.rehearse import run
 from tests.integration.rehearse.processes import processes_mentioning
 
 
-def test_with_one_replica_losing_it_stops_the_service(layout: Layout, tmp_path: Path) -> None:
+def test_with_one_replica_losing_it_stops_the_service(
+    layout: Layout, tmp_path: Path, scratch: Path
+) -> None:
     canary = f"canary-{secrets.token_hex(8)}"
     opts = run.Options(
         "pgbouncer-instance-loss",
@@ -36,4 +38,4 @@ def test_with_one_replica_losing_it_stops_the_service(layout: Layout, tmp_path: 
     assert "requests = 0" in verdicts["others-keep-serving"].detail
     assert report.topology.pgbouncers == 1 and report.exit_code == 1
     assert "others-keep-serving" in report.result_line()
-    assert processes_mentioning("akops-rehearse-") == []
+    assert processes_mentioning(str(scratch)) == []
