@@ -8,12 +8,16 @@ tasks that need them so that ``invoke --list`` stays fast.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from invoke import Collection, Context, Exit, task
 
 from akops.errors import AkopsError
+
+if TYPE_CHECKING:
+    from akops.cluster.saved_plan import SavedPlan
 from akops.layout import Layout
 
 LAYOUT = Layout(Path(__file__).resolve().parent)
@@ -492,6 +496,32 @@ chart = Collection("chart", chart_pull)
 CONTEXT_HELP = "kube context to use instead of the environment's kube.context (explicit override)"
 SKIP_HELM_HELP = "leave the Authentik Helm release alone (objects only; no helm needed)"
 FORCE_HELP = "take ownership of fields another field manager owns (server-side apply force)"
+ALLOW_DIRTY_HELP = (
+    "let a protected environment take a change from a git tree with uncommitted changes"
+)
+
+
+def _locked(
+    env: str, context: str | None, task: str, dry_run: bool, allow_dirty: bool, tree: bool = True
+) -> AbstractContextManager[object]:
+    """The environment's deploy lock around a change (none for a dry run, which changes nothing)."""
+    if dry_run:
+        return nullcontext()
+    from akops.cluster import lease
+    from akops.environment import load_environment
+    from akops.source import revision
+
+    environment = load_environment(env, LAYOUT.environments)
+    source = revision(LAYOUT.root)
+    return lease.locked(
+        environment,
+        context,
+        task,
+        commit=source.commit or "",
+        dirty=source.dirty,
+        check_tree=tree,
+        allow_dirty=allow_dirty,
+    )
 
 
 @task(
@@ -501,6 +531,8 @@ FORCE_HELP = "take ownership of fields another field manager owns (server-side a
         "skip_helm": SKIP_HELM_HELP,
         "force_conflicts": "plan as if applying with --force-conflicts",
         "verbose": "also list unchanged objects",
+        "out": "also write the plan to FILE (JSON; secret values only as salted hashes) for `invoke apply --plan FILE`",
+        "format": "text (the default) or json (the saved plan's structure, on stdout)",
         "detailed_exitcode": "Terraform's CI gate: exit 0 no changes, 2 changes, 1 any error",
     }
 )
@@ -512,18 +544,61 @@ def plan(
     force_conflicts: bool = False,
     verbose: bool = False,
     detailed_exitcode: bool = False,
+    out: str = "",
+    format: str = "text",
 ) -> None:
     """Show what apply would change (server-side dry run); exit 0 planned, 1 refused, 2 could not run."""
     from akops.ops import operations as d
 
     with exits(1 if detailed_exitcode else None):
         env = _env(env)
-        result = d.plan_env(
-            LAYOUT, env, context=context, skip_helm=skip_helm, force=force_conflicts
-        )
-    print(result.to_text(verbose=verbose), end="")
+        if format not in ("text", "json"):
+            from akops.errors import InputError
+
+            raise InputError(f"--format must be text or json, not {format!r}")
+        saved = None
+        if out or format == "json":
+            import datetime
+            import secrets
+
+            created = datetime.datetime.now(tz=datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+            result, saved = d.plan_saved(
+                LAYOUT,
+                env,
+                context=context,
+                skip_helm=skip_helm,
+                force=force_conflicts,
+                created=created,
+                salt=secrets.token_hex(16),
+            )
+            if out:
+                _write_private(Path(out), saved.to_json())
+        else:
+            result = d.plan_env(
+                LAYOUT, env, context=context, skip_helm=skip_helm, force=force_conflicts
+            )
+    if format == "json" and saved is not None:
+        print(saved.to_json(), end="")
+    else:
+        print(result.to_text(verbose=verbose), end="")
+        if out:
+            print(f"Saved to {out}: apply exactly this plan with `invoke apply --plan {out}`.")
     if detailed_exitcode and result.has_changes:
         raise Exit(code=2)
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Write ``text`` readable by this user only (a plan names the cluster's objects)."""
+    import os
+
+    from akops.errors import InputError
+
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            f.write(text)
+    except OSError as e:
+        raise InputError(f"--out {path}: cannot write: {e.strerror}") from e
 
 
 @task(
@@ -535,6 +610,8 @@ def plan(
         "prune": "delete objects of ours that are no longer rendered (planned as destroy)",
         "skip_helm": SKIP_HELM_HELP,
         "dry_run": "show the plan and stop; change nothing",
+        "allow_dirty": ALLOW_DIRTY_HELP,
+        "plan": "apply exactly this saved plan (`invoke plan --out FILE`); refuses if anything moved since",
     }
 )
 def apply(
@@ -546,22 +623,49 @@ def apply(
     prune: bool = False,
     skip_helm: bool = False,
     dry_run: bool = False,
+    allow_dirty: bool = False,
+    plan: str = "",
 ) -> None:
     """Show the plan, confirm, then server-side apply the stack (and upgrade the release)."""
     from akops.ops import operations as d
 
     with exits():
-        env = _env(env)
-        d.apply_env(
-            LAYOUT,
-            env,
-            context=context,
-            yes=yes,
-            force=force_conflicts,
-            prune=prune,
-            skip_helm=skip_helm,
-            dry_run=dry_run,
-        )
+        saved = _saved_plan(plan) if plan else None
+        env = _env(env or (saved.basis.environment if saved else ""))
+        with _locked(env, context, "apply", dry_run, allow_dirty):
+            if saved is not None:
+                d.apply_saved_env(
+                    LAYOUT,
+                    env,
+                    saved,
+                    context=context,
+                    yes=yes,
+                    force=force_conflicts,
+                    prune=prune,
+                    dry_run=dry_run,
+                )
+                return
+            d.apply_env(
+                LAYOUT,
+                env,
+                context=context,
+                yes=yes,
+                force=force_conflicts,
+                prune=prune,
+                skip_helm=skip_helm,
+                dry_run=dry_run,
+            )
+
+
+def _saved_plan(path: str) -> SavedPlan:
+    from akops.cluster.saved_plan import load
+    from akops.errors import InputError
+
+    try:
+        text = Path(path).read_text(encoding="utf-8")
+    except OSError as e:
+        raise InputError(f"--plan {path}: cannot read: {e.strerror}") from e
+    return load(text, path)
 
 
 @task(
@@ -573,6 +677,7 @@ def apply(
         "prune": "delete objects of ours that are no longer rendered",
         "skip_helm": SKIP_HELM_HELP,
         "dry_run": "render, lint and plan only; change nothing",
+        "allow_dirty": ALLOW_DIRTY_HELP,
     }
 )
 def deploy(
@@ -584,12 +689,12 @@ def deploy(
     prune: bool = False,
     skip_helm: bool = False,
     dry_run: bool = False,
+    allow_dirty: bool = False,
 ) -> None:
     """Render, lint, plan, confirm, apply, wait for the rollout, verify; one summary."""
     from akops.ops import operations as d
 
-    with exits():
-        env = _env(env)
+    with exits(), _locked(env := _env(env), context, "deploy", dry_run, allow_dirty):
         summary = d.deploy_env(
             LAYOUT,
             env,
@@ -627,8 +732,8 @@ def rollback(
     """Roll PgBouncer and the Authentik release back one revision, then wait and verify."""
     from akops.ops import operations as d
 
-    with exits():
-        env = _env(env)
+    # A rollback returns to a revision the cluster already ran: no tree check.
+    with exits(), _locked(env := _env(env), context, "rollback", dry_run, False, tree=False):
         summary = d.rollback_env(
             LAYOUT,
             env,
@@ -667,16 +772,65 @@ def rollout(
     help={
         "env": ENV_HELP,
         "yes": "send without asking (required when stdin is not a terminal)",
+        "context": CONTEXT_HELP + " (for the deploy lock)",
         "dry_run": "show the diff of the outpost's patches; send nothing",
+        "allow_dirty": ALLOW_DIRTY_HELP,
     }
 )
-def outpost_patch(c: Context, env: str = "", yes: bool = False, dry_run: bool = False) -> None:
+def outpost_patch(
+    c: Context,
+    env: str = "",
+    context: str | None = None,
+    yes: bool = False,
+    dry_run: bool = False,
+    allow_dirty: bool = False,
+) -> None:
     """Show the diff of the outpost's kubernetes_json_patches, ask, send them to Authentik."""
     from akops.ops import operations as d
 
+    with exits(), _locked(env := _env(env), context, "outpost-patch", dry_run, allow_dirty):
+        print(d.outpost_patch_env(LAYOUT, env, yes=yes, dry_run=dry_run))
+
+
+@task(
+    help={
+        "env": ENV_HELP,
+        "context": CONTEXT_HELP,
+        "yes": "break the lock without asking (required when stdin is not a terminal)",
+        "dry_run": "show who holds the lock; change nothing",
+    }
+)
+def unlock(
+    c: Context,
+    env: str = "",
+    context: str | None = None,
+    yes: bool = False,
+    dry_run: bool = False,
+) -> None:
+    """Show who holds the deploy lock (Lease akops-deploy) and, after asking, break it."""
+    from akops.cluster import lease
+    from akops.cluster.connect import connect
+    from akops.environment import load_environment
+    from akops.ops.confirm import confirm
+
     with exits():
         env = _env(env)
-        print(d.outpost_patch_env(LAYOUT, env, yes=yes, dry_run=dry_run))
+        environment = load_environment(env, LAYOUT.environments)
+        namespace = environment.kube.namespace
+        with connect(environment, context) as api:
+            found = lease.get(api, namespace)
+            if found is None or found.holder is None:
+                print(f"the deploy lock of {env} ({namespace}) is not held")
+                return
+            state = "expired" if found.expired(lease.now()) else "live"
+            print(
+                f"the deploy lock of {env} ({namespace}) is held ({state}) by {found.holder.describe()}"
+            )
+            if dry_run:
+                return
+            confirm(f"Break it? The run holding it may still be changing {env}.", yes=yes)
+            broken = lease.break_lock(api, namespace)
+        print(f"unlocked: {broken.describe() if broken else 'nobody'} no longer holds it")
 
 
 # --- images ---
@@ -812,6 +966,7 @@ ns = Collection(
     rollback,
     rollout,
     outpost_patch,
+    unlock,
     images,
     rehearse,
 )

@@ -453,7 +453,10 @@ class Environment(Model):
     )
     protected: bool = Field(
         default=False,
-        description="production-grade: stricter lint (every image pinned by digest is an error)",
+        description=(
+            "production-grade: stricter lint (every image pinned by digest is an error), and "
+            "apply/deploy/outpost-patch refuse a dirty git tree unless --allow-dirty"
+        ),
     )
     lint: Lint = Lint()
     verify: Verify = Verify()

@@ -125,3 +125,15 @@ class Interrupted(KeyboardInterrupt):
 
 class RegistryError(AkopsError):
     """An image registry could not be reached, timed out, or does not know the image."""
+
+
+class LockHeld(StepFailed):
+    """Another run holds the deploy lock (the Lease in the stack's namespace): it ran and refused."""
+
+
+class LockLost(StepFailed):
+    """The deploy lock this run held was taken by another run (it was broken or expired)."""
+
+
+class StalePlan(StepFailed):
+    """A saved plan no longer describes what an apply would do: the world moved, or the file changed."""

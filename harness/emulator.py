@@ -12,7 +12,10 @@ project is added here, as close to the real API server as our code can observe:
 - label selectors on lists (kmock ignores them), pod logs, a Kyverno-like mutation that
   injects ``dnsConfig`` ``ndots``, and a tiny Deployment "controller" that marks a
   rollout converged;
-- fault injection (status codes or dropped connections for the next N matching requests).
+- fault injection (status codes or dropped connections for the next N matching requests);
+- ``coordination.k8s.io/v1`` Leases with the API server's optimistic concurrency: a
+  create of an existing Lease and an update carrying a stale ``resourceVersion`` are
+  refused with 409, as the deploy lock relies on.
 
 akops never uses API discovery (paths come from ``akops.cluster.objects``), so kmock's
 ``/api/v1`` answer with a wrong ``groupVersion`` does not matter here.
@@ -41,6 +44,7 @@ import kmock
 Path = tuple[str, ...]
 APPLY = "application/apply-patch+yaml"
 IDENTITY = {("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace")}
+LEASE_PATH = re.compile(r"/apis/coordination\.k8s\.io/v1/namespaces/([^/]+)/leases(?:/([^/]+))?")
 
 
 def leaves(obj: Any, path: Path = ()) -> Iterator[tuple[Path, Any]]:
@@ -136,6 +140,7 @@ class SsaEmulator(kmock.KubernetesEmulator):
         self.auto_converge = True
         self.version = 0
         self.apply_log: list[dict[str, Any]] = []
+        self.leases: dict[tuple[str, str], dict[str, Any]] = {}
 
     # --- request dispatch -------------------------------------------------------------
 
@@ -164,6 +169,9 @@ class SsaEmulator(kmock.KubernetesEmulator):
                     status=fault.status,
                     headers={"Retry-After": "0"} if fault.status == 429 else None,
                 )
+        lease = LEASE_PATH.fullmatch(request.url.path)
+        if lease:
+            return await self._lease(request, lease.group(1), lease.group(2))
         if request.method.value == "PATCH" and request.headers.get("Content-Type", "").startswith(
             APPLY
         ):
@@ -186,6 +194,57 @@ class SsaEmulator(kmock.KubernetesEmulator):
                 if all(labels.get(k) == v for k, v in wanted.items()):
                     items.append(obj.raw)
         return {"metadata": {"resourceVersion": str(self.version)}, "items": items}
+
+    # --- Leases (optimistic concurrency) ------------------------------------------------
+
+    async def _lease(
+        self, request: Any, namespace: str, name: str | None
+    ) -> aiohttp.web.StreamResponse:
+        method = request.method.value
+        async with self._lock:
+            if method == "POST" and name is None:
+                body = json.loads(request.body)
+                key = (namespace, body["metadata"]["name"])
+                if key in self.leases:
+                    message = f'leases.coordination.k8s.io "{key[1]}" already exists'
+                    return aiohttp.web.json_response(
+                        status_body(409, "AlreadyExists", message), status=409
+                    )
+                return aiohttp.web.json_response(self._store_lease(key, body), status=201)
+            key = (namespace, name or "")
+            live = self.leases.get(key)
+            if live is None:
+                message = f'leases.coordination.k8s.io "{name}" not found'
+                return aiohttp.web.json_response(status_body(404, "NotFound", message), status=404)
+            if method == "GET":
+                return aiohttp.web.json_response(live)
+            if method == "PUT":
+                body = json.loads(request.body)
+                given = (body.get("metadata") or {}).get("resourceVersion")
+                if given != live["metadata"]["resourceVersion"]:
+                    message = (
+                        f'Operation cannot be fulfilled on leases.coordination.k8s.io "{name}": '
+                        "the object has been modified; please apply your changes to the latest "
+                        "version and try again"
+                    )
+                    return aiohttp.web.json_response(
+                        status_body(409, "Conflict", message), status=409
+                    )
+                return aiohttp.web.json_response(self._store_lease(key, body))
+            if method == "DELETE":
+                del self.leases[key]
+                return aiohttp.web.json_response(status_body(200, "Success", "deleted"))
+        return aiohttp.web.json_response(status_body(405, "MethodNotAllowed", method), status=405)
+
+    def _store_lease(self, key: tuple[str, str], body: dict[str, Any]) -> dict[str, Any]:
+        self.version += 1
+        stored = copy.deepcopy(body)
+        meta = stored.setdefault("metadata", {})
+        meta.update(namespace=key[0], resourceVersion=str(self.version))
+        meta.setdefault("uid", str(uuid.uuid4()))
+        meta.setdefault("creationTimestamp", now())
+        self.leases[key] = stored
+        return copy.deepcopy(stored)
 
     # --- server-side apply ------------------------------------------------------------
 
@@ -404,6 +463,23 @@ class Cluster:
         if key not in objects or objects[key].deleted:
             return None
         return copy.deepcopy(objects[key].raw)
+
+    def lease(
+        self, name: str = "akops-deploy", namespace: str = "authentik"
+    ) -> dict[str, Any] | None:
+        """The stored Lease (a copy), or None."""
+        found = self.api.leases.get((namespace, name))
+        return copy.deepcopy(found) if found is not None else None
+
+    def put_lease(self, body: dict[str, Any]) -> None:
+        """Store a Lease as another client would have written it."""
+        meta = body["metadata"]
+
+        async def store() -> None:
+            async with self.api._lock:
+                self.api._store_lease((meta.get("namespace", "authentik"), meta["name"]), body)
+
+        self.run(store())
 
     def put(self, obj: dict[str, Any], plural: str) -> None:
         self.run(self.api.put_object(copy.deepcopy(obj), plural))

@@ -33,7 +33,7 @@ from akops.cluster.objects import (
     ref_of,
     to_apply,
 )
-from akops.cluster.plan import ObjectPlan, Restart, object_plan
+from akops.cluster.plan import ObjectPlan, Restart, object_plan, resource_version
 from akops.errors import AkopsError, NotFound
 from akops.secrets import Secrets
 
@@ -174,9 +174,9 @@ def plan_objects(
         planned = server_apply(api, body, dry_run=True, force=force, secrets=secrets)
         plans.append(object_plan(m.ref, live, planned))
     rendered = {m.ref for m in manifests}
-    leftover = [ref_of(o, namespace) for o in list_ours(api, namespace)]
+    leftover = {ref_of(o, namespace): resource_version(o) for o in list_ours(api, namespace)}
     for ref in destroy_order(r for r in leftover if r not in rendered):
-        plans.append(ObjectPlan(ref, "destroy"))
+        plans.append(ObjectPlan(ref, "destroy", version=leftover[ref]))
     return plans
 
 

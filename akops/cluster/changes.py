@@ -15,14 +15,30 @@ Helm itself neither waits nor rolls back on its own (see ``akops.cluster.helm``)
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 from akops import names
-from akops.cluster.apply import Ledger, apply_objects, plan_objects, restart_all
+from akops.cluster.apply import (
+    Ledger,
+    apply_objects,
+    get,
+    plan_objects,
+    restart_all,
+    server_apply,
+)
 from akops.cluster.helm import Helm, helm_program, rendered_values
-from akops.cluster.objects import Manifest, Ref, manifests
-from akops.cluster.plan import OutpostPlan, Plan, ReleasePlan, release_plan, restarts
+from akops.cluster.objects import Manifest, Ref, chart_manifests, manifests, to_apply
+from akops.cluster.plan import (
+    OutpostPlan,
+    Plan,
+    ReleasePlan,
+    object_plan,
+    release_plan,
+    resource_version,
+    restarts,
+)
+from akops.cluster.saved_plan import Basis, secret_hash, stack_digest
 from akops.environment import Environment
 from akops.errors import InputError, RolloutFailed, StepFailed
 from akops.layout import Layout
@@ -37,6 +53,7 @@ if TYPE_CHECKING:
 VALUES_FILE = "authentik-values.yaml"
 OUTPOST_FILE = "outpost-patches.yaml"
 PGBOUNCER = names.PGBOUNCER
+HELM_MANAGER = "helm"  # the field manager Helm 4 applies the release's objects as
 Out = Callable[[str], None]
 
 
@@ -91,8 +108,9 @@ def _helm(target: Target) -> Helm:
 def plan_release(target: Target) -> ReleasePlan:
     chart = target.env.authentik.chart
     values = rendered_values(target.files.get(VALUES_FILE, ""), VALUES_FILE)
-    live_values, live_version = _helm(target).live()
-    return release_plan(
+    helm = _helm(target)
+    live_values, live_version = helm.live()
+    planned = release_plan(
         chart.release,
         target.env.kube.namespace,
         chart.name,
@@ -101,6 +119,102 @@ def plan_release(target: Target) -> ReleasePlan:
         live_values,
         live_version,
     )
+    return replace(planned, revision=helm.revision() if live_values is not None else None)
+
+
+def _basis(
+    target: Target,
+    versions: list[tuple[str, str | None]],
+    revision: int | None,
+    *,
+    commit: str,
+    dirty: bool,
+    salt: str,
+) -> Basis:
+    env = target.env
+    return Basis(
+        environment=env.name,
+        context=target.context,
+        namespace=env.kube.namespace,
+        commit=commit,
+        dirty=dirty,
+        stack=stack_digest(target.files),
+        versions=tuple(versions),
+        release_revision=revision,
+        secrets=tuple(
+            (name, secret_hash(value, salt))
+            for name, value in sorted(target.secrets.values.items())
+        ),
+    )
+
+
+def plan_basis(target: Target, plan: Plan, *, commit: str, dirty: bool, salt: str) -> Basis:
+    """What ``plan`` was computed against: the resourceVersions and revision it saw."""
+    objects = [*plan.objects, *(plan.release.objects if plan.release else ())]
+    versions = [(str(o.ref), o.version) for o in objects]
+    revision = plan.release.revision if plan.release else None
+    return _basis(target, versions, revision, commit=commit, dirty=dirty, salt=salt)
+
+
+def live_basis(
+    api: ApiClient,
+    target: Target,
+    saved: Basis,
+    *,
+    skip_helm: bool,
+    commit: str,
+    dirty: bool,
+    salt: str,
+) -> Basis:
+    """The same facts as ``saved`` has, read from the cluster as it is now."""
+    ns = target.env.kube.namespace
+    versions: list[tuple[str, str | None]] = []
+    for text, _ in saved.versions:
+        kind, _, name = text.partition("/")
+        live = get(api, Ref(kind, ns, name))
+        versions.append((text, None if live is None else resource_version(live)))
+    revision = None if skip_helm else _helm(target).revision()
+    return _basis(target, versions, revision, commit=commit, dirty=dirty, salt=salt)
+
+
+def plan_release_objects(api: ApiClient, target: Target, release: ReleasePlan) -> ReleasePlan:
+    """The release's objects as the pinned chart renders them, diffed like the stack's own.
+
+    ``helm template`` of the pulled chart (``invoke chart.pull``) with the rendered values
+    gives the objects an upgrade would send; each goes through the same server-side dry
+    run and diff as PgBouncer's, as field manager ``helm`` (what Helm 4 applies as), so
+    the plan shows what the upgrade would change on the cluster. Without the pulled chart
+    the release is planned by its values alone, and the plan says so.
+    """
+    from akops import chart as charts
+
+    env = target.env
+    pulled = charts.cached(env.authentik.chart)
+    if pulled is None:
+        return release.with_objects(
+            (),
+            f"objects not planned: chart {env.authentik.chart.name} {env.authentik.chart.version} "
+            f"is not pulled; `invoke chart.pull --env {env.name}`",
+        )
+    text = charts.template(
+        helm_program(),
+        pulled.archive,
+        release=env.authentik.chart.release,
+        namespace=env.kube.namespace,
+        values_text=target.secrets.inject(target.files.get(VALUES_FILE, "")),
+        kube_version=env.kube.version,
+    )
+    found, skipped = chart_manifests(text, env.kube.namespace, f"chart {pulled.label}")
+    plans = []
+    for m in found:
+        body = to_apply(m, target.secrets)
+        live = get(api, m.ref)
+        planned = server_apply(
+            api, body, dry_run=True, force=True, secrets=target.secrets, manager=HELM_MANAGER
+        )
+        plans.append(object_plan(m.ref, live, body if live is None else planned))
+    note = f"not compared: {', '.join(skipped)}" if skipped else ""
+    return release.with_objects(plans, note)
 
 
 def make_plan(
@@ -112,7 +226,7 @@ def make_plan(
     objects = plan_objects(
         api, target.objects, target.env.kube.namespace, target.secrets, force=force
     )
-    release = None if skip_helm else plan_release(target)
+    release = None if skip_helm else plan_release_objects(api, target, plan_release(target))
     outpost = None
     if target.env.authentik.outpost.api.enabled:
         pending = outpost_patches(target, dry_run=True)

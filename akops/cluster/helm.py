@@ -96,6 +96,19 @@ class Helm:
         )
         return (values if isinstance(values, dict) else {}), version
 
+    def revision(self) -> int | None:
+        """The live release's revision (None: no release)."""
+        timeout = self.env.kube.api_timeout * 3
+        listed = json.loads(
+            self.run(["list", "--filter", f"^{self.release}$", "-o", "json"], timeout=timeout)
+            or "[]"
+        )
+        raw = listed[0].get("revision") if listed and isinstance(listed[0], dict) else None
+        try:
+            return int(raw) if raw is not None else None
+        except (TypeError, ValueError):
+            return None
+
     def upgrade(self, values_text: str) -> str:
         """``helm upgrade --install`` with the rendered values and the pinned chart version.
 

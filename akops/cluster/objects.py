@@ -191,3 +191,27 @@ def managers(obj: Mapping[str, Any]) -> set[str]:
 def ours(obj: Mapping[str, Any]) -> bool:
     """Applied by this repository earlier: our labels and our field manager."""
     return labels_match(obj) and names.FIELD_MANAGER in managers(obj)
+
+
+def chart_manifests(text: str, namespace: str, source: str) -> tuple[list[Manifest], list[str]]:
+    """The objects of a ``helm template`` stream that akops can plan, and the refs it cannot.
+
+    The chart also renders kinds akops does not manage (its ServiceAccount, RBAC): those
+    are returned as ``Kind/name`` so the plan can say they were not compared.
+    """
+    out: list[Manifest] = []
+    skipped: list[str] = []
+    for doc in parse_all(text, source):
+        data = doc.data
+        if not isinstance(data, dict) or "kind" not in data:
+            continue
+        raw_meta = data.get("metadata")
+        meta: dict[str, Any] = raw_meta if isinstance(raw_meta, dict) else {}
+        kind = KINDS.get(str(data["kind"]))
+        if kind is None or data.get("apiVersion") != kind.api_version:
+            skipped.append(f"{data['kind']}/{meta.get('name', '?')}")
+            continue
+        body = copy.deepcopy(data)
+        body.setdefault("metadata", {})["namespace"] = meta.get("namespace") or namespace
+        out.append(Manifest(ref_of(body), body, source))
+    return ordered(out), skipped

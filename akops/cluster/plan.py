@@ -239,6 +239,9 @@ class ObjectPlan:
     ref: Ref
     action: Action
     changes: tuple[FieldChange, ...] = ()
+    #: the live object's resourceVersion the plan was computed against (None: absent);
+    #: not part of what the plan says, so not compared
+    version: str | None = field(default=None, compare=False)
 
 
 @dataclass(frozen=True)
@@ -252,10 +255,33 @@ class ReleasePlan:
     version: str
     action: Action
     changes: tuple[FieldChange, ...] = ()
+    #: The release's objects (``helm template`` of the pinned chart, server-side dry run)
+    objects: tuple[ObjectPlan, ...] = ()
+    #: Why the objects were not planned, or which rendered kinds were not compared
+    note: str = ""
+    #: the live release's revision the plan was computed against (None: no release)
+    revision: int | None = None
 
     @property
     def title(self) -> str:
         return f"helm release {self.namespace}/{self.release}"
+
+    def with_objects(self, objects: Sequence[ObjectPlan], note: str = "") -> ReleasePlan:
+        """This plan with its objects: a release whose values match still changes if they do."""
+        changed = any(o.action != "none" for o in objects)
+        action: Action = "change" if self.action == "none" and changed else self.action
+        return ReleasePlan(
+            self.release,
+            self.namespace,
+            self.chart,
+            self.live_version,
+            self.version,
+            action,
+            self.changes,
+            tuple(objects),
+            note,
+            self.revision,
+        )
 
 
 @dataclass(frozen=True)
@@ -286,7 +312,13 @@ def object_plan(ref: Ref, live: Mapping[str, Any] | None, planned: Mapping[str, 
         leaves = [leaf for c in added for leaf in expand(c) if leaf.path not in IDENTITY]
         return ObjectPlan(ref, "add", tuple(leaves))
     found = tuple(changes(normalize(live), normalize(planned)))
-    return ObjectPlan(ref, "change" if found else "none", found)
+    return ObjectPlan(ref, "change" if found else "none", found, resource_version(live))
+
+
+def resource_version(obj: Mapping[str, Any]) -> str | None:
+    meta = obj.get("metadata")
+    version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return str(version) if version else None
 
 
 def release_plan(
@@ -429,6 +461,14 @@ class Plan:
             )
             for c in r.changes:
                 lines.extend(change_lines("HelmRelease", c))
+            for o in r.objects:
+                if o.action == "none" and not verbose:
+                    continue
+                lines.append(f"  {MARKERS[o.action]} {o.ref} {WORDS[o.action]}")
+                for c in o.changes if o.action != "destroy" else ():
+                    lines.extend(change_lines(o.ref.kind, c, indent="      "))
+            if r.note:
+                lines.append(f"  ({r.note})")
         op = self.outpost
         if op is not None and (op.action != "none" or verbose):
             lines.append(f"{MARKERS[op.action]} {op.title} {WORDS[op.action]}")

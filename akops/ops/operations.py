@@ -24,6 +24,8 @@ from akops.source import revision
 if TYPE_CHECKING:
     from rich.console import Console
 
+    from akops.cluster.saved_plan import SavedPlan
+
 DEPLOY: tuple[Stage[Run], ...] = (
     Stage("render", s.render),
     Stage("lint", s.lint),
@@ -34,6 +36,8 @@ DEPLOY: tuple[Stage[Run], ...] = (
     Stage("verify", s.verify, when=s.dry),
 )
 APPLY = tuple(stage for stage in DEPLOY if stage.name not in ("lint", "verify"))
+#: ``apply --plan FILE``: the reviewed plan, checked, instead of a new one
+APPLY_SAVED = tuple(Stage("plan", s.check_saved) if st.name == "plan" else st for st in APPLY)
 PLAN = tuple(stage for stage in DEPLOY if stage.name in ("render", "plan"))
 ROLLBACK: tuple[Stage[Run], ...] = (
     Stage("plan", s.find_rollback),
@@ -66,6 +70,62 @@ def plan_env(layout: Layout, env_name: str, **flags: Any) -> Plan:
     """The plan for objects, the release and the outpost patches (nothing is changed)."""
     run = Run(layout, env_name, Flags(**flags), out=lambda _: None)
     execute(PLAN, run).raise_failure()
+    return run.planned
+
+
+def plan_saved(
+    layout: Layout,
+    env_name: str,
+    *,
+    context: str | None = None,
+    skip_helm: bool = False,
+    force: bool = False,
+    created: str,
+    salt: str,
+) -> tuple[Plan, SavedPlan]:
+    """The plan, and its saved form with what it was computed against (``plan --out``)."""
+    from akops.cluster.changes import plan_basis
+    from akops.cluster.saved_plan import save
+    from akops.source import revision
+
+    flags = Flags(context=context, skip_helm=skip_helm, force=force)
+    run = Run(layout, env_name, flags, out=lambda _: None)
+    execute(PLAN, run).raise_failure()
+    source = revision(layout.root)
+    commit, dirty = source.commit or "", source.dirty
+    basis = plan_basis(run.rendered, run.planned, commit=commit, dirty=dirty, salt=salt)
+    saved = save(run.planned, basis, salt=salt, secrets=run.rendered.secrets, created=created)
+    return run.planned, saved
+
+
+def apply_saved_env(
+    layout: Layout,
+    env_name: str,
+    saved: SavedPlan,
+    *,
+    context: str | None = None,
+    yes: bool = False,
+    force: bool = False,
+    prune: bool = False,
+    dry_run: bool = False,
+    out: Out = print,
+    console: Console | None = None,
+    interactive: bool | None = None,
+) -> Plan:
+    """Apply exactly the reviewed plan ``saved``; StalePlan (exit 1) if the world moved since."""
+    flags = Flags(
+        context=context,
+        yes=yes,
+        force=force,
+        prune=prune,
+        skip_helm=saved.release_action is None,
+        dry_run=dry_run,
+        interactive=interactive,
+    )
+    run = Run(layout, env_name, flags, out=out, console=console, saved=saved)
+    execute(APPLY_SAVED, run).raise_failure()
+    if dry_run and run.planned.has_changes:
+        out("--dry-run: nothing applied")
     return run.planned
 
 

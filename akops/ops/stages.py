@@ -20,6 +20,7 @@ from akops.cluster.changes import (
     Target,
     apply_plan,
     changed_deployments,
+    live_basis,
     make_plan,
     prepare,
     roll_back,
@@ -28,7 +29,7 @@ from akops.cluster.changes import (
     wait_rollout,
 )
 from akops.cluster.plan import Plan
-from akops.errors import AkopsError, StepFailed
+from akops.errors import AkopsError, StalePlan, StepFailed
 from akops.layout import Layout
 from akops.ops.confirm import confirm
 from akops.ops.pipeline import Skip
@@ -38,6 +39,7 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
     from rich.console import Console
 
+    from akops.cluster.saved_plan import SavedPlan
     from akops.environment import Environment
 
 
@@ -108,6 +110,8 @@ class Run:
     #: the Deployments to watch, and the Helm release among the changes (for the message)
     watch: list[str] = field(default_factory=list)
     release: str | None = None
+    #: ``apply --plan FILE``: the reviewed plan to apply instead of a new one
+    saved: SavedPlan | None = None
 
     @property
     def rendered(self) -> Target:
@@ -188,6 +192,49 @@ def banner(env_name: str, context: str, namespace: str, source: Revision) -> str
         f"akops: environment {env_name} · context {context} · namespace {namespace} · "
         f"commit {source.short}"
     )
+
+
+def check_saved(run: Run) -> str:
+    """The saved plan still describes what an apply would do, or StalePlan (exit 1).
+
+    Nothing that decided it may have moved: the rendered stack (digest), the secrets
+    (hashes), each object's resourceVersion, the release revision. The dry run is then
+    asked again on those same inputs and must answer exactly what the file says; the
+    plan applied is that answer, so what is applied is what was reviewed.
+    """
+    from akops.cluster.saved_plan import save, stale
+    from akops.source import revision
+
+    saved, f, target = run.saved, run.flags, run.rendered
+    assert saved is not None, "apply --plan loads the plan first"
+    source = revision(run.layout.root)
+    commit, dirty = source.commit or "", source.dirty
+    now = live_basis(
+        run.cluster(),
+        target,
+        saved.basis,
+        skip_helm=f.skip_helm,
+        commit=commit,
+        dirty=dirty,
+        salt=saved.salt,
+    )
+    reasons = stale(saved, now)
+    if reasons:
+        raise StalePlan(
+            "the saved plan no longer applies: "
+            + "; ".join(reasons)
+            + f"; plan again (`invoke plan --env {run.env_name} --out FILE`)"
+        )
+    fresh = make_plan(run.cluster(), target, skip_helm=f.skip_helm, force=f.force)
+    again = save(fresh, now, salt=saved.salt, secrets=target.secrets, created="")
+    if again.body["plan"] != saved.body["plan"]:
+        raise StalePlan(
+            "the saved plan no longer applies: the cluster's dry run of the same inputs answers "
+            f"differently now; plan again (`invoke plan --env {run.env_name} --out FILE`)"
+        )
+    run.plan = fresh
+    run.out(fresh.to_text().rstrip("\n"))
+    return f"{fresh.summary()} (as saved)"
 
 
 def approve(question: str) -> Callable[[Run], str]:

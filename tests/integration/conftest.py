@@ -42,6 +42,11 @@ Fixtures (all on 127.0.0.1, all real processes or mounts; nothing is mocked):
     the tests, so CI has it. The stand-in (tests/integration/cluster/fake_helm.py) is only
     for what a real helm cannot do without a cluster (upgrade, rollback, history).
 
+``chart_repo`` (function)
+    A chart repository on 127.0.0.1 serving the real chart: ``helm package`` of
+    ``pinned_chart``, ``helm repo index``, a static HTTP server. ``.url``, ``.archive``,
+    ``.digest``; ``.add_version(v, edit)`` adds a bumped copy of the chart.
+
 ``pinned_chart`` (session)
     A temporary copy of the real Authentik chart 2026.2.2 (``shared/charts``) whose
     Chart.yaml lists only the dependencies present (the disabled Bitnami PostgreSQL
@@ -53,6 +58,8 @@ A missing binary or privilege fails the test with what to install; nothing is sk
 from __future__ import annotations
 
 import contextlib
+import functools
+import hashlib
 import os
 import secrets
 import shutil
@@ -63,7 +70,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -416,3 +423,61 @@ def pinned_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     ]
     (chart / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
     return chart
+
+
+# --- a chart repository ------------------------------------------------------------------
+
+
+class _Quiet(SimpleHTTPRequestHandler):
+    def log_message(self, *args: Any) -> None:
+        pass
+
+
+@dataclass(frozen=True)
+class ChartRepo:
+    """A chart repository on 127.0.0.1 holding the real chart (see ``chart_repo``)."""
+
+    url: str
+    root: Path
+    archive: Path
+    chart: Path
+    helm: Path
+
+    @property
+    def digest(self) -> str:
+        return "sha256:" + hashlib.sha256(self.archive.read_bytes()).hexdigest()
+
+    def add_version(self, version: str, edit: Callable[[Path], None]) -> Path:
+        """Package the real chart as ``version`` after ``edit`` (a chart bump), re-index."""
+        work = self.root.parent / f"chart-{version}" / "authentik"
+        shutil.copytree(self.chart, work)
+        meta = yaml.safe_load((work / "Chart.yaml").read_text(encoding="utf-8"))
+        meta["version"] = meta["appVersion"] = version
+        (work / "Chart.yaml").write_text(yaml.safe_dump(meta, sort_keys=False), encoding="utf-8")
+        edit(work)
+        helm = str(self.helm)
+        run = functools.partial(subprocess.run, check=True, capture_output=True, timeout=60)
+        run([helm, "package", str(work), "--destination", str(self.root)])
+        run([helm, "repo", "index", str(self.root), "--url", self.url])
+        return self.root / f"authentik-{version}.tgz"
+
+
+@pytest.fixture
+def chart_repo(real_helm: Path, pinned_chart: Path, tmp_path: Path) -> Iterator[ChartRepo]:
+    """The real chart in a chart repository served on 127.0.0.1 (helm package + repo index)."""
+    root = tmp_path / "repo-root"
+    root.mkdir()
+    handler = functools.partial(_Quiet, directory=str(root))
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    url = f"http://127.0.0.1:{server.server_address[1]}/"
+    helm = str(real_helm)
+    run = functools.partial(subprocess.run, check=True, capture_output=True, timeout=60)
+    run([helm, "package", str(pinned_chart), "--destination", str(root)])
+    run([helm, "repo", "index", str(root), "--url", url])
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        yield ChartRepo(url, root, root / "authentik-2026.2.2.tgz", pinned_chart, real_helm)
+    finally:
+        server.shutdown()
+        server.server_close()

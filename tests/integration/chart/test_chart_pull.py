@@ -6,15 +6,9 @@ The repository is real: the real chart packaged with ``helm package``, indexed w
 
 from __future__ import annotations
 
-import functools
-import hashlib
 import os
 import shutil
-import subprocess
-import threading
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -24,46 +18,9 @@ import yaml
 from akops.layout import Layout
 
 
-class _Quiet(SimpleHTTPRequestHandler):
-    def log_message(self, *args: Any) -> None:
-        pass
-
-
-@dataclass(frozen=True)
-class ChartRepo:
-    url: str
-    root: Path
-    archive: Path
-
-    @property
-    def digest(self) -> str:
-        return "sha256:" + hashlib.sha256(self.archive.read_bytes()).hexdigest()
-
-
-@pytest.fixture
-def chart_repo(real_helm: Path, pinned_chart: Path, tmp_path: Path) -> Iterator[ChartRepo]:
-    """The real chart in a chart repository served on 127.0.0.1 (helm package + repo index)."""
-    root = tmp_path / "repo-root"
-    root.mkdir()
-    handler = functools.partial(_Quiet, directory=str(root))
-    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    url = f"http://127.0.0.1:{server.server_address[1]}/"
-    helm = str(real_helm)
-    run = functools.partial(subprocess.run, check=True, capture_output=True, timeout=60)
-    run([helm, "package", str(pinned_chart), "--destination", str(root)])
-    run([helm, "repo", "index", str(root), "--url", url])
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield ChartRepo(url, root, root / "authentik-2026.2.2.tgz")
-    finally:
-        server.shutdown()
-        server.server_close()
-
-
 @pytest.fixture
 def pull_env(
-    repo: Layout, chart_repo: ChartRepo, real_helm: Path, tmp_path: Path
+    repo: Layout, chart_repo: Any, real_helm: Path, tmp_path: Path
 ) -> Callable[..., dict[str, str]]:
     """Point prod's chart at the local repository; the environment variables for the CLI."""
 
@@ -89,7 +46,7 @@ def cached_archives(env: dict[str, str]) -> list[Path]:
 
 
 def test_pull_caches_the_pinned_version_with_its_digest(
-    cli: Callable[..., Any], pull_env: Callable[..., dict[str, str]], chart_repo: ChartRepo
+    cli: Callable[..., Any], pull_env: Callable[..., dict[str, str]], chart_repo: Any
 ) -> None:
     env = pull_env()
     dry = cli("chart.pull", "--env", "prod", "--dry-run", env=env)
@@ -115,7 +72,7 @@ def test_pull_caches_the_pinned_version_with_its_digest(
 def test_a_corrupted_download_is_one_line_exit_2(
     cli: Callable[..., Any],
     pull_env: Callable[..., dict[str, str]],
-    chart_repo: ChartRepo,
+    chart_repo: Any,
     one_line_error: Callable[..., str],
 ) -> None:
     env = pull_env()

@@ -72,8 +72,11 @@ def emu_environment(repo: Layout, **changes: object) -> str:
 
 
 @pytest.fixture
-def emu(repo: Layout, kubeconfig: Path, canary: str) -> Layout:
-    """A scratch repository with environment ``emu`` aimed at the emulator."""
+def emu(
+    repo: Layout, kubeconfig: Path, canary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Layout:
+    """A scratch repository with environment ``emu`` aimed at the emulator (own akops cache)."""
+    monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "akops-cache"))
     emu_environment(repo)
     return repo
 

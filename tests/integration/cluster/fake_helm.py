@@ -4,7 +4,10 @@ It is a real executable run as a subprocess (PATH lookup, argv, exit status, std
 stderr), so the wiring of ``akops.cluster.helm`` is exercised end to end without a
 cluster. State lives in ``$FAKE_HELM_STATE``; every invocation's argv is recorded.
 
-Like the chart, ``upgrade`` and ``rollback`` create or update the Deployments
+With ``$FAKE_HELM_REAL`` (the real helm), what a real helm can do without a cluster
+(``template``, ``pull``, ``package``, ``repo``, ``version``) is handed to it, and
+``upgrade`` applies the real chart's objects (real ``helm template`` of the chart it was
+given). Otherwise, like the chart, ``upgrade`` and ``rollback`` create or update the Deployments
 ``<release>-server`` and ``<release>-worker`` in the cluster ``$KUBECONFIG`` and
 ``--kube-context`` point at (server-side apply as field manager ``helm``), and return
 without waiting for them, as helm does without ``--wait``.
@@ -15,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import subprocess
 import sys
 import urllib.error
 import urllib.request
@@ -88,7 +92,53 @@ def apply_chart(argv: list[str], release: str, version: str, values: dict[str, A
             response.read()
 
 
+# Where the chart's namespaced kinds live (the real chart's objects, with $FAKE_HELM_REAL).
+PATHS = {
+    "Deployment": "apis/apps/v1/namespaces/{ns}/deployments/{name}",
+    "Service": "api/v1/namespaces/{ns}/services/{name}",
+    "PodDisruptionBudget": "apis/policy/v1/namespaces/{ns}/poddisruptionbudgets/{name}",
+    "ConfigMap": "api/v1/namespaces/{ns}/configmaps/{name}",
+    "Secret": "api/v1/namespaces/{ns}/secrets/{name}",
+    "ServiceAccount": "api/v1/namespaces/{ns}/serviceaccounts/{name}",
+}
+
+
+def apply_real_chart(argv: list[str], real: str) -> None:
+    """What `helm upgrade` sends: the real chart's objects (real `helm template`), as manager helm."""
+    server, token = _cluster(argv)
+    namespace = option(argv, "--namespace") or "default"
+    keep = ("--repo", "--version", "--values", "--namespace")
+    args = [a for k in keep if (v := option(argv, k)) for a in (k, v)]
+    out = subprocess.run(
+        [real, "template", argv[2], argv[3], *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    ).stdout
+    for body in yaml.safe_load_all(out):
+        if not isinstance(body, dict) or body.get("kind") not in PATHS:
+            continue
+        body["metadata"]["namespace"] = namespace
+        where = PATHS[body["kind"]].format(ns=namespace, name=body["metadata"]["name"])
+        request = urllib.request.Request(
+            f"{server}/{where}?fieldManager=helm&force=true",
+            data=json.dumps(body).encode(),
+            method="PATCH",
+            headers={
+                "Content-Type": "application/apply-patch+yaml",
+                "Authorization": f"Bearer {token}",
+            },
+        )
+        with urllib.request.urlopen(request, timeout=5) as response:
+            response.read()
+
+
 def main(argv: list[str]) -> int:
+    real = os.environ.get("FAKE_HELM_REAL")
+    if real and argv and argv[0] in ("template", "pull", "package", "repo", "version"):
+        # What a real helm can do without a cluster, the real helm does.
+        os.execv(real, [real, *argv])
     path = Path(os.environ["FAKE_HELM_STATE"])
     state: dict[str, Any] = (
         json.loads(path.read_text()) if path.exists() else {"calls": [], "history": []}
@@ -119,7 +169,10 @@ def main(argv: list[str]) -> int:
         elif cmd == "upgrade":
             values = yaml.safe_load(Path(option(argv, "--values") or "").read_text())
             version = option(argv, "--version") or ""
-            apply_chart(argv, argv[2], version, values)
+            if real:
+                apply_real_chart(argv, real)
+            else:
+                apply_chart(argv, argv[2], version, values)
             revision = len(history) + 1
             history.append({"revision": revision, "version": version, "values": values})
             print(f'Release "goauthentik" has been upgraded. REVISION: {revision}')

@@ -1,0 +1,296 @@
+"""The deploy lock on the cluster: a ``coordination.k8s.io/v1`` Lease in the stack's namespace.
+
+Rule: I/O (the Kubernetes API through ``akops.cluster.call``). Every write carries the ``resourceVersion`` it was decided on, so of
+two runs that read the same Lease only one update succeeds (the other gets 409 and
+reads again); creating a Lease that already exists is refused the same way. A run:
+
+- ``acquire``: creates the Lease, takes a released one, or takes over an expired one
+  (its holder stopped renewing ``leaseDurationSeconds`` ago); a live holder is
+  ``LockHeld`` (exit 1) naming user@host, task, since and commit;
+- ``DeployLock``: holds it for a ``with`` block, renewing in a background thread every
+  third of the duration, and releases it on the way out, interrupt included; ``check``
+  raises ``LockLost`` if another run took it meanwhile (someone broke it);
+- ``break_lock``: ``invoke unlock`` — clears the holder of a stale Lease.
+
+The record itself (fields, expiry, what to do) is the pure ``akops.cluster.holder``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime
+import getpass
+import os
+import secrets
+import socket
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING
+
+from akops.cluster.call import call
+from akops.cluster.holder import (
+    DURATION_SECONDS,
+    LEASE_NAME,
+    Found,
+    Holder,
+    decide,
+    dirty_refusal,
+    lease_body,
+    read,
+)
+from akops.errors import AkopsError, ConflictError, LockHeld, LockLost, NotFound, StepFailed
+
+if TYPE_CHECKING:
+    from kubernetes.client import ApiClient
+
+    from akops.environment import Environment
+
+Clock = Callable[[], datetime.datetime]
+ATTEMPTS = 4  # reads and retries when another run wrote in between
+
+
+def now() -> datetime.datetime:
+    return datetime.datetime.now(tz=datetime.UTC)
+
+
+def collection(namespace: str) -> str:
+    return f"/apis/coordination.k8s.io/v1/namespaces/{namespace}/leases"
+
+
+def _what(namespace: str) -> str:
+    return f"Lease/{LEASE_NAME} in {namespace}"
+
+
+def holder_for(task: str, commit: str, dirty: bool, now: Clock = now) -> Holder:
+    """This run as a holder: user@host, task, now, the tree's commit and dirtiness."""
+    try:
+        user = getpass.getuser()
+    except (KeyError, OSError):
+        user = str(os.getuid())
+    host = socket.gethostname()
+    identity = f"{user}@{host}:{os.getpid()}:{secrets.token_hex(4)}"
+    return Holder(identity, user, host, task, now(), commit, dirty)
+
+
+def get(api: ApiClient, namespace: str) -> Found | None:
+    """The deploy Lease as found, or None when there is none."""
+    try:
+        return read(
+            call(api, "GET", f"{collection(namespace)}/{LEASE_NAME}", what=_what(namespace))
+        )
+    except NotFound:
+        return None
+
+
+def _write(api: ApiClient, namespace: str, body: dict[str, object], create: bool) -> Found:
+    if create:
+        doc = call(api, "POST", collection(namespace), what=_what(namespace), body=body)
+    else:
+        doc = call(
+            api, "PUT", f"{collection(namespace)}/{LEASE_NAME}", what=_what(namespace), body=body
+        )
+    return read(doc)
+
+
+def held_message(namespace: str, holder: Holder) -> str:
+    return (
+        f"the deploy lock ({_what(namespace)}) is held by {holder.describe()}; wait for it, "
+        "or if that run is gone, `invoke unlock` (it expires by itself once it stops renewing)"
+    )
+
+
+def acquire(
+    api: ApiClient,
+    namespace: str,
+    me: Holder,
+    *,
+    duration: int = DURATION_SECONDS,
+    now: Clock = now,
+) -> Found:
+    """Hold the lock for ``me``: create, take or take over the Lease; LockHeld if it is live."""
+    for _ in range(ATTEMPTS):
+        found = get(api, namespace)
+        at = now()
+        step = decide(found, me, at)
+        if step == "held":
+            assert found is not None and found.holder is not None
+            raise LockHeld(held_message(namespace, found.holder))
+        transitions = 0 if found is None else found.transitions + (step != "mine")
+        body = lease_body(
+            namespace,
+            me,
+            at,
+            duration=duration,
+            transitions=transitions,
+            resource_version=None if found is None else found.resource_version,
+        )
+        try:
+            return _write(api, namespace, body, create=found is None)
+        except ConflictError:
+            continue  # another run wrote first: read again and decide again
+    raise LockHeld(f"{_what(namespace)} kept changing hands while acquiring it; try again")
+
+
+def renew(
+    api: ApiClient,
+    namespace: str,
+    me: Holder,
+    *,
+    duration: int = DURATION_SECONDS,
+    now: Clock = now,
+) -> Found:
+    """Push the expiry forward; LockLost when the Lease is no longer ours."""
+    for _ in range(ATTEMPTS):
+        found = get(api, namespace)
+        if found is None or found.holder is None or found.holder.identity != me.identity:
+            who = found.holder.describe() if found and found.holder else "nobody (it was broken)"
+            raise LockLost(f"the deploy lock ({_what(namespace)}) was taken: it is held by {who}")
+        body = lease_body(
+            namespace,
+            me,
+            now(),
+            duration=duration,
+            transitions=found.transitions,
+            resource_version=found.resource_version,
+        )
+        try:
+            return _write(api, namespace, body, create=False)
+        except ConflictError:
+            continue
+    raise LockLost(f"{_what(namespace)} kept changing while renewing it")
+
+
+def release(api: ApiClient, namespace: str, me: Holder, *, now: Clock = now) -> bool:
+    """Clear the holder if it is still ``me``; False when the Lease was no longer ours."""
+    for _ in range(ATTEMPTS):
+        found = get(api, namespace)
+        if found is None or found.holder is None or found.holder.identity != me.identity:
+            return False
+        body = lease_body(
+            namespace,
+            None,
+            now(),
+            duration=found.duration,
+            transitions=found.transitions,
+            resource_version=found.resource_version,
+        )
+        try:
+            _write(api, namespace, body, create=False)
+            return True
+        except ConflictError:
+            continue
+    return False
+
+
+def break_lock(api: ApiClient, namespace: str, *, now: Clock = now) -> Holder | None:
+    """Clear whoever holds the Lease (``invoke unlock``); the holder it had, or None."""
+    found = get(api, namespace)
+    if found is None or found.holder is None:
+        return None
+    body = lease_body(
+        namespace,
+        None,
+        now(),
+        duration=found.duration,
+        transitions=found.transitions,
+        resource_version=found.resource_version,
+    )
+    try:
+        _write(api, namespace, body, create=False)
+    except ConflictError as e:
+        raise LockHeld(f"{_what(namespace)} changed while breaking it; look again") from e
+    return found.holder
+
+
+class DeployLock:
+    """Hold the deploy lock for a ``with`` block: acquire, renew in the background, release."""
+
+    def __init__(
+        self,
+        api: ApiClient,
+        namespace: str,
+        me: Holder,
+        *,
+        duration: int = DURATION_SECONDS,
+        now: Clock = now,
+    ) -> None:
+        self.api, self.namespace, self.me = api, namespace, me
+        self.duration, self.now = duration, now
+        self._stop = threading.Event()
+        self._lost: AkopsError | None = None
+        self._thread: threading.Thread | None = None
+        self.found: Found | None = None
+
+    def __enter__(self) -> DeployLock:
+        self.found = acquire(
+            self.api, self.namespace, self.me, duration=self.duration, now=self.now
+        )
+        self._thread = threading.Thread(target=self._renew, name="akops-lease", daemon=True)
+        self._thread.start()
+        return self
+
+    def _renew(self) -> None:
+        while not self._stop.wait(self.duration / 3):
+            try:
+                self.found = renew(
+                    self.api, self.namespace, self.me, duration=self.duration, now=self.now
+                )
+            except LockLost as e:
+                self._lost = e
+                return
+            except AkopsError:
+                continue  # an API hiccup: the next renewal tries again, well before expiry
+
+    def check(self) -> None:
+        """Raise LockLost if another run took the lock since we acquired it."""
+        if self._lost is not None:
+            raise self._lost
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=10)
+        # Released on every way out (an interrupt included); a failure to release must not
+        # hide the error that ended the block: the Lease then expires by itself.
+        try:
+            release(self.api, self.namespace, self.me, now=self.now)
+        except AkopsError as e:
+            print(
+                f"warning: could not release the deploy lock ({e}); "
+                f"it expires {self.duration} s after its last renewal",
+                file=sys.stderr,
+            )
+
+
+@contextlib.contextmanager
+def locked(
+    env: Environment,
+    context: str | None,
+    task: str,
+    *,
+    commit: str,
+    dirty: bool,
+    check_tree: bool = True,
+    allow_dirty: bool = False,
+) -> Iterator[DeployLock]:
+    """Hold ``env``'s deploy lock around a task that changes the cluster.
+
+    With ``check_tree``, a protected environment refuses a run from a dirty tree
+    (exit 1) unless ``allow_dirty``: what is deployed must be a commit someone can read.
+    """
+    from akops.cluster.connect import connect
+
+    me = holder_for(task, commit, dirty)
+    refusal = dirty_refusal(env.protected, me, allow_dirty) if check_tree else None
+    if refusal:
+        raise StepFailed(f"{task} --env {env.name}: {refusal}")
+    api = connect(env, context)
+    with api, DeployLock(api, env.kube.namespace, me) as lock:
+        yield lock
