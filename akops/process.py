@@ -28,6 +28,7 @@ __all__ = [
     "Child",
     "Completed",
     "Interrupted",
+    "children",
     "kill_group",
     "run",
     "shell",
@@ -103,6 +104,12 @@ def kill_group(pid: int, grace: float = GRACE) -> None:
             return
         time.sleep(0.05)
     _signal_group(pid, signal.SIGKILL)
+
+
+def children() -> frozenset[int]:
+    """The process groups of every live child started here (to stop only those a task started)."""
+    with _lock:
+        return frozenset(_live)
 
 
 def terminate_all(grace: float = GRACE) -> None:

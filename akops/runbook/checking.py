@@ -3,8 +3,8 @@
 Rule: I/O (through ``akops.verify.run``: the cluster API, execs via ``akops.process``, HTTP,
 SQL). What ``invoke verify --env ENV --only ID FLAGS`` would report, without starting a new
 Python and Invoke for every step: the same ``prepare`` and ``execute``, each result streamed as
-one line. The step's timeout bounds the whole check; past it every child the check started is
-stopped and the step is timed out.
+one line. The step's timeout bounds the whole check; past it (or on an interrupt) every child
+the check started, and only those, is stopped.
 """
 
 from __future__ import annotations
@@ -56,12 +56,22 @@ def run_check(
         except BaseException as e:  # handed to the caller's thread, which decides
             failed.append(e)
 
+    before = process.children()
+
+    def stop_ours() -> None:
+        # Only what this check started: the caller may run services of its own (a rehearsal).
+        for pid in process.children() - before:
+            process.kill_group(pid, process.GRACE)
+
     worker = threading.Thread(target=work, name=f"akops-check-{call.check}", daemon=True)
     worker.start()
-    worker.join(timeout)
+    try:
+        worker.join(timeout)
+    except BaseException:  # an interrupt: the execs run on worker threads, stop them here
+        stop_ours()
+        raise
     if worker.is_alive():
-        # Steps run one at a time: every child alive now is this check's.
-        process.terminate_all()
+        stop_ours()
         return None
     if failed:
         raise failed[0]

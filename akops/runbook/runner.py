@@ -224,9 +224,8 @@ class Runner:
     def _interrupted(self, e: KeyboardInterrupt) -> RunStatus:
         name = e.name if isinstance(e, Interrupted) else "SIGINT"
         with _held(reraise=False):
-            # The running step's group is gone already (process.run stops it on the way out);
-            # this catches anything a second signal cut short.
-            process.terminate_all()
+            # The running step's group is gone already: process.run stops it on the way out,
+            # and a check step stops the execs it started.
             self.attempt.signal = name
             if self.live is not None:
                 self._close_live("interrupted", f"stopped by {name}")
@@ -552,6 +551,8 @@ def run(
     SIGINT, SIGTERM and SIGHUP end the run as "interrupted" (``RunResult.exit_code`` 128+N).
     Raises ``AkopsError`` for what stops a run before it starts (unknown step, bad answer,
     nothing to resume)."""
+    # Prepared outside the guard: a refusal before anything runs must not stop children the
+    # caller started (a rehearsal's services, a test session's database).
+    runner = Runner.prepare(rb, opts, console, operator or ask.Terminal(console))
     with process.signal_guard():
-        runner = Runner.prepare(rb, opts, console, operator or ask.Terminal(console))
         return runner.run()
