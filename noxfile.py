@@ -34,6 +34,7 @@ def install_locked(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     """ruff, mypy, import-linter (layers), yamllint on templates/manifests, the render drift gate and the stack lint."""
+    ensure_system_packages(session, "prometheus")  # promtool check rules
     install_locked(session)
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
@@ -52,27 +53,41 @@ def lint(session: nox.Session) -> None:
     )
     for env in ENVS:
         session.run("invoke", "render", "--env", env, "--check")
-        session.run("invoke", "lint", "--env", env)
+        # promtool check rules runs inside: the rendered alert rules load in Prometheus.
+        session.run("invoke", "lint", "--env", env, "--require-promtool")
     # Every runbook validates, names only existing checks and tasks, and renders for every env.
     session.run("invoke", "runbook.list", "--check")
 
 
-def ensure_system_packages(session: nox.Session) -> None:
-    """PgBouncer, PostgreSQL, an OCI registry and skopeo for the integration tests."""
-    have_pg = any(Path("/usr/lib/postgresql").glob("*/bin/initdb"))
-    have_pgbouncer = bool(shutil.which("pgbouncer")) or Path("/usr/sbin/pgbouncer").exists()
-    packages = ([] if have_pg else ["postgresql"]) + ([] if have_pgbouncer else ["pgbouncer"])
+def _have(program: str, *paths: str) -> bool:
+    return bool(shutil.which(program)) or any(Path(p).exists() for p in paths)
+
+
+#: Debian package -> whether it is installed (the program or file the tests use from it).
+SYSTEM_PACKAGES = {
+    "postgresql": lambda: any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+    "pgbouncer": lambda: _have("pgbouncer", "/usr/sbin/pgbouncer"),
     # The images tests push with skopeo to Debian's distribution registry on 127.0.0.1.
-    packages += [p for p in ("docker-registry", "skopeo") if not shutil.which(p)]
+    "docker-registry": lambda: _have("docker-registry"),
+    "skopeo": lambda: _have("skopeo"),
+    # promtool (rule checks and rule unit tests) and the Prometheus server (alert integration).
+    "prometheus": lambda: _have("promtool") and _have("prometheus"),
+    # Debian's PgBouncer exporter (Python) for the pool-alert integration test; the sidecar
+    # runs prometheus-community's Go exporter, whose names the test maps it to.
+    "prometheus-pgbouncer-exporter": lambda: _have("prometheus-pgbouncer-exporter"),
+}
+
+
+def ensure_system_packages(session: nox.Session, *names: str) -> None:
+    """Install the Debian packages ``names`` (default: all the tests need) that are missing."""
+    packages = [p for p in (names or SYSTEM_PACKAGES) if not SYSTEM_PACKAGES[p]()]
     if not packages:
         return
     if os.geteuid() == 0 and shutil.which("apt-get"):
         session.run("apt-get", "update", "-qq", external=True)
         session.run("apt-get", "install", "-y", "-qq", *packages, external=True)
         return
-    session.error(
-        f"the integration tests need {', '.join(packages)}: apt-get install {' '.join(packages)}"
-    )
+    session.error(f"the tests need {', '.join(packages)}: apt-get install {' '.join(packages)}")
 
 
 @nox.session

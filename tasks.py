@@ -312,6 +312,7 @@ CHECK_HELP = f"check ID (glob allowed, e.g. 'http.*'), one of: {', '.join(CHECK_
         "timeout": "seconds per check (default: verify.check_timeout)",
         "deadline": "seconds convergence checks retry (default: verify.convergence_deadline)",
         "workers": "most checks run at once (default: one per pod, URL, API read or query, at most 256; up to 1024)",
+        "prometheus": "Prometheus base URL whose firing alerts alerts.firing reads (default: monitoring.prometheus_url)",
     },
 )
 def verify(
@@ -331,6 +332,7 @@ def verify(
     timeout: float | None = None,
     deadline: float | None = None,
     workers: str | None = None,
+    prometheus: str | None = None,
 ) -> None:
     """Verify the stack: checks run concurrently, a table, then VERIFY RESULT (exit 0/1/2)."""
     from rich.console import Console
@@ -349,6 +351,7 @@ def verify(
             timeout=timeout,
             deadline=deadline,
             protected=protected or None,
+            prometheus=prometheus,
         )
         prepared = run.prepare(
             LAYOUT,
@@ -392,6 +395,7 @@ def verify(
         "no_cache": "do not read or write lint's caches (yamllint and per-file results, under $XDG_CACHE_HOME/akops)",
         "list_rules": "list every rule (ID, severity, title) and exit",
         "explain": "explain one rule (what it catches, how to fix it, why) and exit",
+        "require_promtool": "exit 2 if promtool is not on PATH (default: skip its check, say so)",
     },
 )
 def lint(
@@ -408,15 +412,17 @@ def lint(
     no_cache: bool = False,
     list_rules: bool = False,
     explain: str = "",
+    require_promtool: bool = False,
 ) -> None:
-    """Lint a rendered environment or files: YAML, Kubernetes schema, chart values, stack policy."""
+    """Lint a rendered environment or files: YAML, schema, chart values, policy, alert rules."""
     import sys
 
     from akops.cli import count
-    from akops.errors import InputError
+    from akops.errors import InputError, ToolMissingError
 
     with exits():
         from akops import lint as linting  # inside: Ctrl-C during the imports exits 130 too
+        from akops.alerts import promtool
 
         if list_rules or explain:
             print(linting.describe_rules(explain or None), end="")
@@ -425,6 +431,12 @@ def lint(
             raise InputError(
                 f"--format must be one of {', '.join(linting.FORMATS)}, not {format!r}"
             )
+        if not promtool.available():
+            if require_promtool:
+                raise ToolMissingError(
+                    "promtool is not on PATH: apt-get install prometheus (it ships promtool)"
+                )
+            print("note: promtool not on PATH; alert rules not checked by it", file=sys.stderr)
         if bool(env) == bool(path):
             raise InputError(
                 "give either --env ENV or --path P (repeatable), not both and not neither"
@@ -447,12 +459,22 @@ def lint(
                 cache=not no_cache,
             )
         else:
+            from akops.environment import load_environment
+            from akops.runbook.load import alert_links
+
+            monitoring = load_environment(env, LAYOUT.environments).monitoring
             report = linting.lint_environment(
                 LAYOUT,
                 env,
                 strict_kinds=strict_kinds,
                 cache=not no_cache,
                 note=lambda line: print(line, file=sys.stderr),
+                # The alert rules and the runbooks' when.alerts, both ways.
+                runbooks=alert_links(
+                    LAYOUT.runbooks,
+                    LAYOUT.rel(LAYOUT.runbooks),
+                    monitoring.runbook_url if monitoring else None,
+                ),
             )
         out = report.render(format, color=format == "text" and sys.stdout.isatty())
     print(out, end="")

@@ -339,6 +339,7 @@ class Outpost(Model):
     name: LabelValue = "authentik-embedded-outpost"
     deployment: DnsName = "ak-outpost-authentik-embedded-outpost"
     container: DnsLabel = "proxy"
+    http_port: int = Field(default=9000, ge=1, le=65535, description="port of the outpost Service")
     shm_size: Quantity
     resources: Resources
     api: OutpostApi = OutpostApi()
@@ -441,6 +442,122 @@ class Verify(Model):
     local: VerifyLocal = VerifyLocal()
 
 
+Duration = Annotated[str, Field(pattern=r"^([0-9]+[smhdw])+$", description="Prometheus duration")]
+_DURATION_PART = re.compile(r"([0-9]+)([smhdw])")
+_UNIT_SECONDS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def seconds(duration: str) -> int:
+    """A Prometheus duration (``1h30m``) in seconds."""
+    return sum(int(n) * _UNIT_SECONDS[u] for n, u in _DURATION_PART.findall(duration))
+
+
+RunbookUrl = Annotated[
+    str, Field(pattern=r"^https?://[^ ]*\{runbook\}[^ ]*$", description="URL with {runbook}")
+]
+
+
+class Rule(Model):
+    """One alert's tuning: how long the condition must hold (``for``) before it fires."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+
+    for_: Duration = Field(alias="for", description="how long the condition holds before firing")
+
+
+class RateRule(Rule):
+    """A count of events (restarts, HTTP answers) over ``window`` above ``above``."""
+
+    above: int = Field(ge=0, description="fires when more events than this happen in the window")
+    window: Duration
+
+
+class RatioRule(Rule):
+    """A fraction (0..1] of a limit (pool size, memory limit) above which the alert fires."""
+
+    above: float = Field(gt=0, le=1)
+
+
+class CountRule(Rule):
+    above: int = Field(ge=0)
+
+
+class TrendRule(Rule):
+    """Fires when a linear fit over ``window`` says the limit is reached within ``horizon``."""
+
+    window: Duration
+    horizon: Duration
+
+    @property
+    def horizon_seconds(self) -> int:
+        """``horizon`` in seconds (PromQL's predict_linear takes a number, not a duration)."""
+        return seconds(self.horizon)
+
+
+def _rule(for_: str, **kw: object) -> dict[str, object]:
+    return {"for": for_, **kw}
+
+
+class Alerts(Model):
+    """Thresholds and ``for:`` of every alert rule (templates/alerts/); the house values by default.
+
+    The outpost /dev/shm alert fires at ``verify.shm_threshold`` (one threshold for both).
+    """
+
+    authentik_down: Rule = Rule.model_validate(_rule("5m"))
+    server_replicas_mismatch: Rule = Rule.model_validate(_rule("15m"))
+    worker_replicas_mismatch: Rule = Rule.model_validate(_rule("15m"))
+    pgbouncer_down: Rule = Rule.model_validate(_rule("5m"))
+    pgbouncer_replicas_mismatch: Rule = Rule.model_validate(_rule("15m"))
+    pool_clients_waiting: CountRule = CountRule.model_validate(_rule("2m", above=0))
+    pool_server_connections: RatioRule = RatioRule.model_validate(_rule("5m", above=0.9))
+    pool_metrics_missing: Rule = Rule.model_validate(_rule("10m"))
+    outpost_shm_full: Rule = Rule.model_validate(_rule("5m"))
+    outpost_shm_filling: TrendRule = TrendRule.model_validate(
+        _rule("30m", window="6h", horizon="24h")
+    )
+    outpost_memory_high: RatioRule = RatioRule.model_validate(_rule("15m", above=0.75))
+    outpost_memory_critical: RatioRule = RatioRule.model_validate(_rule("5m", above=0.9))
+    forward_auth_400: RateRule = RateRule.model_validate(_rule("0m", above=10, window="5m"))
+    forward_auth_401: RateRule = RateRule.model_validate(_rule("5m", above=100, window="5m"))
+    restarts: RateRule = RateRule.model_validate(_rule("0m", above=2, window="30m"))
+    oom_killed: Rule = Rule.model_validate(_rule("0m"))
+    crash_looping: Rule = Rule.model_validate(_rule("5m"))
+
+
+class Exporter(Model):
+    """The PgBouncer exporter sidecar (prometheus-community pgbouncer_exporter)."""
+
+    image: Image
+    port: int = Field(default=9127, ge=1, le=65535)
+    resources: Resources = Resources(cpu_request="10m", memory_request="32Mi", memory_limit="32Mi")
+
+
+class Monitoring(Model):
+    """How the cluster's Prometheus gets the stack's metrics and alert rules."""
+
+    rules: Literal["configmap", "prometheusrule"] = Field(
+        description="configmap: a rule file in a ConfigMap mounted by the prometheus-community "
+        "chart (server.extraConfigmapMounts + rule_files); prometheusrule: prometheus-operator"
+    )
+    scrape: Literal["annotations", "servicemonitor"] = Field(
+        description="annotations: prometheus.io/* pod annotations; servicemonitor: prometheus-operator"
+    )
+    namespace: DnsName = Field(
+        description="namespace of Prometheus (a mounted rule ConfigMap must live there)"
+    )
+    operator_labels: dict[str, LabelValue] = Field(
+        default_factory=dict,
+        description="labels prometheus-operator's ruleSelector and serviceMonitorSelector match",
+    )
+    runbook_url: RunbookUrl = Field(description="where a runbook is read; {runbook} is its name")
+    prometheus_url: str | None = Field(
+        default=None, pattern=r"^https?://", description="Prometheus that verify asks for alerts"
+    )
+    exporter: Exporter
+    alerts: Alerts = Alerts()
+
+
 class Environment(Model):
     name: str
     description: str = ""
@@ -460,6 +577,9 @@ class Environment(Model):
     )
     lint: Lint = Lint()
     verify: Verify = Verify()
+    monitoring: Monitoring | None = Field(
+        default=None, description="metrics and alert rules; none: no exporter, no rules"
+    )
     runs_dir: str = Field(default="runs", description="where runbook transcripts go")
 
     @field_validator("name")
@@ -468,6 +588,14 @@ class Environment(Model):
         if not NAME_RE.match(v):
             raise ValueError("must be lowercase letters, digits and dashes")
         return v
+
+    @property
+    def other_namespaces(self) -> tuple[str, ...]:
+        """Namespaces besides ``kube.namespace`` that rendered objects live in."""
+        m = self.monitoring
+        if m is not None and m.rules == "configmap" and m.namespace != self.kube.namespace:
+            return (m.namespace,)
+        return ()
 
     @model_validator(mode="after")
     def _policy_has_upstream(self) -> Environment:

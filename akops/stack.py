@@ -6,7 +6,8 @@ iteration. Secrets are rendered as placeholders (see ``akops.secrets``).
 
 Templates named ``*.yaml.j2`` become manifests (``pgbouncer/deployment.yaml.j2`` →
 ``pgbouncer-deployment.yaml``); any other ``*.j2`` is a fragment (``pgbouncer.ini``)
-rendered first and handed to the manifests as ``files[...]``.
+rendered first and handed to the manifests as ``files[...]``. A manifest that renders
+empty (an optional part the environment does not use) is no file at all.
 """
 
 from __future__ import annotations

@@ -51,6 +51,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--check-timeout", default=None, help="seconds per check")
     group.addoption("--deadline", default=None, help="seconds convergence checks retry")
+    group.addoption("--prometheus", default=None, help="Prometheus base URL (alerts.firing)")
 
 
 def prepared(config: pytest.Config) -> run.Prepared:
@@ -72,6 +73,7 @@ def prepared(config: pytest.Config) -> run.Prepared:
                     protected=opt.protected,
                     timeout=opt.check_timeout,
                     deadline=opt.deadline,
+                    prometheus=opt.prometheus,
                 ),
             )
         except AkopsError as e:

@@ -84,13 +84,18 @@ def list_ours(api: ApiClient, namespace: str) -> list[Obj]:
     """Live objects this repository applied earlier (our labels and field manager)."""
     found: list[Obj] = []
     for kind in KINDS.values():
-        doc = call(
-            api,
-            "GET",
-            kind.collection(namespace),
-            what=f"{kind.kind} list in {namespace}",
-            query=[("labelSelector", names.PRUNE_SELECTOR)],
-        )
+        try:
+            doc = call(
+                api,
+                "GET",
+                kind.collection(namespace),
+                what=f"{kind.kind} list in {namespace}",
+                query=[("labelSelector", names.PRUNE_SELECTOR)],
+            )
+        except NotFound:
+            if kind.custom:
+                continue  # the CRD is not installed: nothing of that kind can be ours
+            raise
         for item in doc.get("items") or []:
             # Lists omit kind/apiVersion per item; the selector is re-checked in case a
             # server (or proxy) ignores it.

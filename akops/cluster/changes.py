@@ -97,7 +97,11 @@ def prepare(
     else:
         secrets = resolve(env.secrets, needed) if with_secrets else Secrets()
     return Target(
-        env, files, manifests(stack, env.kube.namespace), secrets, context or env.kube.context
+        env,
+        files,
+        manifests(stack, env.kube.namespace, env.other_namespaces),
+        secrets,
+        context or env.kube.context,
     )
 
 

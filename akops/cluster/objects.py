@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import base64
 import copy
-from collections.abc import Iterable, Mapping
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,6 +31,8 @@ class Kind:
     plural: str
     #: Apply order: configuration first, so pods never start against a missing ConfigMap/Secret.
     rank: int
+    #: a custom resource (prometheus-operator's): its API is absent where the CRD is not installed
+    custom: bool = False
 
     def collection(self, namespace: str) -> str:
         prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
@@ -47,6 +49,9 @@ KINDS: dict[str, Kind] = {
         Kind("PodDisruptionBudget", "policy/v1", "poddisruptionbudgets", 2),
         Kind("Service", "v1", "services", 2),
         Kind("NetworkPolicy", "networking.k8s.io/v1", "networkpolicies", 2),
+        # Rendered only when monitoring says prometheus-operator (rules or scrape).
+        Kind("PrometheusRule", "monitoring.coreos.com/v1", "prometheusrules", 2, custom=True),
+        Kind("ServiceMonitor", "monitoring.coreos.com/v1", "servicemonitors", 2, custom=True),
     )
 }
 
@@ -94,11 +99,13 @@ class Manifest:
         return f"Manifest({self.ref}, {self.source})"
 
 
-def manifests(stack: RenderedStack, namespace: str) -> list[Manifest]:
+def manifests(stack: RenderedStack, namespace: str, also: Collection[str] = ()) -> list[Manifest]:
     """The Kubernetes objects of a rendered stack, in apply order.
 
     Files whose documents are not Kubernetes objects (Helm values, outpost patches) are
-    skipped; a document that looks like an object of an unmanaged kind is an error.
+    skipped; a document that looks like an object of an unmanaged kind is an error. An
+    object names no namespace (it gets ``namespace``) or one of ``also`` (the alert rules'
+    ConfigMap lives in Prometheus's namespace, where the Prometheus server can mount it).
     """
     out: list[Manifest] = []
     for file in stack.files:
@@ -121,13 +128,13 @@ def manifests(stack: RenderedStack, namespace: str) -> list[Manifest]:
             meta = data.get("metadata") or {}
             if not meta.get("name"):
                 raise InputError(f"{where}: metadata.name is missing")
-            if meta.get("namespace", namespace) != namespace:
+            if meta.get("namespace", namespace) not in (namespace, *also):
                 raise InputError(
                     f"{where}: metadata.namespace {meta['namespace']!r} is not the environment's "
                     f"namespace {namespace!r}"
                 )
             body = copy.deepcopy(data)
-            body.setdefault("metadata", {})["namespace"] = namespace
+            body.setdefault("metadata", {}).setdefault("namespace", namespace)
             out.append(Manifest(ref_of(body), body, file.name))
     seen: set[Ref] = set()
     for m in out:

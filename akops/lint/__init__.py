@@ -16,8 +16,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from akops.alerts.rules import Runbooks
 from akops.layout import Layout
-from akops.lint.documents import KubeObject, SourceText, classify, expand_paths
+from akops.lint.documents import FileRef, KubeObject, SourceText, classify, expand_paths
 from akops.lint.engine import run
 from akops.lint.findings import Finding, Rule
 from akops.lint.index import DEFAULT_KUBE_VERSION, Settings
@@ -89,7 +90,7 @@ def lint_paths(
     )
     style = config_for(root if root is not None else Path.cwd())
     refs = expand_paths([*paths, *named])
-    return lint_files(refs, settings, style, cache=cache, jobs=jobs)
+    return lint_files(refs, settings, style, cache=cache, jobs=jobs, extra=promtool_on(refs))
 
 
 def lint_environment(
@@ -100,8 +101,12 @@ def lint_environment(
     cache: bool = True,
     real_chart: bool = True,
     note: Callable[[str], None] = lambda _: None,
+    runbooks: Runbooks | None = None,
 ) -> LintReport:
     """Lint what ``invoke render --env ENV`` produces, rendered in memory.
+
+    ``runbooks`` (``akops.runbook.load.alert_links``) holds the rendered alert rules to the
+    runbooks' ``when.alerts`` both ways; without them only the rules themselves are judged.
 
     With ``real_chart`` and both helm and the pulled chart at hand, the chart's
     Deployments are judged on what ``helm template`` really renders; otherwise on the
@@ -142,14 +147,68 @@ def lint_environment(
         waivers_source=layout.rel(layout.environments / f"{env_name}.yaml"),
         chart_objects=objects,
         protected=env.protected,
+        runbooks=runbooks,
     )
-    report = run(texts, settings, config_for(layout.root), _cache(cache))
+    report = run(texts, settings, config_for(layout.root), _cache(cache), promtool_findings(texts))
     from akops.lint.origins import with_origins
 
     env_file = layout.environments / f"{env_name}.yaml"
     return with_origins(
         report, env, stack, env_file, layout.rel(env_file), target, layout.templates
     )
+
+
+def promtool_on(refs: Sequence[FileRef]) -> list[Finding]:
+    """``promtool check rules`` on the rule files among ``refs`` (read again: only those)."""
+    from akops.alerts import promtool
+
+    if not promtool.available():
+        return []
+    texts = []
+    for ref in refs:
+        if ref.path.suffix not in (".yaml", ".yml"):
+            continue
+        try:
+            text = ref.path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            continue  # the lint itself reports an unreadable file
+        if "groups" in text:
+            texts.append(SourceText(ref.label, text, True))
+    return promtool_findings(texts)
+
+
+def promtool_findings(texts: Sequence[SourceText]) -> list[Finding]:
+    """``promtool check rules`` on every rule file among ``texts``, when promtool is on PATH."""
+    from akops.alerts import promtool
+    from akops.alerts.rules import rule_files
+    from akops.errors import InputError
+    from akops.lint.registry import finding
+    from akops.yamldoc import parse_all
+
+    if not promtool.available():
+        return []
+    files = []
+    for t in texts:
+        if not t.is_yaml or "groups" not in t.text:
+            continue
+        try:
+            docs = parse_all(t.text, t.file)
+        except InputError:
+            continue  # yaml.syntax reports it
+        for doc in docs:
+            if isinstance(doc.data, dict):
+                files.extend(rule_files(doc.data, t.file, doc.line_of))
+    return [
+        finding(
+            "alerts.promtool",
+            f"promtool: {p.message}",
+            file=p.file.source,
+            line=p.line,
+            object=p.file.object,
+            path=p.file.path,
+        )
+        for p in promtool.check_rules(files)
+    ]
 
 
 def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject, ...], str]:

@@ -172,9 +172,17 @@ def once_per_kind(findings: list[Finding]) -> list[Finding]:
     return out
 
 
-def finish(results: Iterable[FileResult], files: int, settings: Settings) -> LintReport:
-    """Fold the files' results, run the stack rules once, apply waivers."""
-    findings: list[Finding] = []
+def finish(
+    results: Iterable[FileResult],
+    files: int,
+    settings: Settings,
+    extra: Iterable[Finding] = (),
+) -> LintReport:
+    """Fold the files' results, run the stack rules once, apply waivers.
+
+    ``extra`` are findings an I/O step made about the same files (promtool on rule files).
+    """
+    findings: list[Finding] = list(extra)
     objects: list[KubeObject] = []
     vals: list[ChartValues] = []
     patches: list[OutpostPatches] = []
@@ -202,6 +210,7 @@ def run(
     settings: Settings,
     yamllint: style.StyleConfig | None,
     cache: style.Cache | None = None,
+    extra: Iterable[Finding] = (),
 ) -> LintReport:
     """Lint ``texts`` as one stack, file by file (each file dropped once linted)."""
     files = 0
@@ -213,4 +222,4 @@ def run(
             yield lint_file(t, settings, yamllint, cache)
 
     results = list(each())
-    return finish(results, files, settings)
+    return finish(results, files, settings, extra)

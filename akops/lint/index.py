@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from akops import names
+from akops.alerts.rules import Runbooks
 from akops.environment import Kube
 from akops.lint.documents import ChartValues, KubeObject, Located, OutpostPatches
 from akops.lint.findings import Finding
@@ -59,6 +60,8 @@ class Settings:
     # chart's Deployments by the model in akops.lint.workloads instead).
     chart_objects: tuple[KubeObject, ...] = ()
     protected: bool | None = None  # the environment's `protected:`; None: no environment
+    #: the runbooks alert rules are held to (None: no alert <-> runbook cross-check)
+    runbooks: Runbooks | None = None
 
     def fingerprint(self) -> str:
         """What decides a file's own findings (waivers are applied after, to the whole run)."""
@@ -76,6 +79,7 @@ class Settings:
                 self.protected,  # image.digest: error, warning or silent
                 # The real chart's objects change a values file's findings: part of the key.
                 hashlib.sha256(repr([o.data for o in self.chart_objects]).encode()).hexdigest(),
+                self.runbooks,  # alerts.runbook is a file rule
             )
         )
 

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from akops.lint import engine
 from akops.lint.cache import ResultCache, StyleCache
 from akops.lint.documents import FileRef, SourceText, read_ref
+from akops.lint.findings import Finding
 from akops.lint.index import Settings
 from akops.lint.registry import catalogue
 from akops.lint.report import LintReport
@@ -123,8 +124,12 @@ def lint_files(
     *,
     cache: bool = True,
     jobs: int | None = None,
+    extra: Sequence[Finding] = (),
 ) -> LintReport:
-    """Lint ``refs`` as one stack; ``jobs`` worker processes (default: one per core)."""
+    """Lint ``refs`` as one stack; ``jobs`` worker processes (default: one per core).
+
+    ``extra`` are findings an I/O step made about the same files (promtool on rule files).
+    """
     catalogue()  # import every rule module now: forked workers inherit them, warm
     job = Job(
         settings,
@@ -133,4 +138,4 @@ def lint_files(
         StyleCache() if cache else None,
     )
     workers = cores() if jobs is None else jobs
-    return engine.finish(_results(job, refs, workers), len(refs), settings)
+    return engine.finish(_results(job, refs, workers), len(refs), settings, extra)

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from akops.alerts.rules import RunbookAlerts, Runbooks
 from akops.environment import Environment
 from akops.errors import InputError, RunbookError
 from akops.runbook.schema import NAME_RE, RunbookDoc, parse
@@ -68,3 +69,15 @@ def lint(
             continue
         found.extend(problems(rb, checks, tasks, envs))
     return count, found
+
+
+def alert_links(directory: Path, label: str, url_template: str | None) -> Runbooks:
+    """Every runbook's ``when.alerts`` with its lines: what lint holds the alert rules to."""
+    books = []
+    for rb in load_all(directory, label):
+        alerts = tuple(
+            (name, rb.doc.line_of(("when", "alerts", i)))
+            for i, name in enumerate(rb.runbook.when.alerts)
+        )
+        books.append(RunbookAlerts(rb.runbook.name, rb.source, alerts))
+    return Runbooks(tuple(books), url_template, label)

@@ -49,7 +49,16 @@ END = "end"
 #: check looks. The runner sets ``--env`` and ``--only``; the run's ``--verify-args`` set the
 #: target and win over a step's own flags.
 CHECK_FLAGS: frozenset[str] = frozenset(
-    {"--pgbouncer", "--url", "--outpost-url", "--shm", "--protected", "--timeout", "--deadline"}
+    {
+        "--pgbouncer",
+        "--url",
+        "--outpost-url",
+        "--shm",
+        "--protected",
+        "--timeout",
+        "--deadline",
+        "--prometheus",
+    }
 )
 
 Kind = Literal["check", "task", "command", "manual", "decision"]

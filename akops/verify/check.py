@@ -69,6 +69,7 @@ class Options:
     protected: tuple[str, ...] | None = None
     timeout: float | None = None
     deadline: float | None = None
+    prometheus: str | None = None
 
 
 @dataclass(frozen=True)
@@ -104,6 +105,8 @@ class Subject:
     context: str | None = None
     #: why the database checks cannot run (no credentials), if so
     no_credentials: str | None = None
+    #: the Prometheus whose alerts verify reads (base URL), or "" when none is named
+    prometheus: str = ""
 
     @property
     def namespace(self) -> str:

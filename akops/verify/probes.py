@@ -73,6 +73,8 @@ def subject(
         shm = options.shm or "/dev/shm"
     for url in protected:
         check_url(url, "protected service")
+    named = options.prometheus or (env.monitoring.prometheus_url if env.monitoring else None)
+    prometheus = check_url(named, "--prometheus") if named else ""
     if pgb:
         split_address(pgb)
     return Subject(
@@ -87,6 +89,7 @@ def subject(
         pods=dict(pods or {}),
         context=context,
         no_credentials=no_credentials,
+        prometheus=prometheus,
     )
 
 

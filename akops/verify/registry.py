@@ -15,9 +15,19 @@ from types import ModuleType
 
 from akops.errors import InputError
 from akops.verify.check import Check
-from akops.verify.checks import db, http, images, pdb, pgbouncer, rollout, shm, spread
+from akops.verify.checks import alerts, db, http, images, pdb, pgbouncer, rollout, shm, spread
 
-FAMILIES: tuple[ModuleType, ...] = (rollout, images, spread, pdb, http, pgbouncer, shm, db)
+FAMILIES: tuple[ModuleType, ...] = (
+    rollout,
+    images,
+    spread,
+    pdb,
+    http,
+    pgbouncer,
+    shm,
+    db,
+    alerts,
+)
 
 REGISTRY: tuple[Check, ...] = tuple(c for family in FAMILIES for c in family.CHECKS)
 BY_ID: dict[str, Check] = {c.id: c for c in REGISTRY}

@@ -17,6 +17,8 @@ from tests.integration.images.conftest import Registry, TokenFront
 
 PGB_TAG = "v1.24.1-p1"
 AK_TAG = "2026.2.2"
+EXPORTER = "prometheuscommunity/pgbouncer-exporter"
+EXPORTER_TAG = "v0.12.1"
 
 
 def _point_lab_at(
@@ -24,26 +26,42 @@ def _point_lab_at(
     host: str,
     pgbouncer: str = "edoburu/pgbouncer",
     authentik: str = "goauthentik/server",
+    exporter: str = EXPORTER,
 ) -> None:
-    """lab's PgBouncer and Authentik images, at the same tags, on the registry at ``host``."""
+    """lab's images (PgBouncer, Authentik, the exporter sidecar), same tags, on ``host``."""
     path = repo.environments / "lab.yaml"
     text = path.read_text(encoding="utf-8")
     old_pgb = f"  image: edoburu/pgbouncer:{PGB_TAG}\n"
     old_ak = f"  image_tag: {AK_TAG}\n"
-    assert old_pgb in text and old_ak in text
+    old_x = f"    image: {EXPORTER}:{EXPORTER_TAG}\n"
+    assert old_pgb in text and old_ak in text and old_x in text
     text = text.replace(old_pgb, f"  image: {host}/{pgbouncer}:{PGB_TAG}\n")
+    text = text.replace(old_x, f"    image: {host}/{exporter}:{EXPORTER_TAG}\n")
     text = text.replace(old_ak, f"  image_repository: {host}/{authentik}\n{old_ak}")
     path.write_text(text, encoding="utf-8")
 
 
 @pytest.fixture
 def pushed(registry: Registry, repo: Layout, request: pytest.FixtureRequest) -> dict[str, str]:
-    """lab points at the local registry, where both its images were just pushed (own paths)."""
+    """lab points at the local registry, where its images were just pushed (own paths)."""
     prefix = "t" + hashlib.sha256(request.node.nodeid.encode()).hexdigest()[:12]
     pgb = registry.push(f"{prefix}/pgbouncer", PGB_TAG, f"{prefix} pgbouncer".encode())
     ak = registry.push(f"{prefix}/goauthentik/server", AK_TAG, f"{prefix} authentik".encode())
-    _point_lab_at(repo, registry.host, f"{prefix}/pgbouncer", f"{prefix}/goauthentik/server")
-    return {"pgbouncer": pgb, "authentik": ak, "prefix": prefix, "host": registry.host}
+    x = registry.push(f"{prefix}/{EXPORTER}", EXPORTER_TAG, f"{prefix} exporter".encode())
+    _point_lab_at(
+        repo,
+        registry.host,
+        f"{prefix}/pgbouncer",
+        f"{prefix}/goauthentik/server",
+        f"{prefix}/{EXPORTER}",
+    )
+    return {
+        "pgbouncer": pgb,
+        "authentik": ak,
+        "exporter": x,
+        "prefix": prefix,
+        "host": registry.host,
+    }
 
 
 def test_resolve_answers_the_digest_the_client_pushed(registry: Registry) -> None:
@@ -73,7 +91,8 @@ def test_pin_dry_run_shows_the_change_and_writes_nothing(
     assert result.returncode == 0, result.stderr
     assert f"+  image_tag: {AK_TAG}@{pushed['authentik']}" in result.stdout
     assert f"pgbouncer:{PGB_TAG}@{pushed['pgbouncer']}" in result.stdout
-    assert "would pin 2 image(s); nothing written" in result.stdout
+    assert f"{EXPORTER}:{EXPORTER_TAG}@{pushed['exporter']}" in result.stdout
+    assert "would pin 3 image(s); nothing written" in result.stdout
     assert path.read_text(encoding="utf-8") == before
 
 
@@ -89,6 +108,7 @@ def test_pin_writes_the_digests_keeping_every_other_line(
     assert [b for _, b in changed] == [
         f"  image: {pushed['host']}/{pushed['prefix']}/pgbouncer:{PGB_TAG}@{pushed['pgbouncer']}",
         f"  image_tag: {AK_TAG}@{pushed['authentik']}",
+        f"    image: {pushed['host']}/{pushed['prefix']}/{EXPORTER}:{EXPORTER_TAG}@{pushed['exporter']}",
     ]
     assert before[0].startswith("# Lab:")  # comments, order and style kept (zip is strict)
     # The pinned environment renders the digests into the manifests the cluster gets.
@@ -98,6 +118,7 @@ def test_pin_writes_the_digests_keeping_every_other_line(
     assert f'digest: "{pushed["authentik"]}"' in values and f'tag: "{AK_TAG}"' in values
     deployment = (repo.manifests_for("lab") / "pgbouncer-deployment.yaml").read_text()
     assert f"{PGB_TAG}@{pushed['pgbouncer']}" in deployment
+    assert f"{EXPORTER_TAG}@{pushed['exporter']}" in deployment
     # A second pin finds nothing to do.
     again = cli("images.pin", "--env", "lab")
     assert again.returncode == 0, again.stderr
@@ -113,7 +134,7 @@ def test_check_sees_a_repushed_tag_move(
     assert cli("images.pin", "--env", "lab").returncode == 0
     clean = cli("images.check", "--env", "lab")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "images: 0 moved, 2 pinned and unmoved, 0 not pinned (lab)" in clean.stdout
+    assert "images: 0 moved, 3 pinned and unmoved, 0 not pinned (lab)" in clean.stdout
     moved_to = registry.push(f"{pushed['prefix']}/pgbouncer", PGB_TAG, b"rebuilt upstream")
     assert moved_to != pushed["pgbouncer"]
     moved = cli("images.check", "--env", "lab")
@@ -121,7 +142,7 @@ def test_check_sees_a_repushed_tag_move(
     line = next(x for x in moved.stdout.splitlines() if x.startswith("MOVED"))
     assert "pgbouncer.image" in line
     assert f"pinned {pushed['pgbouncer']}" in line and f"now serves {moved_to}" in line
-    assert "images: 1 moved, 1 pinned and unmoved" in moved.stdout
+    assert "images: 1 moved, 2 pinned and unmoved" in moved.stdout
 
 
 def test_check_without_pins_reports_them_unpinned_and_passes(
@@ -129,7 +150,7 @@ def test_check_without_pins_reports_them_unpinned_and_passes(
 ) -> None:
     result = cli("images.check", "--env", "lab")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("unpinned  lab") == 2
+    assert result.stdout.count("unpinned  lab") == 3
 
 
 def test_an_unknown_image_is_one_line_and_exit_2(

@@ -29,8 +29,9 @@ def prod_stack(layout: Layout) -> RenderedStack:
 
 
 def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) -> None:
-    found = manifests(prod_stack, "authentik")
+    found = manifests(prod_stack, "authentik", ("monitoring",))
     assert [str(m.ref) for m in found] == [
+        "ConfigMap/authentik-alerts",
         "ConfigMap/pgbouncer-config",
         "Secret/pgbouncer-auth",
         "ServiceAccount/goauthentik-server",
@@ -40,6 +41,7 @@ def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) ->
         "Service/pgbouncer",
     ]
     assert {m.source for m in found} == {
+        "alerts-rules.yaml",
         "authentik-serviceaccount.yaml",
         "pgbouncer-configmap.yaml",
         "pgbouncer-secret.yaml",
@@ -49,20 +51,29 @@ def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) ->
         "pgbouncer-service.yaml",
     }  # Helm values and outpost patches are not Kubernetes objects
     assert all(labels_match(m.body) for m in found)
-    assert found[2].ref.path == "/api/v1/namespaces/authentik/serviceaccounts/goauthentik-server"
-    assert found[3].ref.path == "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer"
+    assert found[3].ref.path == "/api/v1/namespaces/authentik/serviceaccounts/goauthentik-server"
+    assert found[4].ref.path == "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer"
     assert (
-        found[4].ref.path
+        found[5].ref.path
         == "/apis/networking.k8s.io/v1/namespaces/authentik/networkpolicies/pgbouncer"
     )
     assert (
-        found[5].ref.path == "/apis/policy/v1/namespaces/authentik/poddisruptionbudgets/pgbouncer"
+        found[6].ref.path == "/apis/policy/v1/namespaces/authentik/poddisruptionbudgets/pgbouncer"
     )
-    assert found[0].ref.path == "/api/v1/namespaces/authentik/configmaps/pgbouncer-config"
+    assert found[1].ref.path == "/api/v1/namespaces/authentik/configmaps/pgbouncer-config"
+    # The Prometheus server mounts the rule ConfigMap: it lives in Prometheus's namespace.
+    assert found[0].ref.path == "/api/v1/namespaces/monitoring/configmaps/authentik-alerts"
+
+
+def test_an_object_in_a_namespace_not_allowed_is_an_error(prod_stack: RenderedStack) -> None:
+    with pytest.raises(InputError, match="'monitoring' is not the environment's namespace"):
+        manifests(prod_stack, "authentik")
 
 
 def test_secret_is_sent_as_base64_data_with_the_value_injected(prod_stack: RenderedStack) -> None:
-    secret = next(m for m in manifests(prod_stack, "authentik") if m.ref.kind == "Secret")
+    secret = next(
+        m for m in manifests(prod_stack, "authentik", ("monitoring",)) if m.ref.kind == "Secret"
+    )
     body = to_apply(secret, Secrets({"postgres_password": "pa$$-canary"}))
     assert "stringData" not in body
     assert base64.b64decode(body["data"]["userlist.txt"]).decode() == '"authentik" "pa$$-canary"\n'
@@ -70,7 +81,9 @@ def test_secret_is_sent_as_base64_data_with_the_value_injected(prod_stack: Rende
 
 
 def test_an_unresolved_secret_is_an_error(prod_stack: RenderedStack) -> None:
-    secret = next(m for m in manifests(prod_stack, "authentik") if m.ref.kind == "Secret")
+    secret = next(
+        m for m in manifests(prod_stack, "authentik", ("monitoring",)) if m.ref.kind == "Secret"
+    )
     with pytest.raises(SecretError, match="'postgres_password' is used but was not resolved"):
         to_apply(secret, Secrets())
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from akops.environment import Environment, load_environment
-from akops.images.pins import moved_tags, pin_changes, stack_images
+from akops.images.pins import StackImage, moved_tags, pin_changes, stack_images
 from akops.images.reference import digest_of_image_id, parse_image
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -81,11 +81,13 @@ def prod() -> Environment:
 
 def test_stack_images_lists_every_image_field_and_authentik(prod: Environment) -> None:
     images = stack_images(prod)
+    assert prod.monitoring is not None
     assert [(i.name, i.value) for i in images] == [
         ("pgbouncer.image", prod.pgbouncer.image),
+        ("monitoring.exporter.image", prod.monitoring.exporter.image),
         ("authentik.image_tag", prod.authentik.image_tag),
     ]
-    assert images[1].ref.repository == "ghcr.io/goauthentik/server"
+    assert images[2].ref.repository == "ghcr.io/goauthentik/server"
 
 
 def test_a_patched_outpost_image_is_a_stack_image(prod: Environment) -> None:
@@ -98,8 +100,13 @@ def test_a_patched_outpost_image_is_a_stack_image(prod: Environment) -> None:
     assert "authentik.outpost.image" in [i.name for i in stack_images(env)]
 
 
+def pgbouncer_and_authentik(env: Environment) -> tuple[StackImage, StackImage]:
+    named = {i.name: i for i in stack_images(env)}
+    return named["pgbouncer.image"], named["authentik.image_tag"]
+
+
 def test_pin_changes_write_tag_at_digest_in_the_field_form(prod: Environment) -> None:
-    pgb, ak = stack_images(prod)
+    pgb, ak = pgbouncer_and_authentik(prod)
     changes = pin_changes((pgb, ak), {pgb: D1, ak: D2})
     assert [c.new_value for c in changes] == [f"{prod.pgbouncer.image}@{D1}", f"2026.2.2@{D2}"]
     # Already pinned to the digest the tag still names: nothing to change, nothing moved.
@@ -109,7 +116,7 @@ def test_pin_changes_write_tag_at_digest_in_the_field_form(prod: Environment) ->
             "authentik": prod.authentik.model_copy(update={"image_tag": changes[1].new_value}),
         }
     )
-    pgb2, ak2 = stack_images(pinned)
+    pgb2, ak2 = pgbouncer_and_authentik(pinned)
     assert pin_changes((pgb2, ak2), {pgb2: D1, ak2: D2}) == ()
     assert moved_tags((pgb2, ak2), {pgb2: D1, ak2: D2}) == ()
     moved = moved_tags((pgb2, ak2), {pgb2: D2, ak2: D2})
@@ -118,5 +125,5 @@ def test_pin_changes_write_tag_at_digest_in_the_field_form(prod: Environment) ->
 
 
 def test_unpinned_images_never_count_as_moved(prod: Environment) -> None:
-    pgb, ak = stack_images(prod)
+    pgb, ak = pgbouncer_and_authentik(prod)
     assert moved_tags((pgb, ak), {pgb: D1, ak: D2}) == ()

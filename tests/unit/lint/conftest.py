@@ -100,8 +100,14 @@ def prod_texts(layout: Layout) -> dict[str, str]:
     authentik = '    tag: "2026.2.2"\n'
     assert pgbouncer in texts["pgbouncer-deployment.yaml"]
     assert authentik in texts["authentik-values.yaml"]
-    texts["pgbouncer-deployment.yaml"] = texts["pgbouncer-deployment.yaml"].replace(
-        pgbouncer, f"image: edoburu/pgbouncer:v1.24.1-p1@{FIXTURE_DIGEST}\n"
+    exporter = "image: prometheuscommunity/pgbouncer-exporter:v0.12.1\n"
+    assert exporter in texts["pgbouncer-deployment.yaml"]
+    texts["pgbouncer-deployment.yaml"] = (
+        texts["pgbouncer-deployment.yaml"]
+        .replace(pgbouncer, f"image: edoburu/pgbouncer:v1.24.1-p1@{FIXTURE_DIGEST}\n")
+        .replace(
+            exporter, f"image: prometheuscommunity/pgbouncer-exporter:v0.12.1@{FIXTURE_DIGEST}\n"
+        )
     )
     texts["authentik-values.yaml"] = texts["authentik-values.yaml"].replace(
         authentik, f'{authentik}    digest: "{FIXTURE_DIGEST}"\n'

@@ -56,6 +56,12 @@ def ctx(d: dict[str, Any]) -> dict[str, Any]:
     return sc
 
 
+def in_every_container(d: dict[str, Any], key: str, value: Any) -> None:
+    """Set a securityContext field on PgBouncer and on its exporter sidecar alike."""
+    for c in pod(d)["containers"]:
+        c["securityContext"][key] = value
+
+
 def patch(p: dict[str, Any], path: str) -> dict[str, Any]:
     for op in p["kubernetes_json_patches"]["deployment"]:
         if op["path"] == path:
@@ -102,10 +108,12 @@ def test_the_seed_pgbouncer_fails_the_baseline() -> None:
 
 def test_non_root_on_pgbouncer(stack: StackFiles) -> None:
     stack.deployment(lambda d: pod(d)["securityContext"].pop("runAsNonRoot"))
-    (f,) = live(stack, "security.non-root")
+    found = live(stack, "security.non-root")
+    assert len(found) == 2  # PgBouncer and its exporter sidecar, each
+    f = found[0]
     assert f.object == PGB and f.path == "spec.template.spec.securityContext"
     assert "runAsNonRoot" in f.message
-    stack.deployment(lambda d: ctx(d).__setitem__("runAsNonRoot", True))  # container level
+    stack.deployment(lambda d: in_every_container(d, "runAsNonRoot", True))  # container level
     assert live(stack, "security.non-root") == []
     stack.deployment(lambda d: ctx(d).__setitem__("runAsUser", 0))
     (f,) = live(stack, "security.non-root")
@@ -156,9 +164,11 @@ def test_capabilities(stack: StackFiles) -> None:
 
 def test_seccomp(stack: StackFiles) -> None:
     stack.deployment(lambda d: pod(d)["securityContext"].pop("seccompProfile"))
-    (f,) = live(stack, "security.seccomp")
+    found = live(stack, "security.seccomp")
+    assert len(found) == 2  # PgBouncer and its exporter sidecar, each
+    f = found[0]
     assert f.object == PGB and "seccomp profile is none" in f.message
-    stack.deployment(lambda d: ctx(d).__setitem__("seccompProfile", {"type": "Localhost"}))
+    stack.deployment(lambda d: in_every_container(d, "seccompProfile", {"type": "Localhost"}))
     assert live(stack, "security.seccomp") == []
     stack.values(
         lambda v: v["server"].__setitem__(

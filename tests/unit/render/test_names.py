@@ -18,7 +18,7 @@ def matches(labels: dict[str, str], selector: str) -> bool:
 @pytest.mark.parametrize("env_name", ["prod", "lab"])
 def test_rendered_objects_carry_the_names_prune_and_verify_select_on(layout, env_name) -> None:
     env, stack = render_env(layout, env_name)
-    objects = manifests(stack, env.kube.namespace)
+    objects = manifests(stack, env.kube.namespace, env.other_namespaces)
     # prune and plan find every object of ours by the one selector
     assert objects and all(labels_match(m.body) for m in objects)
     deployment = next(m.body for m in objects if m.ref.kind == "Deployment")

@@ -61,8 +61,9 @@ def test_pgbouncer_writes_only_where_its_ini_says(prod: dict[str, Any]) -> None:
     )
     pod = prod["pgbouncer-deployment.yaml"]["spec"]["template"]["spec"]
     empty = {v["name"] for v in pod["volumes"] if "emptyDir" in v}
-    (c,) = pod["containers"]
+    c, exporter = pod["containers"]
     assert [m["mountPath"] for m in c["volumeMounts"] if m["name"] in empty] == [socket_dir]
+    assert "volumeMounts" not in exporter  # the metrics sidecar writes nowhere
     secret = next(v for v in pod["volumes"] if "secret" in v)
     assert secret["secret"]["defaultMode"] == 0o440
 
@@ -73,8 +74,15 @@ def test_network_policy_is_derived_from_the_environment(
     policy = prod["pgbouncer-networkpolicy.yaml"]["spec"]
     assert policy["podSelector"] == {"matchLabels": {"app": "pgbouncer"}}
     assert policy["policyTypes"] == ["Ingress", "Egress"]
-    (rule,) = policy["ingress"]
+    rule, scrape = policy["ingress"]
     assert rule["ports"] == [{"port": 6432, "protocol": "TCP"}]
+    # Prometheus's namespace reaches the exporter sidecar's port, and nothing else.
+    assert scrape == {
+        "from": [
+            {"namespaceSelector": {"matchLabels": {"kubernetes.io/metadata.name": "monitoring"}}}
+        ],
+        "ports": [{"port": 9127, "protocol": "TCP"}],
+    }
     (peer,) = rule["from"]
     assert peer["podSelector"]["matchLabels"] == {
         "app.kubernetes.io/name": "authentik",

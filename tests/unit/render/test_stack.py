@@ -57,6 +57,7 @@ def test_every_file_is_headed_do_not_edit(layout: Layout, env: str) -> None:
     _, stack = render_env(layout, env)
     assert {f.name for f in stack.files} == {
         "authentik-serviceaccount.yaml",
+        "alerts-rules.yaml",
         "authentik-values.yaml",
         "outpost-patches.yaml",
         "pgbouncer-configmap.yaml",
@@ -86,7 +87,7 @@ def test_pgbouncer_deployment(prod: dict[str, Any]) -> None:
     assert spec["replicas"] == 3
     assert spec["selector"] == {"matchLabels": {"app": "pgbouncer"}}
     pod = spec["template"]["spec"]
-    (c,) = pod["containers"]
+    c, _exporter = pod["containers"]  # the exporter sidecar: tests/unit/alerts/
     image, _, tag = c["image"].rpartition(":")
     assert image == "edoburu/pgbouncer" and tag and tag != "latest"
     assert c["resources"] == {

@@ -31,6 +31,7 @@ CONTRACT = [
     "shm.usage",
     "db.idle-in-transaction",
     "db.pool-waiting",
+    "alerts.firing",
 ]
 
 

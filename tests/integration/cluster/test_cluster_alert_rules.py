@@ -1,0 +1,38 @@
+"""The alert rules ConfigMap lives in Prometheus's namespace: planned, applied, clean after."""
+
+from __future__ import annotations
+
+import pytest
+import yaml
+
+from akops.layout import Layout
+from akops.ops import operations as deploy
+from harness.emulator import Cluster
+
+from .conftest import ENV, emu_environment
+
+pytestmark = pytest.mark.integration
+
+
+@pytest.fixture
+def monitored(emu: Layout) -> Layout:
+    """The emu environment with the lab's monitoring block (rules as a ConfigMap)."""
+    lab = yaml.safe_load((emu.environments / "lab.yaml").read_text())
+    emu_environment(emu, monitoring=lab["monitoring"])
+    return emu
+
+
+def test_rules_configmap_is_applied_in_prometheus_namespace(
+    monitored: Layout, cluster: Cluster
+) -> None:
+    first = deploy.plan_env(monitored, ENV, skip_helm=True)
+    planned = {(str(o.ref), o.ref.namespace, o.action) for o in first.objects}
+    assert ("ConfigMap/authentik-alerts", "monitoring", "add") in planned
+    assert ("Deployment/pgbouncer", "authentik", "add") in planned
+    deploy.apply_env(monitored, ENV, skip_helm=True, yes=True, out=lambda _: None)
+    live = cluster.get("configmaps", "authentik-alerts", namespace="monitoring")
+    assert live is not None and "authentik.rules.yml" in live["data"]
+    assert "PgBouncerClientsWaiting" in live["data"]["authentik.rules.yml"]
+    assert cluster.get("configmaps", "authentik-alerts") is None  # not in the stack's namespace
+    again = deploy.plan_env(monitored, ENV, skip_helm=True)
+    assert again.summary() == "Plan: 0 to add, 0 to change, 0 to destroy."
