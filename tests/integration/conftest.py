@@ -2,7 +2,7 @@
 
 Fixtures (all on 127.0.0.1, all real processes or mounts; nothing is mocked):
 
-``postgres`` (session)
+``postgres`` (function; one server for the session, started again if it was stopped)
     A PostgreSQL started by the library that ``invoke rehearse`` uses
     (``akops.rehearse.start``), as the unprivileged user ``nobody`` (PostgreSQL refuses
     root) in a temp dir. Role and database ``authentik``
@@ -163,22 +163,45 @@ class Postgres:
         )
 
 
-@pytest.fixture(scope="session")
-def postgres(layout: Layout) -> Iterator[Postgres]:
-    """A real PostgreSQL with the ``authentik`` role and database (see module docstring)."""
-    from akops.environment import load_environment
+class _PostgresServer:
+    """The session's PostgreSQL, started again if something stopped it: the process helper's
+    ``signal_guard`` stops every child of this process when a guarded run (a runbook run in a
+    test) ends by an exception, this one included."""
 
-    upstream = load_environment("prod", layout.environments).upstream
-    password = f"canary-{secrets.token_hex(8)}"
-    with contextlib.ExitStack() as stack:
-        root = stack.enter_context(start.workdir("akops-postgres-"))
+    def __init__(self, layout: Layout) -> None:
+        from akops.environment import load_environment
+
+        self.upstream = load_environment("prod", layout.environments).upstream
+        self.password = f"canary-{secrets.token_hex(8)}"
+        self.stack = contextlib.ExitStack()
+        self.current: Postgres | None = None
+
+    def ensure(self) -> Postgres:
+        if self.current is not None and start.port_open(self.current.port):
+            return self.current
+        root = self.stack.enter_context(start.workdir("akops-postgres-"))
+        up = self.upstream
         pg = require_started(
             "PostgreSQL",
-            lambda: start.start_postgres(
-                stack, root, upstream.user, upstream.database, 60, password
-            ),
+            lambda: start.start_postgres(self.stack, root, up.user, up.database, 60, self.password),
         )
-        yield Postgres(pg.host, pg.port, pg.socket_dir, pg.user, pg.database, password)
+        self.current = Postgres(
+            pg.host, pg.port, pg.socket_dir, pg.user, pg.database, self.password
+        )
+        return self.current
+
+
+@pytest.fixture(scope="session")
+def postgres_server(layout: Layout) -> Iterator[_PostgresServer]:
+    server = _PostgresServer(layout)
+    with server.stack:
+        yield server
+
+
+@pytest.fixture
+def postgres(postgres_server: _PostgresServer) -> Postgres:
+    """A real PostgreSQL with the ``authentik`` role and database (see module docstring)."""
+    return postgres_server.ensure()
 
 
 # --- PgBouncer --------------------------------------------------------------------------
