@@ -112,10 +112,11 @@ def children() -> frozenset[int]:
         return frozenset(_live)
 
 
-def terminate_all(grace: float = GRACE) -> None:
-    """Stop every live child this process started: TERM to all groups at once, then KILL."""
+def terminate_all(grace: float = GRACE, *, keep: frozenset[int] = frozenset()) -> None:
+    """Stop every live child this process started (but those in ``keep``): TERM to all groups
+    at once, then KILL."""
     with _lock:
-        procs = list(_live.values())
+        procs = [p for pid, p in _live.items() if pid not in keep]
     for proc in procs:
         _signal_group(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace
@@ -340,9 +341,15 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
 @contextlib.contextmanager
 def signal_guard() -> Iterator[None]:
     """Entry points: SIGINT/SIGTERM/SIGHUP raise ``Interrupted``; leaving by any exception stops
-    every live child. Outside the main thread (where handlers cannot be set) it only cleans up.
+    every child started inside the block. Outside the main thread (where handlers cannot be
+    set) it only cleans up.
+
+    Children that were already running when the block began belong to whoever started them
+    (a rehearsal's PostgreSQL around a runbook run, a test's services): they are left alone.
     """
     main = threading.current_thread() is threading.main_thread()
+    with _lock:
+        before = frozenset(_live)
     previous: dict[int, object] = {}
     if main:
         for sig in GUARDED:
@@ -351,7 +358,7 @@ def signal_guard() -> Iterator[None]:
         yield
     except BaseException:
         with _quiet(main):
-            terminate_all()
+            terminate_all(keep=before)
         raise
     finally:
         for signum, handler in previous.items():

@@ -202,3 +202,17 @@ def test_without_the_guard_children_outlive_the_parent() -> None:
     finally:
         for pid in pids_with(marker):
             os.kill(pid, signal.SIGKILL)
+
+
+def test_signal_guard_leaves_children_started_before_it_alone(tmp_path: Path) -> None:
+    """A guarded run inside a longer-lived owner (a rehearsal, a test fixture) stops what it
+    started, not the owner's servers."""
+    outer_marker = f"akops-test-{uuid.uuid4().hex}"
+    inner_marker = f"akops-test-{uuid.uuid4().hex}"
+    with process.spawn(["sleep", "300"], env=marked(outer_marker)) as outer:
+        with pytest.raises(RuntimeError), process.signal_guard():
+            process.spawn(["sleep", "301"], env=marked(inner_marker))
+            raise RuntimeError("the guarded run fails")
+        assert wait_gone(inner_marker) == []
+        assert outer.alive()
+    assert wait_gone(outer_marker) == []
