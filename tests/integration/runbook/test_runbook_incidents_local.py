@@ -266,6 +266,9 @@ def test_db_boot_storm_refuses_to_terminate_without_yes(local: Local, ghosts: Gh
     assert steps["same-version"]["result"] == "refused"
     assert "--answer same-version=CHOICE" in steps["same-version"]["note"]
     assert "port-forward" not in steps
+    # A second run within the same second gets "...-prod-2.json": start from an empty runs/.
+    for path in (local.repo.root / "runs").glob("*"):
+        path.unlink()
     result, t = local.run("db-boot-storm", "--answer", "same-version=yes", *db_inputs(local))
     assert result.returncode == 2, result.stdout + result.stderr
     steps = by_step(t)
