@@ -124,6 +124,15 @@ def _held(reraise: bool = True) -> Iterator[list[int]]:
         raise Interrupted(pending[0])
 
 
+def could_not_run(rec: StepRecord, step: Step) -> bool:
+    """A task or check step that ended with the contract's "could not run" (exit 2).
+
+    Only the project's own tasks and checks follow the exit-code contract; a command step's
+    exit 2 means whatever that program says it means.
+    """
+    return rec.result == "failed" and rec.exit_code == 2 and step.kind in ("task", "check")
+
+
 class Runner:
     """One attempt of one run; every attribute is set here, before anything runs."""
 
@@ -503,6 +512,16 @@ class Runner:
         if rec.note:
             line += f": {rec.note}"
         self.say(line, style)
+        if could_not_run(rec, step):
+            # The step never judged anything: its "If it fails" advice (written for a real
+            # failure) would send the operator after the wrong problem.
+            self.say(
+                "  Could not run (exit 2): fix what the line above names (input, kube context, "
+                "API access, a missing tool), then resume; the step's own advice is for a "
+                "failure it found.",
+                "yellow",
+            )
+            return
         if rec.result in ("failed", "timed-out") and step.on_failure:
             i = self.runbook.index(step.id)
             try:

@@ -381,3 +381,34 @@ def test_a_resume_notes_that_the_runbook_changed_in_between(drill: Drill) -> Non
     assert second.status == "succeeded"
     assert "changed since attempt 1" in second.transcript.attempts[1].note
     assert "changed since attempt 1" in out
+
+
+def test_a_step_that_could_not_run_is_not_given_its_failure_advice(
+    drill: Drill, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # The check cannot even start (no kubeconfig): exit 2, "could not run". Its on_failure
+    # text is about a real finding and would send the operator after the wrong problem.
+    monkeypatch.setenv("KUBECONFIG", str(tmp_path / "no-such-kubeconfig"))
+    drill.write(
+        "cannot",
+        """\
+name: cannot
+title: A check that cannot run
+summary: exit 2 from a check step
+when:
+  symptoms: [a test]
+steps:
+  - id: converged
+    title: The stack has converged
+    why: the check needs the cluster
+    changes: false
+    check: rollout.converged
+    on_failure: Look at the rollout of the Deployment named in the table.
+""",
+    )
+    result, out = drill.run("cannot", yes=True)
+    assert result.status == "failed"
+    (rec,) = result.transcript.attempts[-1].steps
+    assert (rec.result, rec.exit_code) == ("failed", 2)
+    assert "Could not run (exit 2)" in out
+    assert "Look at the rollout" not in out
