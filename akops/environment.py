@@ -24,16 +24,14 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     field_validator,
     model_validator,
 )
-from pydantic_core import ErrorDetails
 
 from akops import names
 from akops.errors import EnvironmentConfigError, InputError
 from akops.images.reference import parse_image
-from akops.yamldoc import display, dotted, parse_one, read_text
+from akops.yamldoc import NAME_RE, display, named_mapping, parse_one, read_text, validated
 
 INT32_MAX = 2**31 - 1
 
@@ -93,8 +91,6 @@ def _image(value: str) -> str:
 #: grammar. Every field named ``image`` holds one and is pinned by ``invoke images.pin``
 #: (akops.images.pins finds them by name).
 Image = Annotated[str, Field(pattern=IMAGE_REF, max_length=512), AfterValidator(_image)]
-
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
 
 
 def _control(text: str) -> str | None:
@@ -632,45 +628,15 @@ def known_environments(directory: Path) -> list[str]:
     return sorted(p.stem for p in directory.glob("*.yaml"))
 
 
-def _describe(err: ErrorDetails) -> str:
-    msg = str(err["msg"])
-    if err["type"] == "extra_forbidden":
-        return "unknown field"
-    if err["type"] == "missing":
-        return "required field is missing"
-    return msg.removeprefix("Value error, ")
-
-
 def load_environment(name: str, directory: Path) -> Environment:
     """Load and validate ``directory/<name>.yaml``; one-line errors with file:line and field."""
     path = directory / f"{name}.yaml"
     if not NAME_RE.match(name) or not path.is_file():
         known = ", ".join(known_environments(directory)) or "none"
         raise EnvironmentConfigError(f"unknown environment {name!r} (known: {known})")
-    try:
-        doc = parse_one(read_text(path), display(path))
-    except InputError as e:
-        raise EnvironmentConfigError(str(e)) from e
     path_shown = display(path)
-    if not isinstance(doc.data, dict):
-        raise EnvironmentConfigError(
-            f"{path_shown}:{doc.start_line}: expected a mapping at the top level"
-        )
-    try:
-        env = Environment.model_validate(doc.data)
-    except ValidationError as e:
-        first = e.errors()[0]
-        loc = tuple(first["loc"])
-        where = doc.line_of(loc)
-        field = dotted(loc) or "(top level)"
-        more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise EnvironmentConfigError(
-            f"{path_shown}:{where}: {field}: {_describe(first)}{more}"
-        ) from e
-    if env.name != name:
-        raise EnvironmentConfigError(
-            f"{path_shown}:{doc.line_of(('name',))}: name: {env.name!r} does not match the file name {name!r}"
-        )
+    doc = named_mapping(read_text(path), path_shown, name, EnvironmentConfigError)
+    env = validated(Environment, doc.data, doc, EnvironmentConfigError)
     repo = directory.resolve().parent
     for secret, ref in env.secrets.items():
         if ref.file is not None and _inside(Path(ref.file).expanduser(), repo):

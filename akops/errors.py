@@ -53,6 +53,10 @@ class RunbookError(InputError):
     """A runbook is missing, malformed, fails its schema or names an unknown input."""
 
 
+class ScenarioError(InputError):
+    """A rehearsal scenario file is missing, malformed or fails its schema (exit 2)."""
+
+
 class NoAnswer(InputError):
     """A question needs an answer and nobody can give one: no terminal, no --answer, no --yes."""
 

@@ -7,16 +7,19 @@ list items by index), so schema errors can point at the line that caused them.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, TypeVar
 
 import yaml
+from pydantic import BaseModel, Field, ValidationError
 
 from akops.errors import InputError, YAMLSyntaxError
 
 PathKey = tuple[str | int, ...]
+M = TypeVar("M", bound=BaseModel)
 
 # libyaml composes ~10x faster than pure Python (lint reads thousands of documents);
 # the node tree and its marks are the same, so construction stays with SafeLoader.
@@ -136,6 +139,62 @@ def parse_one(text: str, source: str) -> Document:
     if len(docs) != 1:
         raise InputError(f"{source}: expected one YAML document, found {len(docs)}")
     return docs[0]
+
+
+#: The stem a named file (an environment, a runbook, a rehearsal scenario) may have.
+NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
+#: That name as a field of a model: also a DNS label, so it can name objects and labels.
+Slug = Annotated[str, Field(pattern=NAME_RE.pattern, max_length=63)]
+
+
+def named_mapping(text: str, source: str, name: str, error: type[InputError]) -> Document:
+    """One YAML document holding a mapping whose ``name`` field, when given, is ``name``.
+
+    Environments, runbooks and scenarios are named by their file's stem; every failure is
+    one ``error`` naming ``source`` and the line.
+    """
+    try:
+        doc = parse_one(text, source)
+    except InputError as e:
+        raise error(str(e)) from e
+    if not isinstance(doc.data, dict):
+        raise error(f"{source}:{doc.start_line}: expected a mapping at the top level")
+    if "name" in doc.data and doc.data["name"] != name:
+        raise error(
+            f"{source}:{doc.line_of(('name',))}: name: {doc.data['name']!r} does not match "
+            f"the file name {name!r}"
+        )
+    return doc
+
+
+def validated(
+    model: type[M],
+    data: dict[str, Any],
+    doc: Document,
+    error: type[InputError],
+    hidden: frozenset[str] = frozenset(),
+) -> M:
+    """``data`` (read from ``doc``) as ``model``; the first error as ``source:line: field: why``.
+
+    ``hidden`` names the location parts pydantic adds for union members (``float``,
+    ``Setting``) that the file does not have.
+    """
+    try:
+        return model.model_validate(data)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = tuple(p for p in first["loc"] if isinstance(p, int) or p not in hidden)
+        field = dotted(loc) or "(top level)"
+        more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
+        raise error(f"{doc.source}:{doc.line_of(loc)}: {field}: {_why(first)}{more}") from e
+
+
+def _why(err: Any) -> str:
+    if err["type"] == "extra_forbidden":
+        return "unknown field"
+    if err["type"] == "missing":
+        return "required field is missing"
+    return str(err["msg"]).removeprefix("Value error, ")
 
 
 def display(path: Path) -> str:

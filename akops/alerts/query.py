@@ -7,13 +7,13 @@ refused", "no answer within 5s", "HTTP 503 ..."), so a verdict says why instead 
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 
 from akops.alerts.firing import ActiveAlert, parse
+from akops.network import failure
 
 PATH = "/api/v1/alerts"
 #: The answer lists every active alert of the Prometheus, not only the stack's.
@@ -41,24 +41,12 @@ def active_alerts(base_url: str, timeout: float) -> Fetched:
         with e:
             return Fetched(url, error=f"HTTP {e.code} {e.reason}")
     except urllib.error.URLError as e:
-        return Fetched(url, error=_reason(e.reason, timeout))
+        return Fetched(url, error=failure(e.reason, timeout))
     except (TimeoutError, http.client.HTTPException, ssl.SSLError, OSError, ValueError) as e:
-        return Fetched(url, error=_reason(e, timeout))
+        return Fetched(url, error=failure(e, timeout))
     if len(body) > MAX_BODY:
         return Fetched(url, error=f"answer larger than {MAX_BODY // (1024 * 1024)} MiB")
     try:
         return Fetched(url, parse(body.decode("utf-8", "replace")))
     except ValueError as e:
         return Fetched(url, error=str(e))
-
-
-def _reason(reason: object, timeout: float) -> str:
-    if isinstance(reason, TimeoutError | socket.timeout):
-        return f"no answer within {timeout:g}s"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, socket.gaierror):
-        return f"cannot resolve host: {reason.strerror}"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    return " ".join(str(reason).split()) or type(reason).__name__

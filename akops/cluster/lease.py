@@ -27,7 +27,7 @@ import sys
 import threading
 from collections.abc import Callable, Iterator
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, TypeVar
 
 from akops.cluster.call import call
 from akops.cluster.holder import (
@@ -49,6 +49,7 @@ if TYPE_CHECKING:
 
 Clock = Callable[[], datetime.datetime]
 ATTEMPTS = 4  # reads and retries when another run wrote in between
+_T = TypeVar("_T")
 
 
 def now() -> datetime.datetime:
@@ -94,6 +95,28 @@ def _write(api: ApiClient, namespace: str, body: dict[str, object], create: bool
     return read(doc)
 
 
+def _replace(
+    api: ApiClient,
+    namespace: str,
+    found: Found,
+    holder: Holder | None,
+    at: datetime.datetime,
+    duration: int,
+    *,
+    transitions: int | None = None,
+) -> Found:
+    """Rewrite the Lease read as ``found``; its resourceVersion makes a concurrent write a 409."""
+    body = lease_body(
+        namespace,
+        holder,
+        at,
+        duration=duration,
+        transitions=found.transitions if transitions is None else transitions,
+        resource_version=found.resource_version,
+    )
+    return _write(api, namespace, body, create=False)
+
+
 def held_message(namespace: str, holder: Holder) -> str:
     return (
         f"the deploy lock ({_what(namespace)}) is held by {holder.describe()}; wait for it, "
@@ -101,111 +124,24 @@ def held_message(namespace: str, holder: Holder) -> str:
     )
 
 
-def acquire(
-    api: ApiClient,
-    namespace: str,
-    me: Holder,
-    *,
-    duration: int = DURATION_SECONDS,
-    now: Clock = now,
-) -> Found:
-    """Hold the lock for ``me``: create, take or take over the Lease; LockHeld if it is live."""
-    for _ in range(ATTEMPTS):
-        found = get(api, namespace)
-        at = now()
-        step = decide(found, me, at)
-        if step == "held":
-            assert found is not None and found.holder is not None
-            raise LockHeld(held_message(namespace, found.holder))
-        transitions = 0 if found is None else found.transitions + (step != "mine")
-        body = lease_body(
-            namespace,
-            me,
-            at,
-            duration=duration,
-            transitions=transitions,
-            resource_version=None if found is None else found.resource_version,
-        )
-        try:
-            return _write(api, namespace, body, create=found is None)
-        except ConflictError:
-            continue  # another run wrote first: read again and decide again
-    raise LockHeld(f"{_what(namespace)} kept changing hands while acquiring it; try again")
-
-
-def renew(
-    api: ApiClient,
-    namespace: str,
-    me: Holder,
-    *,
-    duration: int = DURATION_SECONDS,
-    now: Clock = now,
-) -> Found:
-    """Push the expiry forward; LockLost when the Lease is no longer ours."""
-    for _ in range(ATTEMPTS):
-        found = get(api, namespace)
-        if found is None or found.holder is None or found.holder.identity != me.identity:
-            who = found.holder.describe() if found and found.holder else "nobody (it was broken)"
-            raise LockLost(f"the deploy lock ({_what(namespace)}) was taken: it is held by {who}")
-        body = lease_body(
-            namespace,
-            me,
-            now(),
-            duration=duration,
-            transitions=found.transitions,
-            resource_version=found.resource_version,
-        )
-        try:
-            return _write(api, namespace, body, create=False)
-        except ConflictError:
-            continue
-    raise LockLost(f"{_what(namespace)} kept changing while renewing it")
-
-
-def release(api: ApiClient, namespace: str, me: Holder, *, now: Clock = now) -> bool:
-    """Clear the holder if it is still ``me``; False when the Lease was no longer ours."""
-    for _ in range(ATTEMPTS):
-        found = get(api, namespace)
-        if found is None or found.holder is None or found.holder.identity != me.identity:
-            return False
-        body = lease_body(
-            namespace,
-            None,
-            now(),
-            duration=found.duration,
-            transitions=found.transitions,
-            resource_version=found.resource_version,
-        )
-        try:
-            _write(api, namespace, body, create=False)
-            return True
-        except ConflictError:
-            continue
-    return False
-
-
 def break_lock(api: ApiClient, namespace: str, *, now: Clock = now) -> Holder | None:
     """Clear whoever holds the Lease (``invoke unlock``); the holder it had, or None."""
     found = get(api, namespace)
     if found is None or found.holder is None:
         return None
-    body = lease_body(
-        namespace,
-        None,
-        now(),
-        duration=found.duration,
-        transitions=found.transitions,
-        resource_version=found.resource_version,
-    )
     try:
-        _write(api, namespace, body, create=False)
+        _replace(api, namespace, found, None, now(), found.duration)
     except ConflictError as e:
         raise LockHeld(f"{_what(namespace)} changed while breaking it; look again") from e
     return found.holder
 
 
 class DeployLock:
-    """Hold the deploy lock for a ``with`` block: acquire, renew in the background, release."""
+    """Hold the deploy lock for a ``with`` block: acquire, renew in the background, release.
+
+    Every write is a read-decide-write guarded by the Lease's resourceVersion: a 409 means
+    another run wrote in between, so the Lease is read and judged again (``ATTEMPTS`` times).
+    """
 
     def __init__(
         self,
@@ -223,10 +159,83 @@ class DeployLock:
         self._thread: threading.Thread | None = None
         self.found: Found | None = None
 
-    def __enter__(self) -> DeployLock:
-        self.found = acquire(
-            self.api, self.namespace, self.me, duration=self.duration, now=self.now
+    def _until_written(self, write: Callable[[Found | None], _T]) -> _T | None:
+        for _ in range(ATTEMPTS):
+            try:
+                return write(get(self.api, self.namespace))
+            except ConflictError:
+                continue
+        return None
+
+    def _ours(self, found: Found | None) -> bool:
+        return (
+            found is not None
+            and found.holder is not None
+            and found.holder.identity == self.me.identity
         )
+
+    def acquire(self) -> Found:
+        """Create, take or take over the Lease; LockHeld if another run holds it live."""
+
+        def attempt(found: Found | None) -> Found:
+            at = self.now()
+            step = decide(found, self.me, at)
+            if step == "held":
+                assert found is not None and found.holder is not None
+                raise LockHeld(held_message(self.namespace, found.holder))
+            if found is None:
+                body = lease_body(
+                    self.namespace,
+                    self.me,
+                    at,
+                    duration=self.duration,
+                    transitions=0,
+                    resource_version=None,
+                )
+                return _write(self.api, self.namespace, body, create=True)
+            taken = found.transitions + (step != "mine")
+            return _replace(
+                self.api, self.namespace, found, self.me, at, self.duration, transitions=taken
+            )
+
+        found = self._until_written(attempt)
+        if found is None:
+            raise LockHeld(
+                f"{_what(self.namespace)} kept changing hands while acquiring it; try again"
+            )
+        return found
+
+    def renew(self) -> Found:
+        """Push the expiry forward; LockLost when the Lease is no longer ours."""
+
+        def attempt(found: Found | None) -> Found:
+            if found is None or not self._ours(found):
+                who = (
+                    found.holder.describe() if found and found.holder else "nobody (it was broken)"
+                )
+                raise LockLost(
+                    f"the deploy lock ({_what(self.namespace)}) was taken: it is held by {who}"
+                )
+            return _replace(self.api, self.namespace, found, self.me, self.now(), self.duration)
+
+        found = self._until_written(attempt)
+        if found is None:
+            raise LockLost(f"{_what(self.namespace)} kept changing while renewing it")
+        return found
+
+    def release(self) -> bool:
+        """Clear the holder if it is still us; False when the Lease was no longer ours."""
+
+        def attempt(found: Found | None) -> bool:
+            if found is None or not self._ours(found):
+                return False
+            _replace(self.api, self.namespace, found, None, self.now(), found.duration)
+            return True
+
+        return self._until_written(attempt) is True
+
+    def __enter__(self) -> DeployLock:
+        self.found = self.acquire()
         self._thread = threading.Thread(target=self._renew, name="akops-lease", daemon=True)
         self._thread.start()
         return self
@@ -234,9 +243,7 @@ class DeployLock:
     def _renew(self) -> None:
         while not self._stop.wait(self.duration / 3):
             try:
-                self.found = renew(
-                    self.api, self.namespace, self.me, duration=self.duration, now=self.now
-                )
+                self.found = self.renew()
             except LockLost as e:
                 self._lost = e
                 return
@@ -260,7 +267,7 @@ class DeployLock:
         # Released on every way out (an interrupt included); a failure to release must not
         # hide the error that ended the block: the Lease then expires by itself.
         try:
-            release(self.api, self.namespace, self.me, now=self.now)
+            self.release()
         except AkopsError as e:
             print(
                 f"warning: could not release the deploy lock ({e}); "

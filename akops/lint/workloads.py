@@ -313,26 +313,24 @@ def from_object(obj: KubeObject) -> Workload | None:
     )
 
 
-def _http_probe(path: str, failures: int, delay: int) -> dict[str, Any]:
+def _probe(action: dict[str, Any], failures: int, delay: int) -> dict[str, Any]:
     return {
         "failureThreshold": failures,
         "initialDelaySeconds": delay,
         "periodSeconds": 10,
         "successThreshold": 1,
         "timeoutSeconds": 3,
-        "httpGet": {"path": "{{ .Values.authentik.web.path }}" + path, "port": "http"},
+        **action,
     }
+
+
+def _http_probe(path: str, failures: int, delay: int) -> dict[str, Any]:
+    get = {"path": "{{ .Values.authentik.web.path }}" + path, "port": "http"}
+    return _probe({"httpGet": get}, failures, delay)
 
 
 def _exec_probe(failures: int, delay: int) -> dict[str, Any]:
-    return {
-        "failureThreshold": failures,
-        "initialDelaySeconds": delay,
-        "periodSeconds": 10,
-        "successThreshold": 1,
-        "timeoutSeconds": 3,
-        "exec": {"command": ["ak", "healthcheck"]},
-    }
+    return _probe({"exec": {"command": ["ak", "healthcheck"]}}, failures, delay)
 
 
 # What the chart 2026.2.2's values.yaml sets for each component, as far as this model

@@ -15,7 +15,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import KW_ONLY, dataclass, field
 from pathlib import Path
 
 from akops import process
@@ -111,35 +111,52 @@ def stop_all(injected: Injected, grace: float = 2.0) -> None:
         stop()
 
 
-class OutpostPod:
+class _Controller:
+    """A stand-in controller looping in a thread: ``stop`` ends the loop, a crash stays in
+    ``error`` for whoever waits on the controller to report."""
+
+    def __init__(self, name: str, workdir: Path) -> None:
+        self.workdir = workdir
+        workdir.mkdir(parents=True, exist_ok=True)
+        self.stopping = threading.Event()
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._guarded, name=name, daemon=True)
+
+    def _guarded(self) -> None:
+        try:
+            self._loop()
+        except BaseException as e:
+            self.error = e
+
+    def _loop(self) -> None:
+        raise NotImplementedError
+
+    def stop(self) -> None:
+        self.stopping.set()
+        if self.thread.ident is not None:
+            self.thread.join(30)
+
+
+@dataclass(eq=False)
+class OutpostPod(_Controller):
     """The outpost's pod as its kubelet keeps it: a tmpfs at /dev/shm (an emptyDir lives and
     dies with its pod) and the session writer in it. When the writer dies (the runbook's
     ``kubectl delete pod`` stands in as a kill of it) the pod is replaced: the tmpfs is
     unmounted, a fresh empty one mounted, a new writer started, and ``pod-N.ready`` written."""
 
-    def __init__(
-        self,
-        path: Path,
-        size: int,
-        *,
-        rate: float,
-        session_bytes: int,
-        max_age: float,
-        workdir: Path,
-    ) -> None:
-        self.path = path
-        self.size = size
-        self.rate = rate
-        self.session_bytes = session_bytes
-        self.max_age = max_age
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.log = workdir / "outpost.log"
+    path: Path
+    size: int
+    _: KW_ONLY
+    rate: float
+    session_bytes: int
+    max_age: float
+    workdir: Path
+
+    def __post_init__(self) -> None:
+        super().__init__("outpost-kubelet", self.workdir)
+        self.log = self.workdir / "outpost.log"
         self.generation = 0
         self.child: process.Child | None = None
-        self.stopping = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._kubelet, name="outpost-kubelet", daemon=True)
 
     def marker(self, generation: int) -> Path:
         return self.workdir / f"pod-{generation}.ready"
@@ -152,39 +169,32 @@ class OutpostPod:
                 raise StartError(f"the outpost stand-in did not start: {self.error}")
             time.sleep(0.05)
 
-    def _kubelet(self) -> None:
-        try:
-            while not self.stopping.is_set():
-                self.generation += 1
-                with start_tmpfs(self.path, self.size):
-                    child = process.spawn(
-                        [
-                            sys.executable,
-                            "-m",
-                            "akops.rehearse.outpost",
-                            "--dir",
-                            str(self.path),
-                            "--rate",
-                            f"{self.rate:.4f}",
-                            "--size",
-                            str(self.session_bytes),
-                            "--max-age",
-                            f"{self.max_age:.3f}",
-                        ],
-                        log=self.log,
-                        cwd=self.workdir,
-                    )
-                    self.child = child
-                    with child:
-                        self.marker(self.generation).touch()
-                        while child.alive() and not self.stopping.is_set():
-                            time.sleep(0.05)
-        except BaseException as e:  # reported by start() or stop()
-            self.error = e
-
-    def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(30)
+    def _loop(self) -> None:
+        while not self.stopping.is_set():
+            self.generation += 1
+            with start_tmpfs(self.path, self.size):
+                child = process.spawn(
+                    [
+                        sys.executable,
+                        "-m",
+                        "akops.rehearse.outpost",
+                        "--dir",
+                        str(self.path),
+                        "--rate",
+                        f"{self.rate:.4f}",
+                        "--size",
+                        str(self.session_bytes),
+                        "--max-age",
+                        f"{self.max_age:.3f}",
+                    ],
+                    log=self.log,
+                    cwd=self.workdir,
+                )
+                self.child = child
+                with child:
+                    self.marker(self.generation).touch()
+                    while child.alive() and not self.stopping.is_set():
+                        time.sleep(0.05)
 
     def stand_ins(self) -> dict[str, StandIn]:
         """What the outpost-shm-full runbook's kubectl steps become against this pod."""
@@ -235,58 +245,47 @@ def shm_fill(
     return injected, pod
 
 
-class BouncerPod:
+@dataclass(eq=False)
+class BouncerPod(_Controller):
     """A PgBouncer pod as its Deployment keeps it, for ``pgbouncer-kill``: the fault kills it
     (SIGKILL to its group, as a node dies); its Service endpoint goes once the readiness probe
     has failed long enough; the runbook's restart (``touch restart.request`` stands in for
     ``kubectl rollout restart``) makes this 'controller' start it again on the same port and
     put it back into the endpoints, then write ``restart.done``."""
 
-    def __init__(
-        self,
-        bouncer: Bouncer,
-        endpoints: Endpoints,
-        restart: Callable[[contextlib.ExitStack], Bouncer],
-        *,
-        readiness: float,
-        workdir: Path,
-    ) -> None:
-        self.bouncer = bouncer
-        self.endpoints = endpoints
-        self.restart = restart
-        self.readiness = readiness
-        self.workdir = workdir
-        workdir.mkdir(parents=True, exist_ok=True)
-        self.request = workdir / "restart.request"
-        self.done = workdir / "restart.done"
+    bouncer: Bouncer
+    endpoints: Endpoints
+    restart: Callable[[contextlib.ExitStack], Bouncer]
+    _: KW_ONLY
+    readiness: float
+    workdir: Path
+
+    def __post_init__(self) -> None:
+        super().__init__("pgbouncer-ctl", self.workdir)
+        self.request = self.workdir / "restart.request"
+        self.done = self.workdir / "restart.done"
         self.stack = contextlib.ExitStack()
-        self.stopping = threading.Event()
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._control, name="pgbouncer-ctl", daemon=True)
 
     def kill(self) -> None:
         self.bouncer.child.signal(signal.SIGKILL)
         self.bouncer.child.wait(5)
         self.thread.start()
 
-    def _control(self) -> None:
-        try:
-            if self.stopping.wait(self.readiness):
+    def _loop(self) -> None:
+        # A crash here shows in the stand-in's wait: it never sees restart.done.
+        if self.stopping.wait(self.readiness):
+            return
+        self.endpoints.remove(self.bouncer.address)
+        while not self.stopping.is_set():
+            if self.request.exists():
+                again = self.restart(self.stack)
+                self.endpoints.add(again.address)
+                self.done.touch()
                 return
-            self.endpoints.remove(self.bouncer.address)
-            while not self.stopping.is_set():
-                if self.request.exists():
-                    again = self.restart(self.stack)
-                    self.endpoints.add(again.address)
-                    self.done.touch()
-                    return
-                self.stopping.wait(0.05)
-        except BaseException as e:  # reported in the stand-in's wait: it never sees restart.done
-            self.error = e
+            self.stopping.wait(0.05)
 
     def stop(self) -> None:
-        self.stopping.set()
-        self.thread.join(30)
+        super().stop()
         self.stack.close()
 
     def stand_ins(self) -> dict[str, StandIn]:

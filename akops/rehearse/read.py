@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from akops.errors import InputError
-from akops.rehearse.scenario import NAME_RE, Scenario, ScenarioError, parse
-from akops.yamldoc import read_text
+from akops.errors import InputError, ScenarioError
+from akops.rehearse.scenario import Scenario, parse
+from akops.yamldoc import NAME_RE, read_text
 
 
 def names(directory: Path) -> list[str]:

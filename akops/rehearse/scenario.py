@@ -21,7 +21,6 @@ fault (``after: fault``, the default) or from the end of the runbook (``after: r
 
 from __future__ import annotations
 
-import re
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -29,15 +28,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 
-from akops.errors import InputError
-from akops.yamldoc import Document, dotted, parse_one
+from akops.errors import ScenarioError
+from akops.yamldoc import Document, Slug, named_mapping, validated
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=63)]
 Text = Annotated[str, Field(min_length=1)]
 
 FaultKind = Literal["boot-storm", "shm-fill", "surge", "pgbouncer-kill"]
@@ -73,10 +69,6 @@ def _rehearsable(check: str) -> str:
 
 
 CheckId = Annotated[str, AfterValidator(_rehearsable)]
-
-
-class ScenarioError(InputError):
-    """A scenario file is missing, malformed or fails its schema (exit 2)."""
 
 
 class Model(BaseModel):
@@ -222,45 +214,11 @@ class Scenario(Model):
         return self
 
 
-def _describe(err: object) -> str:
-    e = err if isinstance(err, dict) else {}
-    if e.get("type") == "extra_forbidden":
-        return "unknown field"
-    if e.get("type") == "missing":
-        return "required field is missing"
-    return str(e.get("msg", err)).removeprefix("Value error, ")
-
-
-def _loc(loc: tuple[object, ...]) -> tuple[str | int, ...]:
-    # pydantic names union members in locations (``float``, ``Setting``); the file does not.
-    return tuple(
-        p
-        for p in loc
-        if isinstance(p, int) or (isinstance(p, str) and p not in ("Setting", "float"))
-    )
-
-
 def parse(text: str, source: str, name: str) -> tuple[Scenario, Document]:
     """Parse and validate one scenario; ``name`` is its file's stem."""
-    try:
-        doc = parse_one(text, source)
-    except InputError as e:
-        raise ScenarioError(str(e)) from e
-    if not isinstance(doc.data, dict):
-        raise ScenarioError(f"{source}:{doc.start_line}: expected a mapping at the top level")
-    if "name" in doc.data and doc.data["name"] != name:
-        raise ScenarioError(
-            f"{source}:{doc.line_of(('name',))}: name: {doc.data['name']!r} does not match "
-            f"the file name {name!r}"
-        )
-    try:
-        scenario = Scenario.model_validate({**doc.data, "name": name})
-    except ValidationError as e:
-        first = e.errors()[0]
-        loc = _loc(tuple(first["loc"]))
-        field = dotted(loc) or "(top level)"
-        more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise ScenarioError(
-            f"{source}:{doc.line_of(loc)}: {field}: {_describe(first)}{more}"
-        ) from e
+    doc = named_mapping(text, source, name, ScenarioError)
+    # pydantic names union members in locations (``float``, ``Setting``); the file does not.
+    scenario = validated(
+        Scenario, {**doc.data, "name": name}, doc, ScenarioError, frozenset({"Setting", "float"})
+    )
     return scenario, doc

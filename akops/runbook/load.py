@@ -12,9 +12,9 @@ from pathlib import Path
 from akops.alerts.rules import RunbookAlerts, Runbooks
 from akops.environment import Environment
 from akops.errors import InputError, RunbookError
-from akops.runbook.schema import NAME_RE, RunbookDoc, parse
+from akops.runbook.schema import RunbookDoc, parse
 from akops.runbook.validation import problems
-from akops.yamldoc import read_text
+from akops.yamldoc import NAME_RE, read_text
 
 
 def names(directory: Path, label: str | None = None) -> list[str]:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import re
 from dataclasses import dataclass
-from typing import Annotated, Any, Literal
+from typing import Annotated, Literal
 
 import jinja2
 from pydantic import (
@@ -19,15 +19,12 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     Field,
-    ValidationError,
     model_validator,
 )
 
-from akops.errors import InputError, RunbookError
-from akops.yamldoc import Document, PathKey, dotted, parse_one
+from akops.errors import RunbookError
+from akops.yamldoc import Document, PathKey, Slug, dotted, named_mapping, validated
 
-NAME_RE = re.compile(r"^[a-z0-9][a-z0-9-]*$")
-Slug = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9-]*$", max_length=63)]
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)]
 Text = Annotated[str, Field(min_length=1)]
 
@@ -248,14 +245,6 @@ class RunbookDoc:
         return RunbookError(f"{self.where(path)}: {field + ': ' if field else ''}{message}")
 
 
-def _describe(err: Any) -> str:
-    if err["type"] == "extra_forbidden":
-        return "unknown field"
-    if err["type"] == "missing":
-        return "required field is missing"
-    return str(err["msg"]).removeprefix("Value error, ")
-
-
 def templates_of(runbook: Runbook) -> list[tuple[PathKey, str]]:
     """Every template string of ``runbook`` with its field path."""
     out: list[tuple[PathKey, str]] = []
@@ -324,25 +313,8 @@ def _cross_check(rb: Runbook) -> list[tuple[PathKey, str]]:
 
 def parse(text: str, source: str, name: str) -> RunbookDoc:
     """Parse and validate one runbook; ``name`` is its file's stem."""
-    try:
-        doc = parse_one(text, source)
-    except InputError as e:
-        raise RunbookError(str(e)) from e
-    if not isinstance(doc.data, dict):
-        raise RunbookError(f"{source}:{doc.start_line}: expected a mapping at the top level")
-    if "name" in doc.data and doc.data["name"] != name:
-        raise RunbookError(
-            f"{source}:{doc.line_of(('name',))}: name: {doc.data['name']!r} does not match "
-            f"the file name {name!r}"
-        )
-    try:
-        rb = Runbook.model_validate({**doc.data, "name": name})
-    except ValidationError as e:
-        first = e.errors()[0]
-        loc = tuple(first["loc"])
-        field = dotted(loc) or "(top level)"
-        more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
-        raise RunbookError(f"{source}:{doc.line_of(loc)}: {field}: {_describe(first)}{more}") from e
+    doc = named_mapping(text, source, name, RunbookError)
+    rb = validated(Runbook, {**doc.data, "name": name}, doc, RunbookError)
     found = RunbookDoc(rb, source, doc, hashlib.sha256(text.encode("utf-8")).hexdigest())
     problems = _cross_check(rb)
     if problems:

@@ -7,12 +7,12 @@ verdict can say "connection refused" or "no answer within 5s" instead of a trace
 from __future__ import annotations
 
 import http.client
-import socket
 import ssl
 import urllib.error
 import urllib.request
 from typing import Any
 
+from akops.network import failure
 from akops.verify.check import Answer
 
 MAX_BODY = 64 * 1024
@@ -39,20 +39,6 @@ def get(url: str, timeout: float) -> Answer:
             body = e.read(MAX_BODY).decode("utf-8", "replace") if e.fp else ""
         return Answer(url, e.code, str(e.reason), e.headers.get("Location"), body)
     except urllib.error.URLError as e:
-        return Answer(url, error=_reason(e.reason, timeout))
-    except TimeoutError:
-        return Answer(url, error=f"no answer within {timeout:g}s")
-    except (http.client.HTTPException, ssl.SSLError, OSError, ValueError) as e:
-        return Answer(url, error=_reason(e, timeout))
-
-
-def _reason(reason: object, timeout: float) -> str:
-    if isinstance(reason, TimeoutError):
-        return f"no answer within {timeout:g}s"
-    if isinstance(reason, ConnectionRefusedError):
-        return "connection refused"
-    if isinstance(reason, socket.gaierror):
-        return f"cannot resolve host: {reason.strerror}"
-    if isinstance(reason, OSError) and reason.strerror:
-        return reason.strerror
-    return " ".join(str(reason).split()) or type(reason).__name__
+        return Answer(url, error=failure(e.reason, timeout))
+    except (TimeoutError, http.client.HTTPException, ssl.SSLError, OSError, ValueError) as e:
+        return Answer(url, error=failure(e, timeout))

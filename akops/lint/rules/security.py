@@ -120,6 +120,16 @@ def non_root(ix: Index) -> Iterator[Finding]:
                 )
 
 
+def _containers_unless(
+    ix: Index, rule_id: str, key: str, wanted: bool, what: str
+) -> Iterator[Finding]:
+    """A finding for each container whose own securityContext does not set ``key: wanted``."""
+    for pod in pods(ix):
+        for c in pod.security.containers:
+            if c.context.get(key) is not wanted:
+                yield _at(pod, rule_id, _container_path(c, key), f"container {c.name} {what}")
+
+
 @rule(
     "security.privilege-escalation",
     "error",
@@ -128,15 +138,13 @@ def non_root(ix: Index) -> Iterator[Finding]:
     why=_ISSUE + "; setuid binaries in the image can regain what was dropped",
 )
 def privilege_escalation(ix: Index) -> Iterator[Finding]:
-    for pod in pods(ix):
-        for c in pod.security.containers:
-            if c.context.get("allowPrivilegeEscalation") is not False:
-                yield _at(
-                    pod,
-                    "security.privilege-escalation",
-                    _container_path(c, "allowPrivilegeEscalation"),
-                    f"container {c.name} does not set allowPrivilegeEscalation: false",
-                )
+    yield from _containers_unless(
+        ix,
+        "security.privilege-escalation",
+        "allowPrivilegeEscalation",
+        False,
+        "does not set allowPrivilegeEscalation: false",
+    )
 
 
 @rule(
@@ -243,15 +251,9 @@ def host(ix: Index) -> Iterator[Finding]:
     why=_ISSUE + "; a writable root lets an intruder replace the program's own files",
 )
 def read_only_root(ix: Index) -> Iterator[Finding]:
-    for pod in pods(ix):
-        for c in pod.security.containers:
-            if c.context.get("readOnlyRootFilesystem") is not True:
-                yield _at(
-                    pod,
-                    "security.read-only-root",
-                    _container_path(c, "readOnlyRootFilesystem"),
-                    f"container {c.name} root filesystem is writable",
-                )
+    yield from _containers_unless(
+        ix, "security.read-only-root", "readOnlyRootFilesystem", True, "root filesystem is writable"
+    )
 
 
 # --- across files: tokens and NetworkPolicies ----------------------------------------------

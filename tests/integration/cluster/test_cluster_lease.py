@@ -58,7 +58,7 @@ def test_two_runs_racing_for_the_lock_never_both_win(api: Any, cluster: Cluster)
         def race(me: Holder, start: threading.Barrier, results: dict[str, str]) -> None:
             start.wait()
             try:
-                lease.acquire(api, NS, me)
+                lease.DeployLock(api, NS, me).acquire()
                 results[me.user] = "won"
             except LockHeld as e:
                 results[me.user] = str(e)
@@ -73,7 +73,7 @@ def test_two_runs_racing_for_the_lock_never_both_win(api: Any, cluster: Cluster)
         (loser,) = [h for h in contenders if h not in winners]
         assert f"held by {winners[0].user}@host (deploy" in results[loser.user]
         assert cluster.lease()["spec"]["holderIdentity"] == winners[0].identity  # type: ignore[index]
-        assert lease.release(api, NS, winners[0])
+        assert lease.DeployLock(api, NS, winners[0]).release()
 
 
 def test_renewal_notices_a_broken_lock(api: Any) -> None:

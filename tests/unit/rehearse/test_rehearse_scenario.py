@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import pytest
 
+from akops.errors import ScenarioError
 from akops.layout import Layout
 from akops.rehearse import read
-from akops.rehearse.scenario import ScenarioError, parse
+from akops.rehearse.scenario import parse
 
 GOOD = """\
 title: T
