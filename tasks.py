@@ -388,7 +388,7 @@ def verify(
         "values": "with --path: a file to judge as Authentik chart values whatever its keys (repeatable)",
         "format": "text (path:line:col: severity rule message, the default), json, sarif or junit",
         "kube_version": "Kubernetes version of the schemas for --path (default 1.33)",
-        "chart_version": "Authentik chart version whose keys --path checks (default: the newest bundled)",
+        "chart_version": "Authentik chart version whose keys --path checks (default: the one a rendered values file's header names, else the newest bundled)",
         "max_connections": "PostgreSQL max_connections for the capacity rule with --path",
         "strict_kinds": "a kind without a schema (a custom resource) is an error, not a warning",
         "waivers": "with --path: a YAML file of waivers (a list of {rule, object, reason}, as in an environment's lint.waivers)",

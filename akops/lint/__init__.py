@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from akops.alerts.rules import Runbooks
+from akops.errors import InputError
 from akops.layout import Layout
 from akops.lint.documents import FileRef, KubeObject, SourceText, classify, expand_paths
 from akops.lint.engine import run
@@ -78,6 +79,9 @@ def lint_paths(
     if waivers_file is not None:
         waivers = [*waivers, *read_waivers(Path(waivers_file))]
         waivers_source = display(Path(waivers_file))
+    refs = expand_paths([*paths, *named])
+    if chart_version is None:
+        chart_version = chart_from_headers(refs)
     settings = Settings(
         kube_version=kube_version or DEFAULT_KUBE_VERSION,
         chart_version=chart_version or newest_chart(),
@@ -89,7 +93,6 @@ def lint_paths(
         values_files=frozenset(display(p) for p in named),
     )
     style = config_for(root if root is not None else Path.cwd())
-    refs = expand_paths([*paths, *named])
     return lint_files(refs, settings, style, cache=cache, jobs=jobs, extra=promtool_on(refs))
 
 
@@ -277,6 +280,36 @@ def read_waivers(path: Path) -> list[Waiver]:
         err = e.errors()[0]
         where = ".".join(str(p) for p in err["loc"])
         raise InputError(f"{path}: waivers[{where}]: {err['msg']}") from e
+
+
+#: How far into a file the chart header is looked for: ``invoke render`` writes it in
+#: the first lines, and reading no more keeps a large tree's extra cost to one small read.
+HEADER_BYTES = 2048
+
+
+def chart_from_headers(refs: Sequence[FileRef]) -> str | None:
+    """The chart version rendered values files name in their header (``# chart: authentik
+    X``), or None; values files naming different versions are bad input (exit 2)."""
+    from akops.lint.values import chart_named_in
+
+    found: dict[str, str] = {}
+    for ref in refs:
+        if not ref.readable or ref.path.suffix not in (".yaml", ".yml"):
+            continue
+        try:
+            with ref.path.open("rb") as f:
+                head = f.read(HEADER_BYTES).decode("utf-8", "replace")
+        except OSError:
+            continue  # reading it for real says why, in its place
+        version = chart_named_in(head)
+        if version is not None:
+            found.setdefault(version, ref.label)
+    if len(found) > 1:
+        named = ", ".join(f"{label}: {v}" for v, label in found.items())
+        raise InputError(
+            f"values files name different chart versions ({named}); pass --chart-version"
+        )
+    return next(iter(found), None)
 
 
 def newest_chart() -> str:

@@ -1,6 +1,7 @@
 """Kubernetes schema validation, offline and strict, with validators compiled once.
 
-Rule: pure apart from reading the schemas that ship inside ``kubernetes-validate``.
+Rule: pure apart from reading the schemas that ship inside ``kubernetes-validate`` (and
+akops's own, for the custom resources the stack renders: ``akops/data/crds/``).
 ``kubernetes_validate.validate`` re-reads and re-compiles the schema on every call
 (~20 ms per document); here one jsonschema validator is built per (Kubernetes
 version, apiVersion, kind) and reused, and the 1.4 MB definitions file is loaded once
@@ -11,8 +12,10 @@ messages never echo a field's value (it may be a secret).
 from __future__ import annotations
 
 import difflib
+import json
 import re
 from functools import lru_cache
+from importlib import resources
 from typing import Any
 
 import jsonschema
@@ -79,13 +82,33 @@ def _schema_file(api_version: str, kind: str) -> str:
     return f"{kind.lower()}-{group_version}.json"
 
 
+def _custom(api_version: str, kind: str) -> Any:
+    """A shipped schema of a custom resource the stack renders (``akops/data/crds/``), or None."""
+    if "/" not in api_version:
+        return None
+    group, _, version = api_version.partition("/")
+    name = f"{kind.lower()}-{group.split('.')[0]}-{version}.json"
+    try:
+        text = resources.files("akops").joinpath("data", "crds", name).read_text("utf-8")
+    except (FileNotFoundError, IsADirectoryError):
+        return None
+    return json.loads(text)
+
+
 @lru_cache(maxsize=256)
 def validator(version: str, api_version: str, kind: str) -> jsonschema.protocols.Validator | None:
-    """The compiled validator for one kind, or None when no schema ships for it."""
+    """The compiled validator for one kind, or None when no schema ships for it.
+
+    Kubernetes' own kinds come from kubernetes-validate; the custom resources the stack
+    renders (prometheus-operator's PrometheusRule and ServiceMonitor) from
+    ``akops/data/crds/``, strict as well, and referring to the same ObjectMeta.
+    """
     try:
         schema = _load(_schema_file(api_version, kind), version)
     except FileNotFoundError:
-        return None
+        schema = _custom(api_version, kind)
+        if schema is None:
+            return None
     registry = Resource.from_contents(schema) @ _registry(version)
     cls = jsonschema.validators.Draft202012Validator
     return cls(schema, registry=registry)
@@ -118,7 +141,9 @@ def _describe(e: jsonschema.ValidationError) -> list[tuple[tuple[str | int, ...]
     if e.validator == "required":
         return [(path, e.message)]
     if e.validator in ("oneOf", "anyOf"):
-        return [(path, "value matches none of the allowed forms")]
+        # akops's own schemas say in words which forms are allowed (``errorMessage``)
+        said = e.schema.get("errorMessage") if isinstance(e.schema, dict) else None
+        return [(path, str(said or "value matches none of the allowed forms"))]
     # Other validators (pattern, minimum, format, …): name the constraint, not the value.
     return [(path, f"fails {e.validator} {e.validator_value!r}")]
 

@@ -171,3 +171,28 @@ def private_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     cache = tmp_path / "cache"
     monkeypatch.setenv("AKOPS_CACHE_DIR", str(cache))
     return cache
+
+
+def test_path_mode_takes_the_chart_version_from_the_rendered_header(
+    cli: Callable[..., Any], repo: Layout, tmp_path: Path
+) -> None:
+    rendered = (repo.manifests_for("prod") / "authentik-values.yaml").read_text()
+    assert "\n# chart: authentik 2026.2.2 " in rendered
+    newer = tmp_path / "newer" / "authentik-values.yaml"
+    newer.parent.mkdir()
+    newer.write_text(
+        rendered.replace("# chart: authentik 2026.2.2 ", "# chart: authentik 2099.1.0 ")
+    )
+    result = cli("lint", "--path", str(newer))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "no key list for Authentik chart 2099.1.0" in result.stderr
+    # --chart-version overrides the header.
+    result = cli("lint", "--path", str(newer), "--chart-version", "2026.2.2")
+    # (prod's values alone, without prod's waivers, have the baseline's open ends: exit 1)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "values.unknown-key" not in result.stdout and not result.stderr
+    # Two rendered values files for different charts: which keys apply is not lint's guess.
+    result = cli("lint", "--path", str(newer), "--path", str(repo.manifests_for("prod")))
+    assert result.returncode == 2
+    assert "values files name different chart versions" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

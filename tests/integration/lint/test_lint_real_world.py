@@ -28,6 +28,13 @@ spec:
           spec:
             dnsConfig:
               options: [{name: ndots, value: "2"}]
+---
+apiVersion: kyverno.io/v1
+kind: ClusterPolicy
+metadata:
+  name: require-requests
+spec:
+  rules: []
 """
 SERVICE_MONITORS = """\
 apiVersion: monitoring.coreos.com/v1
@@ -112,9 +119,11 @@ def test_every_file_is_accounted_for_and_nothing_is_bad_input(
         in out
     )
     assert "ClusterPolicy (kyverno.io/v1): no schema" in out
-    # Two ServiceMonitors, one warning naming the second.
-    assert out.count("warning schema.unchecked ServiceMonitor") == 1
+    # Two ClusterPolicies, one warning naming the second.
+    assert out.count("warning schema.unchecked ClusterPolicy") == 1
     assert "(and 1 more object(s) of this kind)" in out
+    # The ServiceMonitors are checked against akops's own schema, and are valid.
+    assert "ServiceMonitor" not in out
     assert "pgbouncer.invalid" not in out  # the lone ini and its include are valid
     # The stack itself is clean but for what prod's environment waives (--path applies no
     # environment's waivers): the chart's and the outpost's NetworkPolicy and read-only root.
