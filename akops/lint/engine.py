@@ -9,7 +9,7 @@ file's other documents are dropped there, so memory does not grow with the input
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 
 from akops.lint import schema, style, values
@@ -25,7 +25,7 @@ from akops.lint.documents import (
 from akops.lint.findings import Finding
 from akops.lint.index import DEFAULT_KUBE_VERSION, Index, Settings
 from akops.lint.pgbouncer import PgBouncerIni
-from akops.lint.registry import catalogue, checks, finding, kept_kinds
+from akops.lint.registry import catalogue, checks, finding, keeper
 from akops.lint.report import LintReport, PlacedWaiver, apply_waivers, build, placed
 from akops.lint.workloads import CRITICAL, from_object
 from akops.yamldoc import dotted
@@ -79,8 +79,8 @@ def bad_waiver(w: PlacedWaiver) -> str | None:
     return None
 
 
-def _kept(obj: KubeObject, kinds: frozenset[str]) -> bool:
-    if obj.kind in kinds:
+def _kept(obj: KubeObject, kept: Callable[[KubeObject], bool]) -> bool:
+    if kept(obj):
         return True
     w = from_object(obj)
     return w is not None and w.role in CRITICAL
@@ -131,11 +131,11 @@ def lint_sources(
                     path=w.path,
                 )
             )
-    kinds = kept_kinds()
+    kept = keeper()
     return FileResult(
         findings=tuple(findings),
         documents=sources.documents,
-        objects=tuple(o for o in sources.objects if _kept(o, kinds)),
+        objects=tuple(o for o in sources.objects if _kept(o, kept)),
         values=sources.values,
         patches=sources.patches,
         inis=sources.inis,

@@ -24,7 +24,9 @@ and a new module is registered by adding its name to ``RULE_MODULES`` in
 * ``"stack"``: called once with everything kept across files: chart values, outpost
   patches, every pgbouncer.ini, the objects of critical workloads (Authentik,
   PgBouncer, outposts) and the objects of the kinds the rule lists in ``keeps``
-  (e.g. ``keeps={"PodDisruptionBudget"}``). Cross-document lookups go through the
+  (e.g. ``keeps={"PodDisruptionBudget"}``), or of a kind and a test of the object
+  (``("ConfigMap", carries_rule_files)``: a tree's ordinary ConfigMaps are not kept
+  for the one that holds alert rules). Cross-document lookups go through the
   index (``ix.budget_for``, ``ix.named``, ``ix.of_kind``), never a scan per item,
   so a run costs time linear in its input.
 
@@ -42,11 +44,15 @@ from typing import TYPE_CHECKING, Literal, TypeVar
 from akops.lint.findings import Finding, Rule, Severity
 
 if TYPE_CHECKING:
+    from akops.lint.documents import KubeObject
     from akops.lint.index import Index
 
 Scope = Literal["file", "stack"]
 RuleFunction = Callable[["Index"], Iterable[Finding]]
 F = TypeVar("F", bound=RuleFunction)
+#: What a stack rule needs kept across files: every object of a kind, or those of a kind
+#: its test accepts.
+Keep = str | tuple[str, Callable[["KubeObject"], bool]]
 
 
 @dataclass(frozen=True)
@@ -56,7 +62,7 @@ class Check:
     rule: Rule
     function: RuleFunction
     scope: Scope
-    keeps: frozenset[str]
+    keeps: tuple[Keep, ...]
 
 
 _RULES: dict[str, Rule] = {}
@@ -80,13 +86,13 @@ def rule(
     hint: str,
     why: str,
     scope: Scope = "file",
-    keeps: Iterable[str] = (),
+    keeps: Iterable[Keep] = (),
 ) -> Callable[[F], F]:
     """Register the decorated function as the check of rule ``id``."""
 
     def register(fn: F) -> F:
         r = define(Rule(id, severity, title, hint, why))
-        _CHECKS.append(Check(r, fn, scope, frozenset(keeps)))
+        _CHECKS.append(Check(r, fn, scope, tuple(keeps)))
         return fn
 
     return register
@@ -109,9 +115,22 @@ def checks(scope: Scope) -> tuple[Check, ...]:
     return tuple(c for c in _CHECKS if c.scope == scope)
 
 
-def kept_kinds() -> frozenset[str]:
-    """The kinds the stack rules need kept across files."""
-    return frozenset().union(*(c.keeps for c in checks("stack")))
+def keeper() -> Callable[[KubeObject], bool]:
+    """Whether a stack rule needs an object kept across files (its kind, or its kind and
+    the rule's test of it: a ConfigMap only when it carries rule files)."""
+    kinds: set[str] = set()
+    tests: dict[str, list[Callable[[KubeObject], bool]]] = {}
+    for c in checks("stack"):
+        for k in c.keeps:
+            if isinstance(k, str):
+                kinds.add(k)
+            else:
+                tests.setdefault(k[0], []).append(k[1])
+
+    def kept(obj: KubeObject) -> bool:
+        return obj.kind in kinds or any(t(obj) for t in tests.get(obj.kind, ()))
+
+    return kept
 
 
 def finding(

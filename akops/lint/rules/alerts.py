@@ -12,7 +12,14 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable, Iterator, Sequence
 
-from akops.alerts.rules import Alert, RuleFile, Runbooks, alerts_of, rule_files
+from akops.alerts.rules import (
+    RULE_FILE_SUFFIX,
+    Alert,
+    RuleFile,
+    Runbooks,
+    alerts_of,
+    rule_files,
+)
 from akops.errors import InputError
 from akops.lint.documents import KubeObject
 from akops.lint.findings import Finding
@@ -20,6 +27,14 @@ from akops.lint.index import Index
 from akops.lint.registry import finding, rule
 
 RULE_KINDS = frozenset({"ConfigMap", "PrometheusRule"})
+
+
+def carries_rule_files(obj: KubeObject) -> bool:
+    """A ConfigMap worth keeping for the stack rules: one with a rule file among its keys."""
+    data = obj.data.get("data")
+    return isinstance(data, dict) and any(str(k).endswith(RULE_FILE_SUFFIX) for k in data)
+
+
 #: A summary "with the numbers": the value Prometheus fills in, or a figure of the rule.
 _NUMBER = re.compile(r"\{\{\s*\$value|[0-9]")
 
@@ -170,7 +185,7 @@ def alert_runbooks(ix: Index) -> Iterator[Finding]:
     why="an alert that does not exist never sends anyone to its runbook (a 400-spike alert "
     "matched nothing for weeks)",
     scope="stack",
-    keeps=RULE_KINDS,
+    keeps=("PrometheusRule", ("ConfigMap", carries_rule_files)),
 )
 def runbook_alerts(ix: Index) -> Iterator[Finding]:
     books = ix.settings.runbooks

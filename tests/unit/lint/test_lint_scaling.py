@@ -99,3 +99,26 @@ def test_a_selector_without_labels_is_still_found() -> None:
     (w,) = ix.workloads
     budget = ix.budget_for(w)
     assert budget is not None and budget.ref == "PodDisruptionBudget/app-0"
+
+
+def test_only_what_the_stack_rules_need_is_kept_across_files() -> None:
+    """A tree's ordinary ConfigMaps are dropped with their file; the one carrying alert
+    rules is kept for the stack rules (the memory a run holds grows with PDBs and rule
+    files, not with every ConfigMap)."""
+    from akops.lint.engine import Settings, lint_file
+
+    plain = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "app-config"},
+        "data": {"app.conf": "x = 1\n"},
+    }
+    rules = {
+        "apiVersion": "v1",
+        "kind": "ConfigMap",
+        "metadata": {"name": "alerts"},
+        "data": {"authentik.rules.yml": "groups: []\n"},
+    }
+    text = yaml.safe_dump_all([plain, rules])
+    result = lint_file(SourceText("cm.yaml", text, True), Settings(), None)
+    assert [o.name for o in result.objects] == ["alerts"]
