@@ -142,7 +142,7 @@ def checks(session: nox.Session) -> None:
 
 @nox.session
 def bench_verify(session: nox.Session) -> None:
-    """Verify benchmark: 30 pods, 200 protected services, API checks; sequential vs concurrent."""
+    """Verify benchmark: 30 pods, 200 services, API and db checks; sequential vs concurrent."""
     install_locked(session)
     session.run("python", "scripts/bench_verify.py", *session.posargs)
 

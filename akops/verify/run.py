@@ -249,9 +249,12 @@ def _bind(observe: Observe, probe: Probe, sources: Sources) -> Callable[[], list
 # --- preparing and running a whole verify -------------------------------------------------
 
 
-def _credentials(
+def resolve_credentials(
     env: Environment, environ: Mapping[str, str] | None = None
 ) -> tuple[Credentials | None, Secrets, str | None]:
+    """The database checks' credentials: the upstream user and database of ``env`` and the
+    ``postgres_password`` secret from its source (default ``os.environ``); without it, None
+    and why (the checks then skip, saying so)."""
     try:
         secrets = resolve(env.secrets, {"postgres_password"}, environ)
     except SecretError as e:
@@ -307,7 +310,7 @@ def prepare(
     selected = registry.select(only, skip)
     if not selected:
         raise InputError("--only/--skip leave no check to run")
-    credentials, secrets, why = _credentials(env, environ)
+    credentials, secrets, why = resolve_credentials(env, environ)
     api = None
     pods: dict[str, list[Pod]] = {}
     kind: TargetKind = "local" if target == "local" else "cluster"
