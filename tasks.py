@@ -18,6 +18,7 @@ from akops.errors import AkopsError
 
 if TYPE_CHECKING:
     from akops.cluster.saved_plan import SavedPlan
+    from akops.ops.pipeline import Summary
 from akops.layout import Layout
 
 LAYOUT = Layout(Path(__file__).resolve().parent)
@@ -679,6 +680,13 @@ def apply(
             )
 
 
+def _summarised(summary: Summary) -> None:
+    """Print a pipeline's summary; its failed stage's exit code is the task's."""
+    print(summary.to_text(), end="")
+    if summary.exit_code:
+        raise Exit(code=summary.exit_code)
+
+
 def _saved_plan(path: str) -> SavedPlan:
     from akops.cluster.saved_plan import load
     from akops.errors import InputError
@@ -727,9 +735,7 @@ def deploy(
             skip_helm=skip_helm,
             dry_run=dry_run,
         )
-    print(summary.to_text(), end="")
-    if summary.exit_code:
-        raise Exit(code=summary.exit_code)
+    _summarised(summary)
 
 
 @task(
@@ -765,9 +771,7 @@ def rollback(
             force_config=force_config,
             dry_run=dry_run,
         )
-    print(summary.to_text(), end="")
-    if summary.exit_code:
-        raise Exit(code=summary.exit_code)
+    _summarised(summary)
 
 
 @task(

@@ -48,7 +48,7 @@ if TYPE_CHECKING:
     from kubernetes.client import ApiClient
     from rich.console import Console
 
-    from akops.cluster.outpost import Result as OutpostResult
+    from akops.authentik_api import PatchOutcome
 
 VALUES_FILE = "authentik-values.yaml"
 OUTPOST_FILE = "outpost-patches.yaml"
@@ -267,9 +267,9 @@ class Applied:
         return ", ".join(parts)
 
 
-def outpost_patches(target: Target, *, dry_run: bool = False) -> OutpostResult:
+def outpost_patches(target: Target, *, dry_run: bool = False) -> PatchOutcome:
     """Send (or with ``dry_run`` only compare) the rendered outpost patches."""
-    from akops.cluster.outpost import parse_patches, send_patches
+    from akops.authentik_api import parse_patches, send_patches
 
     patches = parse_patches(target.files.get(OUTPOST_FILE, ""), OUTPOST_FILE)
     return send_patches(target.env, patches, outpost_token(target), dry_run=dry_run)

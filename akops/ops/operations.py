@@ -202,7 +202,7 @@ def outpost_patch_env(
     Like ``apply``: ``--dry-run`` shows the diff and sends nothing; without a terminal the
     change needs ``--yes``; the banner names where the change goes before it is asked for.
     """
-    from akops.cluster.outpost import parse_patches, patches_diff, read_outpost, write_patches
+    from akops.authentik_api import parse_patches, patches_diff, read_outpost, write_patches
 
     target = prepare(layout, env_name, with_secrets=False)
     env = target.env

@@ -15,43 +15,14 @@ import pytest
 
 from akops import process
 from akops.errors import Interrupted, ProcessTimeout, ToolMissingError
+from tests.integration.leftovers import MARK, pids_with, wait_gone
 
 ROOT = Path(__file__).resolve().parents[3]
-
-
-MARK = "AKOPS_TEST_MARKER"
 
 
 def marked(marker: str) -> dict[str, str]:
     """An environment whose every descendant carries ``marker`` (found again in /proc)."""
     return {**os.environ, MARK: marker, "PYTHONPATH": str(ROOT)}
-
-
-def pids_with(marker: str) -> list[int]:
-    """Live (not zombie) processes whose environment carries ``marker``."""
-    needle = f"{MARK}={marker}".encode()
-    found = []
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit() or int(entry.name) == os.getpid():
-            continue
-        try:
-            environ = (entry / "environ").read_bytes()
-            state = (entry / "stat").read_text().rsplit(")", 1)[1].split()[0]
-        except OSError:
-            continue
-        if needle in environ.split(b"\0") and state != "Z":
-            found.append(int(entry.name))
-    return found
-
-
-def wait_gone(marker: str, timeout: float = 10) -> list[int]:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        left = pids_with(marker)
-        if not left:
-            return []
-        time.sleep(0.05)
-    return pids_with(marker)
 
 
 #: A shell that starts a grandchild ignoring TERM and then sleeps: a stubborn process tree.

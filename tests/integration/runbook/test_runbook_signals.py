@@ -20,8 +20,8 @@ from pathlib import Path
 import pytest
 
 from akops.layout import Layout
+from tests.integration.leftovers import MARK, kill_all, new_marker, pids_with, wait_for, wait_gone
 
-from .leftovers import MARK, kill_all, new_marker, pids_with, wait_for, wait_gone
 from .terminal import Terminal
 
 pytestmark = pytest.mark.integration

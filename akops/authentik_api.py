@@ -26,14 +26,14 @@ from akops.secrets import Secrets
 
 
 @dataclass(frozen=True)
-class OutpostPatches:
+class RenderedPatches:
     """The rendered outpost-patches.yaml."""
 
     outpost: str
     patches: dict[str, Any]
 
 
-def parse_patches(text: str, source: str = "outpost-patches.yaml") -> OutpostPatches:
+def parse_patches(text: str, source: str = "outpost-patches.yaml") -> RenderedPatches:
     try:
         doc = yaml.safe_load(text)
     except yaml.YAMLError as e:
@@ -42,11 +42,11 @@ def parse_patches(text: str, source: str = "outpost-patches.yaml") -> OutpostPat
         raise InputError(
             f"{source}: expected a mapping with 'outpost' and 'kubernetes_json_patches'"
         )
-    return OutpostPatches(str(doc.get("outpost")), doc["kubernetes_json_patches"])
+    return RenderedPatches(str(doc.get("outpost")), doc["kubernetes_json_patches"])
 
 
 @dataclass(frozen=True)
-class Result:
+class PatchOutcome:
     outpost: str
     uuid: str
     changed: bool
@@ -131,7 +131,9 @@ def read_outpost(env: Environment, name: str, token: str) -> LiveOutpost:
     return LiveOutpost(name, str(outpost.get("pk")), dict(outpost.get("config") or {}))
 
 
-def write_patches(env: Environment, live: LiveOutpost, patches: OutpostPatches, token: str) -> None:
+def write_patches(
+    env: Environment, live: LiveOutpost, patches: RenderedPatches, token: str
+) -> None:
     """Replace only ``kubernetes_json_patches`` in the outpost's config (the rest is kept)."""
     config = {**live.config, "kubernetes_json_patches": patches.patches}
     _api(env, token).request(
@@ -139,7 +141,7 @@ def write_patches(env: Environment, live: LiveOutpost, patches: OutpostPatches, 
     )
 
 
-def patches_diff(live: LiveOutpost, patches: OutpostPatches) -> str:
+def patches_diff(live: LiveOutpost, patches: RenderedPatches) -> str:
     """A unified diff of the live and rendered ``kubernetes_json_patches`` ("" when equal).
 
     Pure. Both sides as sorted YAML, so the operator reads the patch operations, not JSON noise.
@@ -165,12 +167,12 @@ def patches_diff(live: LiveOutpost, patches: OutpostPatches) -> str:
 
 
 def send_patches(
-    env: Environment, patches: OutpostPatches, token: str, *, dry_run: bool = False
-) -> Result:
+    env: Environment, patches: RenderedPatches, token: str, *, dry_run: bool = False
+) -> PatchOutcome:
     """Replace the outpost's ``kubernetes_json_patches`` when they differ from the rendered ones."""
     live = read_outpost(env, patches.outpost, token)
     if live.patches == patches.patches:
-        return Result(patches.outpost, live.uuid, False)
+        return PatchOutcome(patches.outpost, live.uuid, False)
     if not dry_run:
         write_patches(env, live, patches, token)
-    return Result(patches.outpost, live.uuid, True)
+    return PatchOutcome(patches.outpost, live.uuid, True)
