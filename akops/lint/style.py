@@ -1,9 +1,10 @@
 """YAML style with yamllint, under the repository's own ``.yamllint.yaml``, cached by content.
 
-Rule: pure apart from reading that config once; the result cache is handed in (see
-``akops.lint.cache``). Syntax errors never reach here: the libyaml parse reports them
-(``yaml.syntax``), so yamllint's own second, pure-Python syntax pass is skipped and
-only its cosmetic rules run. Style is reported as warnings (style never blocks a
+Rule: pure apart from reading that config once and pointing yamllint's parser at
+libyaml's scanner (process-wide, idempotent: ``use_libyaml_tokens``); the result cache
+is handed in (see ``akops.lint.cache``). Syntax errors never reach here: the libyaml
+parse reports them (``yaml.syntax``), so yamllint's own second, pure-Python syntax pass
+is skipped and only its cosmetic rules run. Style is reported as warnings (style never blocks a
 deploy; the CI yamllint gate is strict about it).
 
 yamllint's cosmetic rules walk the token stream of PyYAML's pure-Python scanner, which
@@ -11,9 +12,10 @@ was over half of lint's CPU time. For ASCII text the tokens come from libyaml's 
 instead (``LibyamlTokens``): the same token classes, values and positions, with the
 buffer and pointer yamllint reads from PyYAML's marks filled in.
 ``tests/unit/lint/test_lint_style_tokens.py`` holds the two token streams, and
-yamllint's problems, equal on every YAML file of the repository, the chart, the
-benchmark corpus and a table of edge cases; any text libyaml cannot scan the way
-PyYAML does (non-ASCII, a scanner error) goes to PyYAML's scanner as before.
+yamllint's problems, equal on every YAML file of the repository, the real chart and a
+table of edge cases; non-ASCII text and text libyaml cannot scan (a template) go to
+PyYAML's scanner as before. Where PyYAML's scanner stops at something libyaml accepts
+(a tab after a value), yamllint now sees the whole file.
 """
 
 from __future__ import annotations
