@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -81,6 +81,24 @@ def emu(
     monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "akops-cache"))
     emu_environment(repo)
     return repo
+
+
+def clean_runs(cli: Callable[..., Any]) -> Callable[..., Any]:
+    """``cli`` whose every run is held to print no secret (the canary) and no traceback."""
+
+    def invoke(*args: str, **kw: Any) -> Any:
+        result = cli(*args, **kw)
+        assert CANARY not in result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def run(cli: Any, emu: Layout) -> Callable[..., Any]:
+    """`invoke ...` in the scratch repository, with environment ``emu`` aimed at the emulator."""
+    return clean_runs(cli)
 
 
 def record_revisions(cluster: Cluster, *templates: dict[str, Any]) -> None:

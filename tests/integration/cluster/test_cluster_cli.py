@@ -25,19 +25,6 @@ from .conftest import (
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def run(cli: Any, emu: Layout) -> Callable[..., Any]:
-    """`invoke ...` in the scratch repository, with environment ``emu`` aimed at the emulator."""
-
-    def invoke(*args: str, **kw: Any) -> Any:
-        result = cli(*args, **kw)
-        assert CANARY not in result.stdout + result.stderr
-        assert "Traceback" not in result.stdout + result.stderr
-        return result
-
-    return invoke
-
-
 def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -> None:
     first = run("plan", "--env", ENV, "--skip-helm")
     assert first.returncode == 0, first.stderr  # planned: changes are not an error

@@ -25,7 +25,7 @@ from akops.errors import LockHeld, LockLost
 from akops.layout import Layout
 from harness.emulator import Cluster
 
-from .conftest import CANARY, ENV
+from .conftest import ENV
 
 pytestmark = pytest.mark.integration
 NS = "authentik"
@@ -87,17 +87,6 @@ def test_renewal_notices_a_broken_lock(api: Any) -> None:
             held.check()
     # Not ours any more: leaving the block leaves the Lease alone.
     assert lease.get(api, NS).holder is None  # type: ignore[union-attr]
-
-
-@pytest.fixture
-def run(cli: Any, emu: Layout) -> Callable[..., Any]:
-    def invoke(*args: str, **kw: Any) -> Any:
-        result = cli(*args, **kw)
-        assert CANARY not in result.stdout + result.stderr
-        assert "Traceback" not in result.stdout + result.stderr
-        return result
-
-    return invoke
 
 
 def foreign_lease(renewed_ago: float, duration: int = 60) -> dict[str, Any]:
@@ -262,3 +251,4 @@ def test_a_protected_environment_refuses_a_dirty_tree(
     finally:
         if first.proc.poll() is None:
             first.proc.kill()
+

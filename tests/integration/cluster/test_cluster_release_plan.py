@@ -16,7 +16,7 @@ import yaml
 from akops.layout import Layout
 from harness.emulator import Cluster
 
-from .conftest import CANARY, ENV, FakeHelm
+from .conftest import ENV, FakeHelm, clean_runs
 
 pytestmark = pytest.mark.integration
 
@@ -32,14 +32,7 @@ def run(
 ) -> Callable[..., Any]:
     monkeypatch.setenv("FAKE_HELM_REAL", str(real_helm))
     edit_env(emu, lambda d: d["authentik"]["chart"].update(repo=chart_repo.url))
-
-    def invoke(*args: str, **kw: Any) -> Any:
-        result = cli(*args, **kw)
-        assert CANARY not in result.stdout + result.stderr
-        assert "Traceback" not in result.stdout + result.stderr
-        return result
-
-    return invoke
+    return clean_runs(cli)
 
 
 def edit_env(layout: Layout, change: Callable[[dict[str, Any]], None]) -> None:

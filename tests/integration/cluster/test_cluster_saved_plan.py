@@ -19,17 +19,6 @@ from .conftest import CANARY, ENV, FakeHelm
 pytestmark = pytest.mark.integration
 
 
-@pytest.fixture
-def run(cli: Any, emu: Layout) -> Callable[..., Any]:
-    def invoke(*args: str, **kw: Any) -> Any:
-        result = cli(*args, **kw)
-        assert CANARY not in result.stdout + result.stderr
-        assert "Traceback" not in result.stdout + result.stderr
-        return result
-
-    return invoke
-
-
 def saved(run: Callable[..., Any], path: Path, *extra: str) -> dict[str, Any]:
     result = run("plan", "--env", ENV, "--out", str(path), *extra)
     assert result.returncode == 0, result.stdout + result.stderr
