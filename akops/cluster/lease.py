@@ -235,9 +235,15 @@ class DeployLock:
         return self._until_written(attempt) is True
 
     def __enter__(self) -> DeployLock:
-        self.found = self.acquire()
-        self._thread = threading.Thread(target=self._renew, name="akops-lease", daemon=True)
-        self._thread.start()
+        try:
+            self.found = self.acquire()
+            self._thread = threading.Thread(target=self._renew, name="akops-lease", daemon=True)
+            self._thread.start()
+        except BaseException:
+            # An interrupt can land after the Lease was written but before ``with`` holds
+            # it, where ``__exit__`` never runs: release here (a no-op if it is not ours).
+            self._release()
+            raise
         return self
 
     def _renew(self) -> None:
@@ -264,6 +270,9 @@ class DeployLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
+        self._release()
+
+    def _release(self) -> None:
         # Released on every way out (an interrupt included); a failure to release must not
         # hide the error that ended the block: the Lease then expires by itself.
         try:

@@ -252,3 +252,16 @@ def test_a_protected_environment_refuses_a_dirty_tree(
         if first.proc.poll() is None:
             first.proc.kill()
 
+
+class InterruptedAfterTheWrite(lease.DeployLock):
+    """The signal arriving just as the Lease write returns, before ``with`` holds the lock."""
+
+    def acquire(self) -> lease.Found:
+        super().acquire()
+        raise KeyboardInterrupt
+
+
+def test_an_interrupt_between_the_write_and_the_with_releases_the_lease(api: Any) -> None:
+    with pytest.raises(KeyboardInterrupt), InterruptedAfterTheWrite(api, NS, holder("alice")):
+        pytest.fail("the block must not run")
+    assert lease.get(api, NS).holder is None  # type: ignore[union-attr]
