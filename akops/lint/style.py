@@ -162,7 +162,7 @@ class _YamlForYamllint:
 
 def use_libyaml_tokens() -> None:
     """Make yamllint's parser scan with libyaml (idempotent; a no-op without libyaml)."""
-    if CParser is not None:
+    if CParser is not None and not isinstance(yamllint_parser.yaml, _YamlForYamllint):
         yamllint_parser.yaml = _YamlForYamllint()
 
 
