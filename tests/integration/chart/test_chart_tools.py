@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from akops import tools
 from akops.errors import ToolMissingError
+from akops.tools import helm as tools
 
 
 def test_the_cached_helm_is_the_pinned_real_one(real_helm: Path) -> None:

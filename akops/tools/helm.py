@@ -118,19 +118,3 @@ def ensure_helm(cache: Path | None = None) -> Path:
             )
         os.replace(staged, target)  # atomic: a concurrent run sees the old file or the new one
     return target
-
-
-def main(argv: list[str]) -> int:
-    if argv != ["helm"]:
-        print("usage: python -m akops.tools helm", file=sys.stderr)
-        return 2
-    try:
-        print(ensure_helm())
-    except ToolMissingError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return e.exit_code
-    return 0
-
-
-if __name__ == "__main__":
-    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,125 @@
+"""Go programs built once per machine from a pinned module set, cached under the user's cache.
+
+Rule: I/O (``go build`` through ``akops.process``, files). Several tools the tests and operators
+need are published only as Go modules (a Kubernetes control plane, kwok, the PgBouncer exporter,
+kubeconform, a NetworkPolicy analyser). Each lives in a module set of this repository,
+``tools/go/<set>/`` with a committed ``go.mod`` and ``go.sum``: the versions are pinned there and
+every download is checked against ``go.sum`` by the Go toolchain (``-mod=readonly``: a build that
+would change either file fails instead).
+
+A binary is cached at ``<cache>/tools/go/<set>-<key>/<name>``, where ``key`` hashes the set's
+``go.mod``, ``go.sum``, the package path and the Go version. Changing a pin builds anew; a second
+run costs one ``stat``. Builds are written to a temporary name and renamed into place, so a
+concurrent run sees either no binary or a whole one.
+
+    python -m akops.tools go kubeconform   # build (or find) and print its path
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import shutil
+import tempfile
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from akops import process
+from akops.errors import ProcessTimeout, ToolMissingError
+from akops.layout import user_cache
+
+#: The repository's module sets (``tools/go/<set>/go.mod``).
+SETS_DIR = Path(__file__).resolve().parents[2] / "tools" / "go"
+#: A first build of a large module (the Kubernetes control plane) on two cores, downloads included.
+BUILD_TIMEOUT = 3600.0
+VERSION_TIMEOUT = 30.0
+
+
+@dataclass(frozen=True)
+class GoProgram:
+    """One binary: which module set pins it and which package's ``main`` it is."""
+
+    name: str  # the binary's file name
+    module_set: str  # tools/go/<module_set>/
+    package: str  # e.g. github.com/yannh/kubeconform/cmd/kubeconform
+    ldflags: str = ""  # e.g. "-X k8s.io/component-base/version.gitVersion=v1.33.5"
+
+    @property
+    def module_dir(self) -> Path:
+        return SETS_DIR / self.module_set
+
+
+def go_version(env: Mapping[str, str] | None = None) -> str:
+    """``go env GOVERSION`` (``go1.26.8``); ToolMissingError when there is no Go."""
+    try:
+        done = process.run(["go", "env", "GOVERSION"], timeout=VERSION_TIMEOUT, env=env)
+    except ProcessTimeout as e:
+        raise ToolMissingError(f"`go env GOVERSION` did not answer: {e}") from e
+    if not done.ok:
+        raise ToolMissingError(f"`go env GOVERSION` failed: {done.stderr.strip()[-200:]}")
+    return done.stdout.strip()
+
+
+def cache_key(program: GoProgram, go: str) -> str:
+    """What the cached binary depends on: the pins, the package, the flags and the toolchain."""
+    h = hashlib.sha256()
+    for name in ("go.mod", "go.sum"):
+        path = program.module_dir / name
+        try:
+            h.update(path.read_bytes())
+        except FileNotFoundError as e:
+            raise ToolMissingError(
+                f"{path}: missing; the module set {program.module_set!r} pins {program.name}"
+            ) from e
+    for part in (program.package, program.ldflags, go):
+        h.update(b"\0" + part.encode())
+    return h.hexdigest()[:16]
+
+
+def cached_path(program: GoProgram, cache: Path | None = None, go: str | None = None) -> Path:
+    """Where ``program`` is (or would be) cached for this toolchain."""
+    key = cache_key(program, go or go_version())
+    return (cache or user_cache("tools")) / "go" / f"{program.module_set}-{key}" / program.name
+
+
+def ensure_go_program(
+    program: GoProgram,
+    *,
+    cache: Path | None = None,
+    timeout: float = BUILD_TIMEOUT,
+    on_line: Callable[[str], None] | None = None,
+) -> Path:
+    """The cached binary of ``program``, built on first use; ToolMissingError if it cannot be built."""
+    if shutil.which("go") is None:
+        raise ToolMissingError(
+            f"{program.name}: there is no `go` on PATH to build it from the module set "
+            f"tools/go/{program.module_set} (install Go 1.24 or newer)"
+        )
+    target = cached_path(program, cache)
+    if target.is_file() and os.access(target, os.X_OK):
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    env = dict(os.environ)
+    # Readonly: go.sum is the pin; a build that would need a new checksum fails loudly.
+    env["GOFLAGS"] = " ".join(f for f in (env.get("GOFLAGS", ""), "-mod=readonly") if f)
+    env.setdefault("CGO_ENABLED", "0")
+    with tempfile.TemporaryDirectory(prefix=f".{program.name}-", dir=target.parent) as tmp:
+        staged = Path(tmp) / program.name
+        argv = ["go", "build", "-trimpath", "-o", str(staged)]
+        if program.ldflags:
+            argv += ["-ldflags", program.ldflags]
+        argv.append(program.package)
+        try:
+            done = process.run(
+                argv, timeout=timeout, cwd=program.module_dir, env=env, on_line=on_line
+            )
+        except ProcessTimeout as e:
+            raise ToolMissingError(f"go build {program.package}: {e}") from e
+        if not done.ok:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ToolMissingError(
+                f"go build {program.package} (in {program.module_dir}) failed: {tail[0]}"
+            )
+        os.replace(staged, target)
+    return target

@@ -1,0 +1,18 @@
+"""The Go programs this project builds, by name: one registry for ``python -m akops.tools go NAME``.
+
+Rule: pure (values only). Each entry names its module set in ``tools/go/<set>/`` (``go.mod`` and
+``go.sum`` pin the versions). Add a program here and its module set there; nothing else.
+"""
+
+from __future__ import annotations
+
+from akops.tools.gobuild import GoProgram
+
+#: name -> program.
+PROGRAMS: dict[str, GoProgram] = {
+    p.name: p
+    for p in (
+        # The field's fast schema validator: the lint benchmark's peer.
+        GoProgram("kubeconform", "kubeconform", "github.com/yannh/kubeconform/cmd/kubeconform"),
+    )
+}
