@@ -60,3 +60,20 @@ def user_cache(*parts: str) -> Path:
         "akops",
     )
     return Path(base).joinpath(*parts)
+
+
+#: The setting that names the folder of third-party test inputs.
+TEST_DATA_VAR = "AKOPS_TEST_DATA"
+
+
+def test_data(*parts: str) -> Path:
+    """Third-party inputs the tests and tool builds read: ``$AKOPS_TEST_DATA``, else ``../shared``.
+
+    That folder holds what this project must not copy: the real Authentik chart
+    (``charts/``), the source of prod's PgBouncer (``pgbouncer/``) and the seed's original
+    files (``seed/reference/``). Whether a path exists is the caller's question.
+    """
+    base = os.environ.get(TEST_DATA_VAR) or str(
+        Path(__file__).resolve().parents[1].parent / "shared"
+    )
+    return Path(base).joinpath(*parts)
