@@ -66,7 +66,7 @@ def user_cache(*parts: str) -> Path:
 TEST_DATA_VAR = "AKOPS_TEST_DATA"
 
 
-def test_data(*parts: str) -> Path:
+def third_party_data(*parts: str) -> Path:
     """Third-party inputs the tests and tool builds read: ``$AKOPS_TEST_DATA``, else ``../shared``.
 
     That folder holds what this project must not copy: the real Authentik chart
