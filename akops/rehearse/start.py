@@ -25,7 +25,6 @@ from akops.errors import AkopsError, ToolMissingError
 from akops.secrets import Secrets
 
 PG_BINS = sorted(Path("/usr/lib/postgresql").glob("*/bin"), reverse=True)
-PGBOUNCER = ("/usr/sbin/pgbouncer", "pgbouncer")
 SERVICE_USER = "nobody"
 START_TIMEOUT = 30.0
 
@@ -47,12 +46,32 @@ def pg_bin(name: str) -> Path:
     raise ToolMissingError(f"PostgreSQL's {name} not found: apt-get install postgresql")
 
 
-def pgbouncer_bin() -> str:
-    for candidate in PGBOUNCER:
-        found = candidate if Path(candidate).exists() else shutil.which(candidate)
-        if found:
-            return str(found)
-    raise ToolMissingError("pgbouncer not found: apt-get install pgbouncer")
+def pgbouncer_bin(version: str | None = None) -> Path:
+    """PgBouncer at ``version`` (default: production's, 1.24.1), from ``akops.tools.pgbouncer``."""
+    from akops.tools.pgbouncer import PROD, ensure_pgbouncer
+
+    return ensure_pgbouncer(version or PROD.version)
+
+
+def runnable_binary(binary: Path, home: Path) -> Path:
+    """``binary``, or a copy of it in ``home`` when the service user cannot reach it.
+
+    A build cached under root's home (``/root`` is 0700) is not executable by ``nobody``;
+    the copy lives in the service's own scratch directory and goes with it.
+    """
+    if os.geteuid() != 0 or _world_reachable(binary):
+        return binary
+    copy = home / binary.name
+    shutil.copy2(binary, copy)
+    copy.chmod(0o755)
+    return copy
+
+
+def _world_reachable(path: Path) -> bool:
+    path = path.resolve()
+    if not path.stat().st_mode & 0o001:
+        return False
+    return all(p.stat().st_mode & 0o001 for p in path.parents)
 
 
 def as_service_user(argv: list[str]) -> list[str]:
@@ -258,9 +277,11 @@ def start_pgbouncer(
     password: str,
     adjust: Callable[[str, dict[str, str]], str],
     port: int | None = None,
+    version: str | None = None,
 ) -> Bouncer:
     """One PgBouncer from ``ini_text`` with only listen address, port and paths changed
-    (``adjust`` applies them and the scaled times); ``userlist`` gets the password injected."""
+    (``adjust`` applies them and the scaled times); ``userlist`` gets the password injected.
+    ``version``: the PgBouncer version to run (default: production's)."""
     home = root / f"pgbouncer-{index}"
     home.mkdir(exist_ok=True)
     port = port or free_port()
@@ -279,7 +300,11 @@ def start_pgbouncer(
     hand_over(home, ini, auth)
     log = home / "pgbouncer.log"
     child = stack.enter_context(
-        process.spawn(as_service_user([pgbouncer_bin(), str(ini)]), cwd=home, log=log)
+        process.spawn(
+            as_service_user([str(runnable_binary(pgbouncer_bin(version), home)), str(ini)]),
+            cwd=home,
+            log=log,
+        )
     )
     wait_until(lambda: port_open(port), child, f"PgBouncer {index}", log)
     return Bouncer(index, port, ini, log, child)

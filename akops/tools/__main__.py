@@ -1,4 +1,4 @@
-"""``python -m akops.tools helm`` / ``python -m akops.tools go NAME``: print a cached tool's path.
+"""``python -m akops.tools helm | go NAME | pgbouncer [VERSION]``: print a cached tool's path.
 
 Rule: entry point (parses argv, maps errors to exit codes).
 """
@@ -9,12 +9,13 @@ import sys
 
 from akops.errors import ToolMissingError
 
-USAGE = "usage: python -m akops.tools helm | go NAME"
+USAGE = "usage: python -m akops.tools helm | go NAME | pgbouncer [VERSION]"
 
 
 def main(argv: list[str]) -> int:
     from akops.tools.gobuild import ensure_go_program
     from akops.tools.helm import ensure_helm
+    from akops.tools.pgbouncer import ensure_pgbouncer
     from akops.tools.programs import PROGRAMS
 
     try:
@@ -27,6 +28,9 @@ def main(argv: list[str]) -> int:
                 print(f"error: no Go program named {argv[1]!r} (known: {known})", file=sys.stderr)
                 return 2
             print(ensure_go_program(program, on_line=lambda line: print(line, file=sys.stderr)))
+        elif argv[:1] == ["pgbouncer"] and len(argv) <= 2:
+            # Build output goes to stderr: stdout is only the path, for $(...) in CI.
+            print(ensure_pgbouncer(*argv[1:], on_line=lambda line: print(line, file=sys.stderr)))
         else:
             print(USAGE, file=sys.stderr)
             return 2

@@ -97,8 +97,20 @@ def require(path: Path, install: str) -> Path:
 
 # Other test modules start their own PgBouncer in special ways (a read-only root, the
 # config oracle); they share these helpers, which come from the library where it has them.
-PGBOUNCER = Path("/usr/sbin/pgbouncer")
 __all__ = ["adjust_ini", "as_service_user", "free_port", "hand_over"]
+
+
+@functools.cache
+def pgbouncer_binary(version: str | None = None) -> Path:
+    """PgBouncer at ``version`` (default: production's 1.24.1), from ``akops.tools.pgbouncer``:
+    built once per machine from its source (``python -m akops.tools pgbouncer``; nox runs it
+    first), Debian's for 1.18.0, or a binary named in ``$AKOPS_PGBOUNCER``. Fails with what to do.
+    """
+    from akops.tools.pgbouncer import PROD, ensure_pgbouncer
+
+    return require_started(
+        f"PgBouncer {version or PROD.version}", lambda: ensure_pgbouncer(version or PROD.version)
+    )
 
 
 def service_dir(prefix: str) -> contextlib.AbstractContextManager[Path]:

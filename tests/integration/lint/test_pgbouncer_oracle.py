@@ -20,7 +20,7 @@ from pathlib import Path
 import pytest
 
 from akops.lint import lint_paths
-from tests.integration.conftest import PGBOUNCER, as_service_user, hand_over, service_dir
+from tests.integration.conftest import as_service_user, hand_over, pgbouncer_binary, service_dir
 
 ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 10
@@ -105,7 +105,7 @@ def _ini(directory: Path, lines: str) -> str:
 
 def _pgbouncer_starts(directory: Path) -> bool:
     proc = subprocess.Popen(
-        as_service_user([str(PGBOUNCER), str(directory / "pgbouncer.ini")]),
+        as_service_user([str(pgbouncer_binary("1.18.0")), str(directory / "pgbouncer.ini")]),
         cwd=directory,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -129,8 +129,7 @@ def _pgbouncer_starts(directory: Path) -> bool:
 @pytest.fixture(scope="module")
 def verdicts() -> Iterator[dict[str, tuple[bool, list[str]]]]:
     """Row name → (PgBouncer started, lint's pgbouncer.invalid messages)."""
-    if not PGBOUNCER.exists():
-        pytest.fail(f"{PGBOUNCER} not found: install the pgbouncer package", pytrace=False)
+    pgbouncer_binary("1.18.0")
     with service_dir("pgb-oracle") as root:
         dirs = {}
         for name, lines, files, _ in ROWS:

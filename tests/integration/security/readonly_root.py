@@ -64,7 +64,7 @@ def ensure(target: Path, is_dir: bool, scratch: Path, overlays: list[str]) -> No
 def main(spec: dict[str, object]) -> None:
     scratch = Path(str(spec["scratch"]))
     run("mount", "--make-rprivate", "/")
-    run("mount", "-t", "tmpfs", "-o", "size=4m,mode=700", "scratch", str(scratch))
+    run("mount", "-t", "tmpfs", "-o", "size=16m,mode=700", "scratch", str(scratch))
     overlays: list[str] = []
     binds = [tuple(b) for b in spec["binds"]]  # type: ignore[attr-defined]
     tmpfs = [os.path.realpath(str(t)) for t in spec["tmpfs"]]  # type: ignore[attr-defined]
