@@ -77,3 +77,11 @@ def third_party_data(*parts: str) -> Path:
         Path(__file__).resolve().parents[1].parent / "shared"
     )
     return Path(base).joinpath(*parts)
+
+
+def missing_test_data(path: Path, holds: str) -> str:
+    """The one line for a third-party test input that is not there: the setting, and what it holds."""
+    return (
+        f"{path} not found: set {TEST_DATA_VAR} (default ../shared) to the folder of "
+        f"third-party test inputs, which holds {holds}"
+    )

@@ -48,11 +48,12 @@ Fixtures (all on 127.0.0.1, all real processes or mounts; nothing is mocked):
     ``.digest``; ``.add_version(v, edit)`` adds a bumped copy of the chart.
 
 ``pinned_chart`` (session)
-    A temporary copy of the real Authentik chart 2026.2.2 (``shared/charts``) whose
+    A temporary copy of the real Authentik chart 2026.2.2 (``$AKOPS_TEST_DATA/charts``) whose
     Chart.yaml lists only the dependencies present (the disabled Bitnami PostgreSQL
     subchart is not in the copy, and helm refuses a declared dependency it cannot find).
 
-A missing binary or privilege fails the test with what to install; nothing is skipped.
+A missing binary or privilege fails the test with what to install; a missing third-party
+input (``tests/third_party.py``) skips it with one line naming ``AKOPS_TEST_DATA``.
 """
 
 from __future__ import annotations
@@ -84,9 +85,7 @@ from akops.rehearse import start, topology
 from akops.rehearse.start import as_service_user, free_port, hand_over
 from akops.rehearse.topology import adjust_ini
 from akops.render import render_env
-
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
-CHART_SOURCE = SHARED / "charts" / "authentik-2026.2.2" / "authentik"
+from tests.third_party import CHART, third_party
 
 
 def require(path: Path, install: str) -> Path:
@@ -444,9 +443,9 @@ def real_helm() -> Path:
 @pytest.fixture(scope="session")
 def pinned_chart(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A copy of the real chart 2026.2.2 that helm can template (see module docstring)."""
-    require(CHART_SOURCE / "Chart.yaml", "the shared/ test data beside the repository")
+    source = third_party(*CHART, holds="the real Authentik chart 2026.2.2 (charts/)")
     chart = tmp_path_factory.mktemp("chart") / "authentik"
-    shutil.copytree(CHART_SOURCE, chart)
+    shutil.copytree(source, chart)
     meta = yaml.safe_load((chart / "Chart.yaml").read_text(encoding="utf-8"))
     present = (
         {p.name for p in (chart / "charts").iterdir()} if (chart / "charts").is_dir() else set()

@@ -25,8 +25,7 @@ from akops.lint.settings import authentik_config
 from akops.lint.workloads import Workload, from_object, from_values, selector_matches
 from akops.render import render_env
 
-SHARED = Path(__file__).resolve().parents[3].parent / "shared"
-SEED_VALUES = SHARED / "seed" / "reference" / "seed-values.yaml"
+SEED_VALUES = Path(__file__).resolve().parents[2] / "fixtures" / "seed" / "seed-values.yaml"
 EDGE_VALUES = Path(__file__).with_name("edge-values.yaml")
 ENVS = known_environments(Layout(Path(__file__).resolve().parents[3]).environments)
 

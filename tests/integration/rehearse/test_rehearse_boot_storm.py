@@ -19,13 +19,7 @@ from akops.layout import Layout
 from akops.rehearse import run
 from tests.integration.rehearse.processes import processes_mentioning
 
-SEED_INI = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "seed"
-    / "reference"
-    / "seed-pgbouncer.ini"
-)
+SEED_INI = Path(__file__).resolve().parents[2] / "fixtures" / "seed" / "seed-pgbouncer.ini"
 
 
 @pytest.mark.parametrize(

@@ -13,13 +13,7 @@ from akops.rehearse import topology
 from akops.rehearse.topology import Scale
 from akops.render import render_env
 
-SEED_INI = (
-    Path(__file__).resolve().parents[3].parent
-    / "shared"
-    / "seed"
-    / "reference"
-    / "seed-pgbouncer.ini"
-)
+SEED_INI = Path(__file__).resolve().parents[2] / "fixtures" / "seed" / "seed-pgbouncer.ini"
 
 
 def rendered_ini(layout: Layout) -> str:
