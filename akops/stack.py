@@ -13,6 +13,7 @@ empty (an optional part the environment does not use) is no file at all.
 from __future__ import annotations
 
 import hashlib
+import re
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -136,6 +137,17 @@ def header(template: str, env: str) -> str:
         f"# generated from templates/{template} for environment {env} by `invoke render`; "
         "do not edit\n"
     )
+
+
+_HEADER = re.compile(
+    r"^# generated from templates/\S+ for environment (?P<env>[a-z0-9-]+) by ", re.M
+)
+
+
+def environment_named_in(head: str) -> str | None:
+    """The environment a rendered file's ``header`` names (in the first lines), or None."""
+    m = _HEADER.search(head)
+    return m.group("env") if m else None
 
 
 def render_stack(env: Environment, templates: Path) -> RenderedStack:

@@ -12,14 +12,22 @@ Rules live in ``akops/lint/rules/`` and are registered in ``akops.lint.registry`
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from akops.alerts.rules import Runbooks
 from akops.errors import InputError
 from akops.layout import Layout
-from akops.lint.documents import FileRef, KubeObject, SourceText, classify, expand_paths
+from akops.lint.documents import (
+    HEADER_BYTES,
+    FileRef,
+    KubeObject,
+    SourceText,
+    chart_named_in,
+    classify,
+    expand_paths,
+)
 from akops.lint.engine import run
 from akops.lint.findings import Finding, Rule
 from akops.lint.index import DEFAULT_KUBE_VERSION, Settings
@@ -68,32 +76,49 @@ def lint_paths(
     cache: bool = True,
     jobs: int | None = None,
 ) -> LintReport:
-    """Lint files (manifests, chart values, pgbouncer.ini) as one stack.
+    """Lint files (manifests, chart values, pgbouncer.ini): each environment's as one stack.
 
-    ``root`` is where ``.yamllint.yaml`` is looked up (default: the working directory);
-    ``jobs`` is the number of worker processes for large inputs (default: one per core).
+    Files are grouped by the environment their rendered header or folder names
+    (``akops.lint.stacks``); each group is judged on its own, with the chart version its
+    own values files name. ``root`` is where ``.yamllint.yaml`` and ``environments/`` are
+    looked up (default: the working directory); ``jobs`` is the number of worker
+    processes for large inputs (default: one per core).
     """
+    from akops.lint.report import combine, placed
+    from akops.lint.stacks import folder_names, group
     from akops.lint.workers import lint_files
 
     named = [Path(p) for p in values_files]
     if waivers_file is not None:
         waivers = [*waivers, *read_waivers(Path(waivers_file))]
         waivers_source = display(Path(waivers_file))
-    refs = expand_paths([*paths, *named])
-    if chart_version is None:
-        chart_version = chart_from_headers(refs)
-    settings = Settings(
-        kube_version=kube_version or DEFAULT_KUBE_VERSION,
-        chart_version=chart_version or newest_chart(),
-        chart_version_given=chart_version is not None,
-        max_connections=max_connections,
-        strict_kinds=strict_kinds,
-        waivers=waivers,
-        waivers_source=waivers_source,
-        values_files=frozenset(display(p) for p in named),
-    )
-    style = config_for(root if root is not None else Path.cwd())
-    return lint_files(refs, settings, style, cache=cache, jobs=jobs, extra=promtool_on(refs))
+    given = [*paths, *named]
+    refs = expand_paths(given)
+    base = root if root is not None else Path.cwd()
+    style = config_for(base)
+    roots = [Path(p).resolve() for p in given if Path(p).is_dir()]
+    heads = read_heads(refs)
+    folders = {ref.label: folder_names(ref.path.resolve(), roots) for ref in refs}
+    known = sorted(p.stem for p in (base / "environments").glob("*.yaml"))
+    reports = []
+    for stack in group(refs, heads, folders, known):
+        chart = chart_version or chart_from_headers(stack.refs, heads)
+        settings = Settings(
+            kube_version=kube_version or DEFAULT_KUBE_VERSION,
+            chart_version=chart or newest_chart(),
+            chart_version_given=chart is not None,
+            max_connections=max_connections,
+            strict_kinds=strict_kinds,
+            waivers=(),  # the run's waivers are applied once, over every stack (combine)
+            waivers_source=waivers_source,
+            values_files=frozenset(display(p) for p in named),
+        )
+        reports.append(
+            lint_files(
+                stack.refs, settings, style, cache=cache, jobs=jobs, extra=promtool_on(stack.refs)
+            )
+        )
+    return combine(reports, placed(waivers, waivers_source))
 
 
 def lint_environment(
@@ -282,26 +307,30 @@ def read_waivers(path: Path) -> list[Waiver]:
         raise InputError(f"{path}: waivers[{where}]: {err['msg']}") from e
 
 
-#: How far into a file the chart header is looked for: ``invoke render`` writes it in
-#: the first lines, and reading no more keeps a large tree's extra cost to one small read.
-HEADER_BYTES = 2048
+def read_heads(refs: Sequence[FileRef]) -> dict[str, str]:
+    """The first ``HEADER_BYTES`` of every YAML file among ``refs``, by label.
 
-
-def chart_from_headers(refs: Sequence[FileRef]) -> str | None:
-    """The chart version rendered values files name in their header (``# chart: authentik
-    X``), or None; values files naming different versions are bad input (exit 2)."""
-    from akops.lint.values import chart_named_in
-
-    found: dict[str, str] = {}
+    Reading no more keeps a large tree's extra cost to one small read per file; a file that
+    cannot be read is left out (reading it for real says why, in its place).
+    """
+    heads: dict[str, str] = {}
     for ref in refs:
         if not ref.readable or ref.path.suffix not in (".yaml", ".yml"):
             continue
         try:
             with ref.path.open("rb") as f:
-                head = f.read(HEADER_BYTES).decode("utf-8", "replace")
+                heads[ref.label] = f.read(HEADER_BYTES).decode("utf-8", "replace")
         except OSError:
-            continue  # reading it for real says why, in its place
-        version = chart_named_in(head)
+            continue
+    return heads
+
+
+def chart_from_headers(refs: Sequence[FileRef], heads: Mapping[str, str]) -> str | None:
+    """The chart version rendered values files name in their header (``# chart: authentik
+    X``), or None; values files of one stack naming different versions are bad input (exit 2)."""
+    found: dict[str, str] = {}
+    for ref in refs:
+        version = chart_named_in(heads.get(ref.label, ""))
         if version is not None:
             found.setdefault(version, ref.label)
     if len(found) > 1:

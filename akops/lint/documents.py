@@ -131,32 +131,65 @@ def _ini_from_configmap(obj: KubeObject) -> list[PgBouncerIni]:
     return out
 
 
-# Top-level keys that only Authentik's chart among the common ones has; with them, at
-# least half of the mapping's top-level keys must be the chart's.
-_AUTHENTIK_MARKERS = frozenset({"authentik", "server", "worker", "blueprints", "geoip"})
+#: The line ``invoke render`` writes at the top of the Authentik values it renders, naming
+#: the chart they are for: ``lint --path`` judges them by that chart's key list.
+CHART_HEADER = re.compile(r"^# chart: authentik (?P<version>[0-9][0-9A-Za-z.+-]*)\b", re.M)
+#: How far into a file the chart header is looked for (``invoke render`` writes it first).
+HEADER_BYTES = 2048
+
+
+def chart_named_in(head: str) -> str | None:
+    """The chart version the header of a rendered values file names, if it has one."""
+    m = CHART_HEADER.search(head)
+    return m.group("version") if m else None
+
+
+# Top-level keys only Authentik's chart has among the common ones. ``server``, ``worker``
+# and ``global`` are not enough: Argo CD's, Vault's and Prometheus' charts have them too.
+_AUTHENTIK_ONLY = frozenset({"authentik", "blueprints", "geoip"})
+_IMAGE_OWNERS = ("global", "server", "worker")
+
+
+def _names_authentik_image(data: dict[Any, Any]) -> bool:
+    for owner in _IMAGE_OWNERS:
+        node = data.get(owner)
+        image = node.get("image") if isinstance(node, dict) else None
+        repo = image.get("repository") if isinstance(image, dict) else None
+        if isinstance(repo, str) and "goauthentik" in repo:
+            return True
+    return False
 
 
 @dataclass(frozen=True)
 class Classifier:
-    """How to tell chart values from other mappings."""
+    """How to tell Authentik's chart values from other mappings.
+
+    A mapping is Authentik values when its file is named with ``--values``, when its header
+    names the Authentik chart, or when at least half of its top-level keys are the chart's
+    and something only Authentik's values hold is there: an ``authentik``, ``blueprints`` or
+    ``geoip`` key, or a ``goauthentik`` image. Another chart's values get no Authentik
+    findings: they are skipped with a note.
+    """
 
     chart_top_keys: frozenset[str] = frozenset()
     values_files: frozenset[str] = frozenset()  # files named with --values
 
-    def is_values(self, data: dict[Any, Any], file: str) -> bool:
-        if file in self.values_files:
+    def is_values(self, data: dict[Any, Any], file: str, header: bool = False) -> bool:
+        if file in self.values_files or header:
             return True
         keys = {str(k) for k in data}
-        if not keys & _AUTHENTIK_MARKERS or not self.chart_top_keys:
+        if not self.chart_top_keys or len(keys & self.chart_top_keys) * 2 < len(keys):
             return False
-        return len(keys & self.chart_top_keys) * 2 >= len(keys)
+        return bool(keys & _AUTHENTIK_ONLY) or _names_authentik_image(data)
 
 
 def _note(file: str, line: int | None, message: str) -> Finding:
     return finding("input.skipped", message, file=file, line=line)
 
 
-def _classify_doc(doc: Document, file: str, how: Classifier) -> Located | Finding:
+def _classify_doc(
+    doc: Document, file: str, how: Classifier, header: bool = False
+) -> Located | Finding:
     data = doc.data
     if not isinstance(data, dict):
         return _note(
@@ -169,7 +202,7 @@ def _classify_doc(doc: Document, file: str, how: Classifier) -> Located | Findin
         return KubeObject(doc, file)
     if "kubernetes_json_patches" in data:
         return OutpostPatches(doc, file)
-    if how.is_values(data, file):
+    if how.is_values(data, file, header):
         return ChartValues(doc, file)
     if isinstance(kind, str) and isinstance(data.get("metadata"), dict):
         missing = "apiVersion" if api is None else "a string apiVersion"
@@ -227,8 +260,9 @@ def classify(texts: Iterable[SourceText], how: Classifier | None = None) -> Sour
         if not docs:
             notes.append(_note(src.file, None, "no YAML document (only comments): nothing to lint"))
             continue
+        header = chart_named_in(src.text[:HEADER_BYTES]) is not None
         for doc in docs:
-            item = _classify_doc(doc, src.file, how)
+            item = _classify_doc(doc, src.file, how, header)
             if isinstance(item, Finding):
                 notes.append(item)
             elif isinstance(item, KubeObject):

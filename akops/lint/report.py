@@ -268,3 +268,18 @@ def build(
     unique = {(f.rule, f.file, f.line, f.object, f.path, f.message): f for f in findings}
     ordered = sorted(unique.values(), key=Finding.sort_key)
     return LintReport(tuple(ordered), files, documents, skipped)
+
+
+def combine(reports: Sequence[LintReport], waivers: Sequence[PlacedWaiver] = ()) -> LintReport:
+    """Several stacks' reports as one run's, with the run's own ``waivers`` applied once.
+
+    The run's waivers (an environment's, a --waivers file) are applied here, over every
+    stack's findings, so a waiver is unused only when it matches nothing in any stack.
+    """
+    findings = apply_waivers([f for r in reports for f in r.findings], waivers)
+    return build(
+        findings,
+        files=sum(r.files for r in reports),
+        documents=sum(r.documents for r in reports),
+        skipped=sum(r.skipped for r in reports),
+    )

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import difflib
 import json
-import re
 from dataclasses import dataclass
 from functools import lru_cache
 from importlib import resources
@@ -46,17 +45,6 @@ class ChartKeys:
 
 def _version_key(v: str) -> tuple[int, ...]:
     return tuple(int(p) if p.isdigit() else 0 for p in v.split("."))
-
-
-#: The line ``invoke render`` writes at the top of the Authentik values it renders, naming
-#: the chart they are for: ``lint --path`` judges them by that chart's key list.
-CHART_HEADER = re.compile(r"^# chart: authentik (?P<version>[0-9][0-9A-Za-z.+-]*)\b", re.M)
-
-
-def chart_named_in(head: str) -> str | None:
-    """The chart version the header of a rendered values file names, if it has one."""
-    m = CHART_HEADER.search(head)
-    return m.group("version") if m else None
 
 
 def bundled_versions() -> list[str]:

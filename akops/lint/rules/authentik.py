@@ -84,6 +84,8 @@ def image_tags(values: ChartValues) -> Iterator[tuple[PathKey, str]]:
     why=INCIDENT_BOOT + ": a chart/image version split rolled pods back",
 )
 def values_version_split(ix: Index) -> Iterator[Finding]:
+    if not ix.settings.chart_version_given:
+        return  # compared with a guessed chart, a split is noise: values.chart-unknown says so
     chart = ix.settings.chart_version
     for values in ix.values:
         for path, tag in image_tags(values):
@@ -92,6 +94,33 @@ def values_version_split(ix: Index) -> Iterator[Finding]:
                 yield located(
                     values, "values.version-split", path, f"{dotted(path)} {tag}: {split.message()}"
                 )
+
+
+@rule(
+    "values.chart-unknown",
+    "note",
+    "Authentik image tags not compared with the chart: the chart version is unknown",
+    hint="pass --chart-version, or lint the values as `invoke render` writes them (their "
+    "header names the chart)",
+    why=INCIDENT_BOOT + ": a chart/image version split rolled pods back; judged against a "
+    "guessed chart version, every tag would be a false split",
+    scope="stack",
+)
+def values_chart_unknown(ix: Index) -> Iterator[Finding]:
+    if ix.settings.chart_version_given:
+        return
+    tagged = [(v, path) for v in ix.values for path, _ in image_tags(v)]
+    if tagged:
+        # Once per stack, at the first tag: the same cause for every values file.
+        values, path = tagged[0]
+        files = len({v.file for v, _ in tagged})
+        yield located(
+            values,
+            "values.chart-unknown",
+            path,
+            f"no chart version (no `# chart: authentik X` header, no --chart-version): the "
+            f"image tags of {files} values file(s) were not checked for a chart/image split",
+        )
 
 
 @rule(

@@ -72,10 +72,12 @@ class StackFiles:
             SourceText(f"stack/{name}", text, not name.endswith(".ini"))
             for name, text in sorted(self.texts.items())
         ]
+        # As `lint --env` lints it: the environment names the chart.
+        given: dict[str, Any] = {"chart_version_given": True, **self.settings}
         settings = engine.Settings(
             max_connections=self.max_connections,
             waivers=(*self.waivers, *self.accepted),
-            **self.settings,
+            **given,
         )
         return engine.run(texts, settings, _config(FALLBACK, "test"))
 

@@ -217,6 +217,23 @@ def test_version_split(stack: StackFiles, where: str) -> None:
     assert stack.findings(rule) == []
 
 
+def test_an_unknown_chart_version_is_said_once_instead_of_a_split(stack: StackFiles) -> None:
+    rule = exercises("values.chart-unknown")
+    stack.settings["chart_version_given"] = False  # `--path` on values without a header
+    for where in ("global", "server", "worker"):
+        stack.values(
+            lambda v, w=where: v.setdefault(w, {}).setdefault("image", {}).update(tag="2025.8.1")
+        )
+    assert stack.findings("values.version-split") == []
+    f = only(stack.findings(rule))
+    assert f.severity == "note" and "1 values file(s) were not checked" in f.message
+    assert f.path == "global.image.tag"
+    # Named, the chart is compared again: the note is gone and every split is an error.
+    stack.settings["chart_version_given"] = True
+    assert stack.findings(rule) == []
+    assert len(stack.findings("values.version-split")) == 3
+
+
 def test_renamed_settings(stack: StackFiles) -> None:
     rule = exercises("env.renamed")
     assert stack.findings(rule) == []
