@@ -14,7 +14,7 @@ from types import ModuleType
 
 import nox
 
-nox.options.sessions = ["lint", "tests", "rehearse"]
+nox.options.sessions = ["lint", "docs", "tests", "rehearse"]
 nox.options.reuse_existing_virtualenvs = True
 nox.options.error_on_missing_interpreters = True
 # uv installs the lock in seconds; plain virtualenv + pip when uv is not there.
@@ -44,7 +44,7 @@ def lint(session: nox.Session) -> None:
     session.run("ruff", "check", ".")
     session.run("ruff", "format", "--check", ".")
     session.run("mypy")
-    # The layers of the README's layout: imports only point down; the pure core does no I/O.
+    # The layers (docs/architecture.md): imports only point down; the pure core does no I/O.
     session.run("lint-imports")
     session.run(
         "yamllint",
@@ -62,6 +62,14 @@ def lint(session: nox.Session) -> None:
         session.run("invoke", "lint", "--env", env, "--require-promtool")
     # Every runbook validates, names only existing checks and tasks, and renders for every env.
     session.run("invoke", "runbook.list", "--check")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """The docs site: mkdocs build --strict, the reference generated from the code (build/site)."""
+    install_locked(session)
+    # The theme's banner about MkDocs 2 is news, not a finding of this build.
+    session.run("mkdocs", "build", "--strict", *session.posargs, env={"NO_MKDOCS_2_WARNING": "1"})
 
 
 def _have(program: str, *paths: str) -> bool:
@@ -253,7 +261,7 @@ def e2e(session: nox.Session) -> None:
     if not files or not all(p.is_file() for p in files):
         session.skip(
             "no cluster given: set KUBECONFIG to a kind or k3d cluster "
-            "(README: 'Running e2e on kind or k3d')"
+            "(docs/guides/deploy.md: 'Running e2e on kind or k3d')"
         )
     env = session.posargs[0] if session.posargs else "lab"
     install_locked(session)

@@ -8,6 +8,47 @@ only entry points (tasks.py, noxfile.py, checks/) turn them into exit codes, usi
 from __future__ import annotations
 
 import signal
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class ExitStatus:
+    """One row of the exit-code contract every task, runbook step and nox session keeps."""
+
+    code: str
+    meaning: str
+    examples: str
+
+
+#: The exit-code contract, written once: the docs' reference table is generated from it and
+#: the tests hold every task's ``--help`` to it.
+EXIT_STATUSES: tuple[ExitStatus, ...] = (
+    ExitStatus(
+        "0",
+        "success",
+        "rendered, lint clean (warnings allowed), a plan computed (with or without changes), "
+        "applied and converged, every check passed",
+    ),
+    ExitStatus(
+        "1",
+        "ran and failed",
+        "drift (`render --check`), lint errors, a failed check, the API refused a change "
+        "(invalid object, 409 conflict), a declined prompt, a rollout that failed or timed out, "
+        "a runbook step that failed, a moved image digest",
+    ),
+    ExitStatus(
+        "2",
+        "could not run",
+        "bad input (a file, line, field or flag named in one line), no `--env`, unknown "
+        "environment, wrong kube context, broken kubeconfig, unreachable API server, missing "
+        "tool, a question with no terminal and no `--answer`/`--yes`",
+    ),
+    ExitStatus(
+        "128 + n",
+        "interrupted by signal n",
+        "130 Ctrl-C (SIGINT), 143 SIGTERM, 129 SIGHUP: every child process group was stopped first",
+    ),
+)
 
 
 class AkopsError(Exception):

@@ -4,7 +4,7 @@
 Run with `nox -s bench_plan` or `python scripts/bench_plan.py [--runs N]`. Uses the
 emulator of the integration tests (kmock + the server-side apply adapter) on
 127.0.0.1 and a scratch copy of the repository with environment prod (outpost API
-off). Prints the figures the README quotes:
+off). Prints the figures docs/benchmarks.md quotes:
 
 * `plan_env(prod)` in-process with every object to add, and with nothing to change;
 * `apply_env(prod)` of the five PgBouncer objects, with its rollout wait (the emulator's

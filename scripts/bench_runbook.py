@@ -1,6 +1,6 @@
 """Runbook benchmark: validation of runbooks/ and the executor's overhead per step.
 
-Prints figures for the README; asserts nothing. Run: python scripts/bench_runbook.py
+Prints the figures of docs/benchmarks.md; asserts nothing. Run: python scripts/bench_runbook.py
 """
 
 from __future__ import annotations

@@ -29,7 +29,7 @@ spec:
 def test_prod_lints_clean(cli: Callable[..., Any]) -> None:
     result = cli("lint", "--env", "prod")
     assert result.returncode == 0, result.stdout + result.stderr
-    # Nothing but what prod waives, each with its reason (README): images not yet pinned
+    # Nothing but what prod waives, each with its reason (docs/guides/security.md): images not yet pinned
     # by digest and the security baseline's open ends.
     findings = [line for line in result.stdout.splitlines() if ": waived " in line]
     assert findings and all(

@@ -137,7 +137,7 @@ def test_every_file_is_accounted_for_and_nothing_is_bad_input(
 def test_the_stack_decides_the_exit(cli: Callable[..., Any], tree: Path) -> None:
     (tree / "terraform" / "configmap.yaml").unlink()
     before = cli("lint", "--path", str(tree), "--format", "json")
-    # Without prod's waivers only the baseline's open ends are errors (README).
+    # Without prod's waivers only the baseline's open ends are errors (docs/guides/security.md).
     assert {f["rule"] for f in findings(before) if f["severity"] == "error"} == {
         "security.network-policy"
     }

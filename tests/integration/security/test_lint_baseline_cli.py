@@ -3,7 +3,7 @@
 Each case edits one template of a scratch copy of the repository, removing exactly one
 security setting, and runs the real command. Every removal of an error-severity field
 exits 1 naming its rule; the read-only root filesystem is a warning by design (exit 0,
-reported), as the README says.
+reported), as docs/guides/security.md says.
 """
 
 from __future__ import annotations

@@ -64,7 +64,7 @@ def only(findings: list[Finding]) -> Finding:
 def test_the_prod_stack_is_the_passing_fixture(stack: StackFiles) -> None:
     report = stack.lint()
     assert report.ok
-    # Only what prod accepts, each with its reason (README, "Security baseline").
+    # Only what prod accepts, each with its reason (docs/guides/security.md).
     assert all(f.waived for f in report.findings)
     assert {f.rule for f in report.findings} == {
         "security.network-policy",

@@ -304,7 +304,7 @@ def test_a_policy_in_another_namespace_does_not_count(stack: StackFiles) -> None
 
 
 def test_critical_chart_workloads_need_policies_too(stack: StackFiles) -> None:
-    # Prod waives them (README: their clients are Traefik's, not named yet); without the
+    # Prod waives them (docs/guides/security.md: their clients are Traefik's, not named yet); without the
     # waivers they are errors.
     stack.accepted = tuple(w for w in stack.accepted if w.rule != "security.network-policy")
     assert objects(live(stack, "security.network-policy")) == {SERVER, WORKER, OUTPOST}
