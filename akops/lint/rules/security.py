@@ -188,6 +188,8 @@ def seccomp(ix: Index) -> Iterator[Finding]:
         for c in pod.security.containers:
             profile = _effective(pod, c, "seccompProfile")
             kind = profile.get("type") if isinstance(profile, dict) else None
+            # A type of the wrong shape (a map, a list) is no profile; the schema names it.
+            kind = kind if isinstance(kind, str) else None
             if kind not in ALLOWED_SECCOMP:
                 path = (
                     _container_path(c, "seccompProfile")
