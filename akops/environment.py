@@ -199,6 +199,10 @@ class Upstream(Model):
     max_connections: int = Field(ge=1, description="PostgreSQL max_connections of the upstream")
 
 
+#: [pgbouncer] parameters the template writes itself (templates/pgbouncer/pgbouncer.ini.j2).
+RENDERED_PGBOUNCER_KEYS = frozenset({"auth_file", "stats_users", "admin_users"})
+
+
 class PgBouncerSettings(Model):
     """The [pgbouncer] section of pgbouncer.ini (only what this stack sets)."""
 
@@ -222,6 +226,36 @@ class PgBouncerSettings(Model):
         pattern=r"^/[^\s]*$",
         description="where PgBouncer puts its socket (an emptyDir: the root filesystem is read-only)",
     )
+    extra: dict[
+        Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$")],
+        Annotated[int | float | str, Field(union_mode="left_to_right")],
+    ] = Field(
+        default_factory=dict,
+        description="more [pgbouncer] parameters, written as given; lint checks each against "
+        "the PgBouncer release of the image's tag (e.g. max_prepared_statements: 100)",
+    )
+
+    @field_validator("extra", mode="before")
+    @classmethod
+    def _extra_values(cls, value: Any) -> Any:
+        if isinstance(value, dict):
+            for key, item in value.items():
+                if isinstance(item, bool):
+                    raise ValueError(f"{key}: PgBouncer reads a boolean as a number: write 1 or 0")
+                if isinstance(item, str) and any(c in item for c in "\r\n"):
+                    raise ValueError(f"{key}: a value is one line of pgbouncer.ini")
+        return value
+
+    @model_validator(mode="after")
+    def _extra_is_extra(self) -> PgBouncerSettings:
+        owned = set(type(self).model_fields) | RENDERED_PGBOUNCER_KEYS
+        clash = sorted(owned & set(self.extra))
+        if clash:
+            raise ValueError(
+                f"extra: {', '.join(clash)} {'is' if len(clash) == 1 else 'are'} set by the "
+                "stack itself (a field of pgbouncer.settings, or written by the template)"
+            )
+        return self
 
 
 class Dns(Model):

@@ -75,6 +75,7 @@ def lint_paths(
     root: Path | None = None,
     cache: bool = True,
     jobs: int | None = None,
+    pgbouncer_image: str | None = None,
 ) -> LintReport:
     """Lint files (manifests, chart values, pgbouncer.ini): each environment's as one stack.
 
@@ -82,7 +83,9 @@ def lint_paths(
     (``akops.lint.stacks``); each group is judged on its own, with the chart version its
     own values files name. ``root`` is where ``.yamllint.yaml`` and ``environments/`` are
     looked up (default: the working directory); ``jobs`` is the number of worker
-    processes for large inputs (default: one per core).
+    processes for large inputs (default: one per core); ``pgbouncer_image`` is the
+    PgBouncer image a pgbouncer.ini is judged by when a stack holds no PgBouncer
+    Deployment (default: production's release, with a note).
     """
     from akops.lint.report import combine, placed
     from akops.lint.stacks import folder_names, group
@@ -112,6 +115,7 @@ def lint_paths(
             waivers=(),  # the run's waivers are applied once, over every stack (combine)
             waivers_source=waivers_source,
             values_files=frozenset(display(p) for p in named),
+            pgbouncer_image=pgbouncer_image,
         )
         reports.append(
             lint_files(

@@ -21,7 +21,7 @@ from akops.alerts.rules import Runbooks
 from akops.environment import Kube
 from akops.lint.documents import ChartValues, KubeObject, Located, OutpostPatches
 from akops.lint.findings import Finding
-from akops.lint.pgbouncer import PgBouncerIni
+from akops.lint.pgbouncer import PgBouncerIni, ReleaseChoice
 from akops.lint.registry import finding
 from akops.lint.values import PINNED_CHART
 from akops.lint.workloads import (
@@ -62,6 +62,9 @@ class Settings:
     protected: bool | None = None  # the environment's `protected:`; None: no environment
     #: the runbooks alert rules are held to (None: no alert <-> runbook cross-check)
     runbooks: Runbooks | None = None
+    #: the PgBouncer image to judge pgbouncer.ini by when the input has no PgBouncer
+    #: Deployment (e.g. ``lint --path pgbouncer.ini``); None: production's release, said once
+    pgbouncer_image: str | None = None
 
     def fingerprint(self) -> str:
         """What decides a file's own findings (waivers are applied after, to the whole run)."""
@@ -155,6 +158,20 @@ class Index:
         return next(
             (w for w in self.workloads if w.role == PGBOUNCER and w.replicas is not None), None
         )
+
+    def pgbouncer_release(self) -> ReleaseChoice:
+        """Which PgBouncer release this stack's pgbouncer.ini is judged by: its image's tag."""
+        image = next(
+            (
+                c.image
+                for w in self.workloads
+                if w.role == PGBOUNCER
+                for c in w.containers
+                if c.image and c.name == names.PGBOUNCER
+            ),
+            self.settings.pgbouncer_image,
+        )
+        return ReleaseChoice.for_image(image)
 
     def ini(self) -> PgBouncerIni | None:
         # A ConfigMap's ini is what runs; a standalone file is the fallback.

@@ -1,15 +1,21 @@
-"""pgbouncer.ini as PgBouncer 1.18 reads it: sections, keys, ``%include``, typed values.
+"""pgbouncer.ini as PgBouncer reads it, per release: sections, keys, ``%include``, typed values.
 
 Rule: pure (text in, value out; included files are handed in, read by the I/O layer).
-The grammar and value syntax follow PgBouncer's own loader, checked row by row against
-a real PgBouncer 1.18 in ``tests/integration/lint/test_pgbouncer_oracle.py``:
+The grammar and value syntax follow PgBouncer's own loader (libusual's cfparser, the same in
+every supported release); what a release accepts (parameters, sections, connection-string
+keys) is its ``Release`` in ``RELEASES``: 1.18 (Debian 12's) and 1.24 (production's image,
+``edoburu/pgbouncer:v1.24.1-p1``). Each is checked row by row against the real program at that
+version in ``tests/integration/lint/test_pgbouncer_oracle.py``, and its parameter list against
+that program's ``SHOW CONFIG``. Which release judges a stack's ini is the PgBouncer image's tag
+(``ReleaseChoice.for_image``); a tag without a version, a version without a table, or no image
+at all means production's release, said once in a ``pgbouncer.version`` note.
 
 * a line is blank, a comment (``;`` or ``#`` first), ``[section]`` (optionally followed
   by a comment), ``%include FILE`` or ``key = value``; keys are letters, digits and
   ``_ . - *``, case-sensitive; the value is the rest of the line, trimmed (no inline
   comments, no quotes: ``20 ; x`` and ``"20"`` are refused for a number);
-* sections: ``[databases]``, ``[pgbouncer]`` (required) and ``[users]``; a key before any
-  section is refused; a key set twice takes the later value;
+* sections: ``[databases]``, ``[pgbouncer]`` (required) and ``[users]`` (1.24 adds
+  ``[peers]``); a key before any section is refused; a key set twice takes the later value;
 * ``%include FILE`` reads FILE in place, the section carrying over in both directions;
   PgBouncer resolves a relative FILE against its working directory, lint against the
   including file's directory (PgBouncer started where its ini is sees the same file);
@@ -17,9 +23,9 @@ a real PgBouncer 1.18 in ``tests/integration/lint/test_pgbouncer_oracle.py``:
 * numbers as C's ``strtol(…, 0)`` (``0x10``, ``010``, ``-1``; not ``1.5``, ``1k``, ``08``),
   times in seconds as ``strtod`` (``1.5``, ``.5``, ``1e3``; not ``5s``, not negative),
   booleans are numbers (``yes``/``true`` are refused), enums case-insensitively;
-* unknown parameters are refused (PgBouncer 1.18 will not start), with a did-you-mean;
-  ``[databases]`` entries are connection strings of known keys, ``[users]`` entries
-  take ``pool_mode`` and ``max_user_connections``.
+* unknown parameters are refused (PgBouncer will not start), with a did-you-mean;
+  ``[databases]`` and ``[users]`` entries are connection strings of the release's keys
+  (1.18's users take ``pool_mode`` and ``max_user_connections`` only).
 
 Every refusal is a ``Problem`` (file, line, message; never the value of a secret-named
 key); a parsed ini always comes back, so the rules still see what could be read.
@@ -36,11 +42,14 @@ from pathlib import PurePosixPath
 
 INT, TIME, ENUM, STR = "int", "time", "enum", "str"
 
+_SSLMODES = ("disable", "allow", "prefer", "require", "verify-ca", "verify-full")
 _ENUMS = {
     "pool_mode": ("session", "transaction", "statement"),
+    # pam: in builds with PAM (Debian's 1.18 has it; a --with-pam=no build refuses it).
     "auth_type": ("any", "trust", "plain", "md5", "cert", "hba", "pam", "scram-sha-256"),
-    "client_tls_sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
-    "server_tls_sslmode": ("disable", "allow", "prefer", "require", "verify-ca", "verify-full"),
+    "client_tls_sslmode": _SSLMODES,
+    "server_tls_sslmode": _SSLMODES,
+    "load_balance_hosts": ("disable", "round-robin"),
 }
 _INTS = [
     "listen_port",
@@ -95,6 +104,7 @@ _TIMES = [
     "suspend_timeout",
 ]
 _STRINGS = [
+    "conffile",
     "logfile",
     "pidfile",
     "listen_addr",
@@ -128,15 +138,26 @@ _STRINGS = [
     "server_tls_ciphers",
 ]
 
-#: PgBouncer 1.18's [pgbouncer] parameters and their value types.
-PARAMETERS: dict[str, str] = {
+#: PgBouncer 1.18's [pgbouncer] parameters and their value types (``SHOW CONFIG`` of 1.18.0).
+PARAMETERS_1_18: dict[str, str] = {
     **{k: INT for k in _INTS},
     **{k: TIME for k in _TIMES},
-    **{k: ENUM for k in _ENUMS},
+    **{k: ENUM for k in ("pool_mode", "auth_type", "client_tls_sslmode", "server_tls_sslmode")},
     **{k: STR for k in _STRINGS},
 }
-#: Keys of a [databases] connection string.
-DATABASE_KEYS = frozenset(
+#: PgBouncer 1.24's: 1.18's and what 1.19 to 1.24 added (``SHOW CONFIG`` of 1.24.1).
+PARAMETERS_1_24: dict[str, str] = {
+    **PARAMETERS_1_18,
+    "auth_dbname": STR,
+    "auth_ident_file": STR,
+    "cancel_wait_timeout": TIME,
+    "max_db_client_connections": INT,
+    "max_prepared_statements": INT,
+    "max_user_client_connections": INT,
+    "peer_id": INT,
+    "track_extra_parameters": STR,
+}
+_DATABASE_KEYS_1_18 = frozenset(
     [
         "dbname",
         "host",
@@ -156,8 +177,70 @@ DATABASE_KEYS = frozenset(
         "application_name",
     ]
 )
-USER_KEYS = frozenset({"pool_mode", "max_user_connections"})
-SECTIONS = ("databases", "pgbouncer", "users")
+_DATABASE_KEYS_1_24 = _DATABASE_KEYS_1_18 | {
+    "auth_dbname",
+    "auth_query",
+    "reserve_pool_size",
+    "max_db_client_connections",
+    "server_lifetime",
+    "load_balance_hosts",
+}
+
+
+@dataclass(frozen=True)
+class Release:
+    """What one PgBouncer minor release accepts in pgbouncer.ini.
+
+    Every table is held to the real program: ``SHOW CONFIG`` of the build named ``tested``
+    lists exactly ``parameters``, and the oracle table starts each row in it
+    (``tests/integration/lint/test_pgbouncer_oracle.py``).
+    """
+
+    minor: str  # "1.24": the table serves every 1.24.x
+    tested: str  # the build the oracle runs: "1.24.1"
+    parameters: Mapping[str, str] = field(repr=False)
+    database_keys: frozenset[str] = field(repr=False)
+    user_keys: frozenset[str] = field(repr=False)
+    sections: tuple[str, ...] = ("databases", "pgbouncer", "users")
+    peer_keys: frozenset[str] = field(default=frozenset(), repr=False)
+
+    @property
+    def name(self) -> str:
+        return f"PgBouncer {self.tested}"
+
+
+RELEASES: tuple[Release, ...] = (
+    Release(
+        "1.18",
+        "1.18.0",
+        PARAMETERS_1_18,
+        _DATABASE_KEYS_1_18,
+        frozenset({"pool_mode", "max_user_connections"}),
+    ),
+    Release(
+        "1.24",
+        "1.24.1",
+        PARAMETERS_1_24,
+        _DATABASE_KEYS_1_24,
+        frozenset(
+            {
+                "pool_mode",
+                "pool_size",
+                "reserve_pool_size",
+                "max_user_connections",
+                "max_user_client_connections",
+                "idle_transaction_timeout",
+                "query_timeout",
+                "client_idle_timeout",
+            }
+        ),
+        sections=("databases", "pgbouncer", "users", "peers"),
+        peer_keys=frozenset({"host", "port", "pool_size"}),
+    ),
+)
+#: What production runs (edoburu/pgbouncer:v1.24.1-p1), and what lint assumes when the input
+#: names no PgBouncer image, or one whose version it has no table for.
+PROD_RELEASE = RELEASES[-1]
 MAX_INCLUDE_DEPTH = 10
 
 # PgBouncer's documented defaults for the settings the rules read.
@@ -168,7 +251,65 @@ DEFAULTS = {
     "max_client_conn": "100",
     "server_idle_timeout": "600",
     "idle_transaction_timeout": "0",
+    "client_idle_timeout": "0",
 }
+
+_TAG_VERSION = re.compile(r"^v?(\d+)\.(\d+)\.(\d+)(?![.\d])")
+
+
+def image_version(image: str) -> str | None:
+    """The PgBouncer version an image's tag names: ``edoburu/pgbouncer:v1.24.1-p1`` → 1.24.1.
+
+    None for a tag that names no version (``latest``, a digest alone, no tag).
+    """
+    name = image.partition("@")[0]
+    last = name.rsplit("/", 1)[-1]
+    tag = last.partition(":")[2]
+    m = _TAG_VERSION.match(tag)
+    return ".".join(m.groups()) if m else None
+
+
+@dataclass(frozen=True)
+class ReleaseChoice:
+    """The table lint checks a stack's pgbouncer.ini against, and why."""
+
+    release: Release
+    image: str | None  # the PgBouncer image it came from, if any
+    assumed: str | None = None  # when the image did not say: one line for a note
+
+    @classmethod
+    def for_image(cls, image: str | None) -> ReleaseChoice:
+        """The release of ``image`` (its tag's major.minor), or production's with a reason."""
+        if image is None:
+            return cls(
+                PROD_RELEASE,
+                None,
+                f"no PgBouncer image in this input: pgbouncer.ini is checked against "
+                f"{PROD_RELEASE.name} (production's){_supported()}",
+            )
+        version = image_version(image)
+        if version is None:
+            return cls(
+                PROD_RELEASE,
+                image,
+                f"the tag of {image} names no PgBouncer version: pgbouncer.ini is checked "
+                f"against {PROD_RELEASE.name} (production's){_supported()}",
+            )
+        minor = version.rsplit(".", 1)[0]
+        for r in RELEASES:
+            if r.minor == minor:
+                return cls(r, image)
+        return cls(
+            PROD_RELEASE,
+            image,
+            f"{image} runs PgBouncer {version}, which lint has no parameter table for: "
+            f"pgbouncer.ini is checked against {PROD_RELEASE.name}{_supported()}",
+        )
+
+
+def _supported() -> str:
+    return f" (tables: {', '.join(r.minor for r in RELEASES)})"
+
 
 _KEY = re.compile(r"[A-Za-z0-9_.\-*]+")
 _STRTOL = re.compile(r"[+-]?(?:0[xX][0-9a-fA-F]+|0[0-7]*|[1-9][0-9]*)")
@@ -244,6 +385,24 @@ class PgBouncerIni:
     duplicates: tuple[Problem, ...] = ()
     unfollowed: tuple[Problem, ...] = ()  # %include of a file lint was not given
     users: dict[str, str] = field(default_factory=dict, repr=False)
+    release: Release = PROD_RELEASE  # the table ``problems`` were found with
+    base: str | None = None
+    includes: Mapping[str, Included] = field(default_factory=dict, repr=False)
+
+    def for_release(self, release: Release) -> PgBouncerIni:
+        """This ini as ``release`` reads it (its problems, settings and entries)."""
+        if release == self.release:
+            return self
+        return parse_ini(
+            self.text,
+            self.file,
+            first_line=self.first_line,
+            object=self.object,
+            path=self.path,
+            base=self.base,
+            includes=self.includes,
+            release=release,
+        )
 
     def where(self, section: str, key: str) -> tuple[str, int]:
         return self.lines.get((section, key), (self.file, self.first_line))
@@ -268,8 +427,8 @@ class PgBouncerIni:
         return [(self.first_line + i, text) for i, text in enumerate(self.text.splitlines())]
 
 
-def _check_value(key: str, value: str) -> str | None:
-    kind = PARAMETERS[key]
+def _check_value(key: str, value: str, release: Release) -> str | None:
+    kind = release.parameters[key]
     if kind == INT and strtol(value) is None:
         return f"{key} = {value!r} is not a whole number as PgBouncer reads it (e.g. 20, 0x10)"
     if kind == TIME:
@@ -317,31 +476,45 @@ def _conn_pairs(value: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
-def _check_entry(section: str, name: str, value: str) -> str | None:
+def _check_entry(section: str, name: str, value: str, release: Release) -> str | None:
     pairs = _conn_pairs(value)
-    what = "database" if section == "databases" else "user"
+    what = {"databases": "database", "users": "user", "peers": "peer"}[section]
     if pairs is None:
         return (
             f"[{section}] {name}: syntax error in the connection string (expected key=value pairs)"
         )
-    allowed = DATABASE_KEYS if section == "databases" else USER_KEYS
+    if section == "peers":
+        if not name.isdigit() or not 1 <= int(name) <= 0xFFFF:
+            return f"[peers] {name}: a peer's name is its peer_id, a number from 1 to 65535"
+        if "host" not in dict(pairs):
+            return f"[peers] {name}: host is required"
+    allowed = {
+        "databases": release.database_keys,
+        "users": release.user_keys,
+        "peers": release.peer_keys,
+    }[section]
     for key, val in pairs:
         if key not in allowed:
             near = difflib.get_close_matches(key, sorted(allowed), n=1)
             hint = f" (did you mean {near[0]}?)" if near else ""
-            return f"[{section}] {name}: unknown {what} parameter {key}{hint}"
+            return f"[{section}] {name}: unknown {what} parameter {key}{hint} ({release.name})"
         if key == "pool_mode" and val.lower() not in _ENUMS["pool_mode"]:
             return (
                 f"[{section}] {name}: pool_mode={val} is not one of session, transaction, statement"
             )
         if key == "port" and strtol(val) is None:
             return f"[{section}] {name}: port={val} is not a number"
+        if key == "load_balance_hosts" and val.lower() not in _ENUMS["load_balance_hosts"]:
+            return (
+                f"[{section}] {name}: load_balance_hosts={val} is not one of disable, round-robin"
+            )
     return None
 
 
 class _Reader:
-    def __init__(self, includes: Mapping[str, Included]) -> None:
+    def __init__(self, includes: Mapping[str, Included], release: Release) -> None:
         self.includes = includes
+        self.release = release
         self.section = ""
         self.settings: dict[str, str] = {}
         self.databases: dict[str, str] = {}
@@ -370,12 +543,13 @@ class _Reader:
                     self.problems.append(Problem(file, line_no, "syntax error: expected [section]"))
                     return  # PgBouncer stops loading here
                 self.section = line[1:end]
-                if self.section not in SECTIONS:
+                if self.section not in self.release.sections:
+                    known = ", ".join(f"[{k}]" for k in self.release.sections)
                     self.problems.append(
                         Problem(
                             file,
                             line_no,
-                            f"invalid section [{self.section}] (PgBouncer 1.18 knows [databases], [pgbouncer], [users])",
+                            f"invalid section [{self.section}] ({self.release.name} knows {known})",
                         )
                     )
                 self.seen_main |= self.section == "pgbouncer"
@@ -422,7 +596,7 @@ class _Reader:
         if not section:
             self.problems.append(Problem(file, line_no, f"{key} is set before any [section]"))
             return
-        if section not in SECTIONS:
+        if section not in self.release.sections:
             return  # the section itself is reported
         if (section, key) in self.lines:
             first = self.lines[(section, key)]
@@ -435,24 +609,28 @@ class _Reader:
             )
         self.lines[(section, key)] = (file, line_no)
         if section == "pgbouncer":
-            if key not in PARAMETERS:
-                near = difflib.get_close_matches(key, sorted(PARAMETERS), n=1)
-                hint = f" (did you mean {near[0]}?)" if near else ""
+            parameters = self.release.parameters
+            if key not in parameters:
+                elsewhere = [r.minor for r in RELEASES if key in r.parameters]
+                near = difflib.get_close_matches(key, sorted(parameters), n=1)
+                hint = f" (did you mean {near[0]}?)" if near and not elsewhere else ""
                 self.problems.append(
                     Problem(
                         file,
                         line_no,
-                        f"unknown parameter {key}{hint}: PgBouncer 1.18 refuses to start",
+                        f"unknown parameter {key}{hint}: {self.release.name} refuses to start"
+                        + (f" (a PgBouncer {elsewhere[0]} parameter)" if elsewhere else ""),
                     )
                 )
                 return
             self.settings[key] = value
-            problem = None if _SECRET_KEY.search(key) else _check_value(key, value)
+            problem = None if _SECRET_KEY.search(key) else _check_value(key, value, self.release)
             if problem:
                 self.problems.append(Problem(file, line_no, problem))
         else:
-            (self.databases if section == "databases" else self.users)[key] = value
-            problem = _check_entry(section, key, value) if value else None
+            if section != "peers":
+                (self.databases if section == "databases" else self.users)[key] = value
+            problem = _check_entry(section, key, value, self.release) if value else None
             if problem:
                 self.problems.append(Problem(file, line_no, problem))
 
@@ -466,14 +644,17 @@ def parse_ini(
     path: str | None = None,
     base: str | None = None,
     includes: Mapping[str, Included] | None = None,
+    release: Release = PROD_RELEASE,
 ) -> PgBouncerIni:
     """Parse a pgbouncer.ini; ``first_line`` is the file line of the ini's first line.
 
     ``base`` is the directory of the ini file (None for an ini inside a ConfigMap:
     its includes are files in the container, which lint cannot see); ``includes``
-    maps resolved paths to the files the I/O layer read for them.
+    maps resolved paths to the files the I/O layer read for them. ``release`` is the
+    PgBouncer whose parameters and sections are known (production's by default; the
+    ``pgbouncer.invalid`` rule reads the ini again as the stack's image's release).
     """
-    r = _Reader(includes or {})
+    r = _Reader(includes or {}, release)
     start = (str(PurePosixPath(base) / PurePosixPath(file).name),) if base else ()
     r.read(text, file, first_line, base, start)
     if not r.seen_main and not any("syntax error" in p.message for p in r.problems):
@@ -493,4 +674,7 @@ def parse_ini(
         duplicates=tuple(r.duplicates),
         unfollowed=tuple(r.unfollowed),
         users=r.users,
+        release=release,
+        base=base,
+        includes=dict(includes or {}),
     )

@@ -56,13 +56,16 @@ def pgbouncer_idle_transaction_timeout(ix: Index) -> Iterator[Finding]:
 @rule(
     "pgbouncer.invalid",
     "error",
-    "pgbouncer.ini that PgBouncer 1.18 refuses to start with",
-    hint="fix the line named: PgBouncer's syntax, a known parameter, a value of its type",
+    "pgbouncer.ini that the image's PgBouncer refuses to start with",
+    hint="fix the line named: PgBouncer's syntax, a parameter the image's version knows, "
+    "a value of its type",
     why="a PgBouncer that does not start takes every Authentik login down with it",
+    scope="stack",  # the release comes from the stack's PgBouncer image, in another file
 )
 def pgbouncer_invalid(ix: Index) -> Iterator[Finding]:
+    release = ix.pgbouncer_release().release
     for ini in ix.inis:
-        for p in ini.problems:
+        for p in ini.for_release(release).problems:
             yield finding(
                 "pgbouncer.invalid",
                 p.message,
@@ -73,6 +76,30 @@ def pgbouncer_invalid(ix: Index) -> Iterator[Finding]:
             )
         for p in ini.unfollowed:
             yield finding("input.skipped", p.message, file=p.file, line=p.line, object=ini.object)
+
+
+@rule(
+    "pgbouncer.version",
+    "note",
+    "the PgBouncer version pgbouncer.ini is judged by is assumed",
+    hint="name the PgBouncer image with a version tag (edoburu/pgbouncer:v1.24.1-p1); "
+    "lint has tables for the releases the real-PgBouncer oracle runs",
+    why="parameters differ between releases: 1.24's max_prepared_statements stops 1.18",
+    scope="stack",
+)
+def pgbouncer_version(ix: Index) -> Iterator[Finding]:
+    choice = ix.pgbouncer_release()
+    if choice.assumed is None or not ix.inis:
+        return
+    ini = ix.ini() or ix.inis[0]
+    yield finding(
+        "pgbouncer.version",
+        choice.assumed,
+        file=ini.file,
+        line=ini.first_line,
+        object=ini.object,
+        path=ini.path,
+    )
 
 
 @rule(

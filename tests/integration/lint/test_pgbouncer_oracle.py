@@ -1,32 +1,43 @@
-"""Real PgBouncer (Debian's 1.18) is the oracle for lint's pgbouncer.ini parsing.
+"""Real PgBouncer, at every version lint has a table for, is the oracle for its pgbouncer.ini rules.
 
 Each row is an ini snippet (plus any files it includes). It is written to a directory,
 started in a real PgBouncer there (as the service user; PgBouncer refuses root) and
-linted with `lint_paths`. PgBouncer accepts a file when it logs "process up", refuses
-it when it exits first; lint accepts it when it reports no `pgbouncer.invalid` error.
-The two must agree on every row. PgBouncer runs with the ini's directory as its
-working directory, where it resolves relative `%include` files (lint resolves them
-against the including file, the same directory here).
+linted with `lint_paths` as that version's image would be (``pgbouncer_image``).
+PgBouncer accepts a file when it logs "process up", refuses it when it exits first; lint
+accepts it when it reports no `pgbouncer.invalid` error. The two must agree on every row,
+for each supported version: Debian's 1.18.0 and production's 1.24.1 (built from its source,
+``akops.tools.pgbouncer``). PgBouncer runs with the ini's directory as its working directory,
+where it resolves relative `%include` files (lint resolves them against the including file,
+the same directory here).
+
+Besides the rows, each version's ``SHOW CONFIG`` (every parameter the program knows) must list
+exactly the parameters of lint's table for that release.
 """
 
 from __future__ import annotations
 
+import contextlib
 import subprocess
 import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from akops.lint import lint_paths
+from akops.lint.pgbouncer import RELEASES, Release
+from akops.rehearse.start import free_port, runnable_binary
 from tests.integration.conftest import as_service_user, hand_over, pgbouncer_binary, service_dir
 
 ROOT = Path(__file__).resolve().parents[3]
 START_TIMEOUT_S = 10
+OLD, NEW = "1.18", "1.24"
 
-# (name, [pgbouncer] lines, other files, whether PgBouncer 1.18 starts)
-ROWS: list[tuple[str, str, dict[str, str], bool]] = [
+# (name, [pgbouncer] lines, other files, whether PgBouncer starts: one answer for every
+# version, or a version's minor -> its answer)
+ROWS: list[tuple[str, str, dict[str, str], bool | dict[str, bool]]] = [
     ("plain", "default_pool_size = 20\n", {}, True),
     ("number-word", "default_pool_size = lots\n", {}, False),
     ("number-hex", "default_pool_size = 0x10\n", {}, True),
@@ -74,6 +85,58 @@ ROWS: list[tuple[str, str, dict[str, str], bool]] = [
     ),
     ("include-missing", "%include gone.ini\n", {}, False),
     ("include-cycle", "%include extra.ini\n", {"extra.ini": "%include pgbouncer.ini\n"}, False),
+    ("conffile", "conffile = /nonexistent/pgbouncer.ini\n", {}, True),
+    # What 1.19 to 1.24 added: refused by 1.18, accepted by 1.24.
+    ("max-prepared-statements", "max_prepared_statements = 100\n", {}, {OLD: False, NEW: True}),
+    ("max-prepared-statements-word", "max_prepared_statements = lots\n", {}, False),
+    (
+        "track-extra-parameters",
+        "track_extra_parameters = IntervalStyle\n",
+        {},
+        {OLD: False, NEW: True},
+    ),
+    ("cancel-wait-timeout", "cancel_wait_timeout = 5\n", {}, {OLD: False, NEW: True}),
+    ("cancel-wait-timeout-unit", "cancel_wait_timeout = 5s\n", {}, False),
+    (
+        "client-connection-caps",
+        "max_db_client_connections = 10\nmax_user_client_connections = 5\n",
+        {},
+        {OLD: False, NEW: True},
+    ),
+    (
+        "db-load-balance-hosts",
+        "[databases]\nx = host=127.0.0.1 load_balance_hosts=round-robin\n",
+        {},
+        {OLD: False, NEW: True},
+    ),
+    (
+        "db-load-balance-bad",
+        "[databases]\nx = host=127.0.0.1 load_balance_hosts=sideways\n",
+        {},
+        False,
+    ),
+    (
+        "db-reserve-pool-size",
+        "[databases]\nx = host=127.0.0.1 reserve_pool_size=3\n",
+        {},
+        {OLD: False, NEW: True},
+    ),
+    (
+        "db-server-lifetime",
+        "[databases]\nx = host=127.0.0.1 server_lifetime=60\n",
+        {},
+        {OLD: False, NEW: True},
+    ),
+    (
+        "users-pool-size",
+        "[users]\nbob = pool_size=5 idle_transaction_timeout=30\n",
+        {},
+        {OLD: False, NEW: True},
+    ),
+    ("users-unknown-key", "[users]\nbob = pool_sise=5\n", {}, False),
+    ("peers-section", "[peers]\n1 = host=127.0.0.1\n", {}, {OLD: False, NEW: True}),
+    ("peers-no-host", "[peers]\n1 = port=6432\n", {}, False),
+    ("peers-name-not-an-id", "[peers]\nabc = host=127.0.0.1\n", {}, False),
     (
         "include-nested",
         "%include a.ini\n",
@@ -103,9 +166,14 @@ def _ini(directory: Path, lines: str) -> str:
     )
 
 
-def _pgbouncer_starts(directory: Path) -> bool:
+def _expected(row: tuple[str, str, dict[str, str], bool | dict[str, bool]], minor: str) -> bool:
+    starts = row[3]
+    return starts if isinstance(starts, bool) else starts[minor]
+
+
+def _pgbouncer_starts(binary: Path, directory: Path) -> bool:
     proc = subprocess.Popen(
-        as_service_user([str(pgbouncer_binary("1.18.0")), str(directory / "pgbouncer.ini")]),
+        as_service_user([str(binary), str(directory / "pgbouncer.ini")]),
         cwd=directory,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -126,11 +194,18 @@ def _pgbouncer_starts(directory: Path) -> bool:
         proc.stdout.close()
 
 
+@pytest.fixture(scope="module", params=RELEASES, ids=[r.minor for r in RELEASES])
+def release(request: pytest.FixtureRequest) -> Release:
+    return request.param  # type: ignore[no-any-return]
+
+
 @pytest.fixture(scope="module")
-def verdicts() -> Iterator[dict[str, tuple[bool, list[str]]]]:
-    """Row name → (PgBouncer started, lint's pgbouncer.invalid messages)."""
-    pgbouncer_binary("1.18.0")
+def verdicts(release: Release) -> Iterator[dict[str, tuple[bool, list[str]]]]:
+    """Row name → (this release's PgBouncer started, lint's pgbouncer.invalid messages)."""
+    binary = pgbouncer_binary(release.tested)
+    image = f"edoburu/pgbouncer:v{release.tested}-p1"
     with service_dir("pgb-oracle") as root:
+        binary = runnable_binary(binary, root)
         dirs = {}
         for name, lines, files, _ in ROWS:
             d = root / name
@@ -143,20 +218,79 @@ def verdicts() -> Iterator[dict[str, tuple[bool, list[str]]]]:
 
         def judge(name: str) -> tuple[str, tuple[bool, list[str]]]:
             d = dirs[name]
-            report = lint_paths([d / "pgbouncer.ini"], root=ROOT, cache=False, jobs=1)
+            report = lint_paths(
+                [d / "pgbouncer.ini"], root=ROOT, cache=False, jobs=1, pgbouncer_image=image
+            )
             refused = [f.message for f in report.findings if f.rule == "pgbouncer.invalid"]
-            return name, (_pgbouncer_starts(d), refused)
+            return name, (_pgbouncer_starts(binary, d), refused)
 
         with ThreadPoolExecutor(max_workers=4) as pool:
             yield dict(pool.map(judge, [r[0] for r in ROWS]))
 
 
-@pytest.mark.parametrize(
-    ("name", "expected"), [(r[0], r[3]) for r in ROWS], ids=[r[0] for r in ROWS]
-)
+@pytest.mark.parametrize("row", ROWS, ids=[r[0] for r in ROWS])
 def test_lint_accepts_what_pgbouncer_accepts(
-    verdicts: dict[str, tuple[bool, list[str]]], name: str, expected: bool
+    verdicts: dict[str, tuple[bool, list[str]]],
+    release: Release,
+    row: tuple[str, str, dict[str, str], bool | dict[str, bool]],
 ) -> None:
-    started, refused = verdicts[name]
-    assert started == expected, f"the table is wrong about PgBouncer for {name}"
+    started, refused = verdicts[row[0]]
+    assert started == _expected(row, release.minor), (
+        f"the table is wrong about PgBouncer {release.tested} for {row[0]}"
+    )
     assert (not refused) == started, refused
+    if refused and isinstance(row[3], dict):
+        # A refusal of a newer release's setting names the version that refused it.
+        assert all(f"PgBouncer {release.tested}" in m for m in refused), refused
+
+
+def test_the_rows_tell_the_versions_apart() -> None:
+    """The table would pass with one version's answers for both if no row differed."""
+    assert {r[0] for r in ROWS if _expected(r, OLD) != _expected(r, NEW)} >= {
+        "max-prepared-statements",
+        "track-extra-parameters",
+        "db-load-balance-hosts",
+    }
+
+
+def test_show_config_lists_exactly_the_tables_parameters(release: Release) -> None:
+    """Every parameter the real program knows is in lint's table for it, and no other."""
+    with service_dir("pgb-config") as root:
+        binary = runnable_binary(pgbouncer_binary(release.tested), root)
+        port = free_port()
+        (root / "users.txt").write_text('"admin" ""\n')
+        (root / "pgbouncer.ini").write_text(
+            "[databases]\n"
+            "[pgbouncer]\n"
+            f"listen_addr = 127.0.0.1\nlisten_port = {port}\nunix_socket_dir = {root}\n"
+            f"auth_type = trust\nauth_file = {root / 'users.txt'}\nadmin_users = admin\n"
+        )
+        hand_over(*root.iterdir())
+        proc = subprocess.Popen(
+            as_service_user([str(binary), str(root / "pgbouncer.ini")]),
+            cwd=root,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        try:
+            deadline = time.monotonic() + START_TIMEOUT_S
+            while True:
+                try:
+                    conn = psycopg.connect(
+                        host="127.0.0.1", port=port, user="admin", dbname="pgbouncer",
+                        autocommit=True, connect_timeout=2,
+                    )  # fmt: skip
+                    break
+                except psycopg.OperationalError:
+                    if time.monotonic() > deadline or proc.poll() is not None:
+                        raise
+                    time.sleep(0.1)
+            with contextlib.closing(conn):
+                # The admin console speaks the simple query protocol only.
+                rows = conn.execute("SHOW CONFIG", prepare=False).fetchall()
+                version = conn.execute("SHOW VERSION", prepare=False).fetchone()
+        finally:
+            proc.terminate()
+            proc.wait(timeout=START_TIMEOUT_S)
+    assert version is not None and release.tested in str(version[0])
+    assert {str(r[0]) for r in rows} == set(release.parameters)

@@ -768,6 +768,77 @@ def test_pgbouncer_invalid(stack: StackFiles) -> None:
     assert stack.findings(rule) == []
 
 
+DIGEST = "sha256:" + "e" * 64
+
+
+def _pgbouncer_image(stack: StackFiles, image: str) -> None:
+    def change(d: dict[str, Any]) -> None:
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            if c["name"] == "pgbouncer":
+                c["image"] = image
+
+    stack.deployment(change)
+
+
+def test_pgbouncer_invalid_follows_the_images_release(stack: StackFiles) -> None:
+    """1.24's parameters pass on prod's image and stop a 1.18 image, naming the version."""
+    rule = exercises("pgbouncer.invalid")
+    stack.ini(lambda ini: ini + "max_prepared_statements = 100\ntrack_extra_parameters = a\n")
+    assert stack.findings(rule) == []
+    assert stack.findings("pgbouncer.version") == []  # the tag names a version: nothing assumed
+    _pgbouncer_image(stack, "edoburu/pgbouncer:1.18.0@" + DIGEST)
+    found = stack.findings(rule)
+    assert [f.message for f in found] == [
+        "unknown parameter max_prepared_statements: PgBouncer 1.18.0 refuses to start"
+        " (a PgBouncer 1.24 parameter)",
+        "unknown parameter track_extra_parameters: PgBouncer 1.18.0 refuses to start"
+        " (a PgBouncer 1.24 parameter)",
+    ]
+    text = stack.texts["pgbouncer-configmap.yaml"].splitlines()
+    assert text[found[0].line - 1].strip() == "max_prepared_statements = 100"  # type: ignore[operator]
+    # A patch release is the same table; a value of the wrong type is refused by both.
+    _pgbouncer_image(stack, "edoburu/pgbouncer:v1.24.0-p0")
+    assert stack.findings(rule) == []
+    stack.ini(
+        lambda ini: ini.replace("max_prepared_statements = 100", "max_prepared_statements = lots")
+    )
+    assert (
+        "max_prepared_statements = 'lots' is not a whole number"
+        in only(stack.findings(rule)).message
+    )
+
+
+def test_pgbouncer_version_says_once_what_it_assumed(stack: StackFiles) -> None:
+    rule = exercises("pgbouncer.version")
+    stack.ini(lambda ini: ini + "max_prepared_statements = 100\n")
+    for image, said in (
+        ("edoburu/pgbouncer:latest", "names no PgBouncer version"),
+        ("edoburu/pgbouncer@" + DIGEST, "names no PgBouncer version"),
+        (
+            "edoburu/pgbouncer:v1.99.0",
+            "runs PgBouncer 1.99.0, which lint has no parameter table for",
+        ),
+    ):
+        _pgbouncer_image(stack, image)
+        f = only(stack.findings(rule))
+        assert said in f.message and "checked against PgBouncer 1.24.1" in f.message, f.message
+        assert f.severity == "note" and f.object == "ConfigMap/pgbouncer-config"
+        assert stack.findings("pgbouncer.invalid") == []  # production's table: accepted
+
+
+def test_a_bare_ini_is_judged_by_the_image_it_is_given(stack: StackFiles) -> None:
+    files = type(stack)  # the fixture's class: a stack of one bare ini
+    ini = "[pgbouncer]\nmax_prepared_statements = 100\n"
+    alone = files({"pgbouncer.ini": ini})
+    assert {f.rule for f in alone.lint().findings} & {"pgbouncer.invalid", "pgbouncer.version"} == {
+        "pgbouncer.version"
+    }
+    assert "no PgBouncer image in this input" in only(alone.findings("pgbouncer.version")).message
+    old = files({"pgbouncer.ini": ini}, settings={"pgbouncer_image": "pgbouncer:1.18.0"})
+    assert "PgBouncer 1.18.0 refuses to start" in only(old.findings("pgbouncer.invalid")).message
+    assert old.findings("pgbouncer.version") == []
+
+
 def test_pgbouncer_duplicate_key(stack: StackFiles) -> None:
     rule = exercises("pgbouncer.duplicate-key")
     stack.ini(lambda ini: ini + "pool_mode = session\n")

@@ -1,4 +1,4 @@
-"""pgbouncer.ini parsing as PgBouncer 1.18 does it (the real-PgBouncer oracle is in
+"""pgbouncer.ini parsing as PgBouncer does it, per release (the real-PgBouncer oracle is in
 tests/integration/lint/test_pgbouncer_oracle.py; these pin the parser's pieces)."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ import math
 
 import pytest
 
-from akops.lint.pgbouncer import Included, parse_ini, strtod, strtol
+from akops.lint.pgbouncer import RELEASES, Included, image_version, parse_ini, strtod, strtol
 
 
 @pytest.mark.parametrize(
@@ -86,3 +86,40 @@ def test_secret_values_are_never_echoed() -> None:
     (problem,) = ini.problems
     assert "unknown database parameter bogus" in problem.message
     assert "hunter2" not in problem.message
+
+
+@pytest.mark.parametrize(
+    ("image", "version"),
+    [
+        ("edoburu/pgbouncer:v1.24.1-p1", "1.24.1"),
+        ("edoburu/pgbouncer:v1.24.1-p1@sha256:" + "a" * 64, "1.24.1"),
+        ("registry.local:5000/pgbouncer:1.18.0", "1.18.0"),
+        ("registry.local:5000/pgbouncer", None),
+        ("edoburu/pgbouncer:latest", None),
+        ("edoburu/pgbouncer@sha256:" + "a" * 64, None),
+        ("edoburu/pgbouncer:1.24.1.2", None),
+        ("edoburu/pgbouncer:1.24", None),
+    ],
+)
+def test_image_version_reads_the_tag(image: str, version: str | None) -> None:
+    assert image_version(image) == version
+
+
+def test_each_release_reads_the_ini_its_own_way() -> None:
+    old, new = RELEASES
+    text = "[pgbouncer]\nmax_prepared_statements = 100\n[peers]\n1 = host=10.0.0.1\n"
+    ini = parse_ini(text, "p.ini", release=new)
+    assert ini.problems == () and ini.settings["max_prepared_statements"] == "100"
+    assert [p.message for p in ini.for_release(old).problems] == [
+        "unknown parameter max_prepared_statements: PgBouncer 1.18.0 refuses to start"
+        " (a PgBouncer 1.24 parameter)",
+        "invalid section [peers] (PgBouncer 1.18.0 knows [databases], [pgbouncer], [users])",
+    ]
+    assert ini.for_release(new) is ini
+
+
+def test_every_table_has_a_real_pgbouncer_to_check_it() -> None:
+    """Lint's tables and the binaries the oracle runs name the same versions."""
+    from akops.tools.pgbouncer import SUPPORTED
+
+    assert [r.tested for r in RELEASES] == [v.version for v in SUPPORTED]

@@ -169,6 +169,43 @@ def test_pgbouncer_ini_has_every_setting(prod: dict[str, Any]) -> None:
     )
 
 
+def _with_pgbouncer_settings(env: Any, **update: Any) -> Any:
+    settings = env.pgbouncer.settings.model_validate(
+        {**env.pgbouncer.settings.model_dump(), **update}
+    )
+    return env.model_copy(
+        update={"pgbouncer": env.pgbouncer.model_copy(update={"settings": settings})}
+    )
+
+
+def test_extra_pgbouncer_settings_are_written_as_given(layout: Layout) -> None:
+    env = load_environment("prod", layout.environments)
+    extra = {"max_prepared_statements": 100, "track_extra_parameters": "IntervalStyle, search_path"}
+    stack = render_stack(_with_pgbouncer_settings(env, extra=extra), layout.templates)
+    text = yaml.safe_load(stack.by_name()["pgbouncer-configmap.yaml"])["data"]["pgbouncer.ini"]
+    assert text.endswith(
+        "max_prepared_statements = 100\ntrack_extra_parameters = IntervalStyle, search_path\n"
+    )
+
+
+@pytest.mark.parametrize(
+    ("extra", "said"),
+    [
+        ({"auth_file": "/tmp/x"}, "auth_file is set by the stack itself"),
+        ({"pool_mode": "transaction"}, "pool_mode is set by the stack itself"),
+        ({"server_reset_query_always": True}, "write 1 or 0"),
+        ({"server_reset_query": "DISCARD ALL\nadmin_users = x"}, "one line of pgbouncer.ini"),
+        ({"Max-Prepared": 1}, "pattern"),
+    ],
+)
+def test_extra_pgbouncer_settings_refuse_what_is_not_extra(
+    layout: Layout, extra: dict[str, Any], said: str
+) -> None:
+    env = load_environment("prod", layout.environments)
+    with pytest.raises(ValueError, match=said):
+        _with_pgbouncer_settings(env, extra=extra)
+
+
 def test_no_password_in_the_configmap(prod: dict[str, Any]) -> None:
     text = prod["pgbouncer-configmap.yaml"]["data"]["pgbouncer.ini"]
     assert "password" not in text.replace(";;", "").split("[databases]", 1)[1]
