@@ -665,11 +665,15 @@ def known_environments(directory: Path) -> list[str]:
 def load_environment(name: str, directory: Path) -> Environment:
     """Load and validate ``directory/<name>.yaml``; one-line errors with file:line and field."""
     path = directory / f"{name}.yaml"
-    if not NAME_RE.match(name) or not path.is_file():
+    if not NAME_RE.match(name) or not (path.exists() or path.is_symlink()):
         known = ", ".join(known_environments(directory)) or "none"
         raise EnvironmentConfigError(f"unknown environment {name!r} (known: {known})")
     path_shown = display(path)
-    doc = named_mapping(read_text(path), path_shown, name, EnvironmentConfigError)
+    try:
+        text = read_text(path, label=path_shown)
+    except InputError as e:
+        raise EnvironmentConfigError(str(e)) from e
+    doc = named_mapping(text, path_shown, name, EnvironmentConfigError)
     env = validated(Environment, doc.data, doc, EnvironmentConfigError)
     repo = directory.resolve().parent
     for secret, ref in env.secrets.items():

@@ -10,6 +10,7 @@ import difflib
 from dataclasses import dataclass
 from pathlib import Path
 
+from akops import files
 from akops.environment import Environment, field_location, load_environment
 from akops.errors import EnvironmentConfigError, InputError
 from akops.layout import Layout
@@ -67,7 +68,7 @@ def write(stack: RenderedStack, target: Path) -> list[Path]:
         written = []
         for name, text in wanted.items():
             path = target / name
-            if not path.exists() or path.read_text(encoding="utf-8") != text:
+            if not path.exists() or files.read_text(path) != text:
                 path.write_text(text, encoding="utf-8")
             written.append(path)
         return written
@@ -82,10 +83,7 @@ def drift(stack: RenderedStack, target: Path, label: str) -> Drift:
     chunks: list[str] = []
     changed: list[str] = []
     for name in sorted(set(wanted) | set(on_disk)):
-        try:
-            old = on_disk[name].read_text(encoding="utf-8") if name in on_disk else ""
-        except (OSError, UnicodeDecodeError) as e:
-            raise InputError(f"{on_disk[name]}: cannot read: {e}") from e
+        old = files.read_text(on_disk[name]) if name in on_disk else ""
         new = wanted.get(name, "")
         if old == new:
             continue

@@ -16,8 +16,9 @@ from pathlib import Path
 
 import yaml
 
+from akops import files
 from akops.environment import SecretRef
-from akops.errors import SecretError
+from akops.errors import InputError, SecretError
 
 PLACEHOLDER_RE = re.compile(r"<<akops-secret:([a-z0-9_]+)(?:\|([a-z]+))?>>")
 MASK = "***"
@@ -80,13 +81,14 @@ def resolve_one(name: str, ref: SecretRef, environ: Mapping[str, str] | None = N
         return _checked(name, value, f"environment variable {ref.env}")
     assert ref.file is not None and ref.key is not None
     path = Path(ref.file).expanduser()
+    if not path.exists() and not path.is_symlink():
+        raise SecretError(f"secret {name!r}: secrets file {path} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except FileNotFoundError as e:
-        raise SecretError(f"secret {name!r}: secrets file {path} does not exist") from e
-    except UnicodeDecodeError as e:
-        raise SecretError(f"secret {name!r}: secrets file {path} is not UTF-8 text") from e
-    except (OSError, yaml.YAMLError) as e:
+        data = yaml.safe_load(files.read_text(path))
+    except InputError as e:
+        # Its own wording names the path and why (a FIFO, too large, not UTF-8), never content.
+        raise SecretError(f"secret {name!r}: secrets file {e}") from e
+    except yaml.YAMLError as e:
         # The YAML error's text may quote the file, so it stays out of the message.
         raise SecretError(f"secret {name!r}: cannot read secrets file {path}") from e
     value = data.get(ref.key) if isinstance(data, dict) else None

@@ -16,6 +16,7 @@ from typing import Annotated, Any, TypeVar
 import yaml
 from pydantic import BaseModel, Field, ValidationError
 
+from akops import files
 from akops.errors import InputError, YAMLSyntaxError
 
 PathKey = tuple[str | int, ...]
@@ -205,18 +206,9 @@ def display(path: Path) -> str:
         return str(path)
 
 
-def read_text(path: Path) -> str:
-    """Read a UTF-8 file, turning OS errors into one-line input errors."""
-    try:
-        return path.read_text(encoding="utf-8")
-    except FileNotFoundError as e:
-        raise InputError(f"{path}: no such file") from e
-    except IsADirectoryError as e:
-        raise InputError(f"{path}: is a directory, expected a file") from e
-    except UnicodeDecodeError as e:
-        raise InputError(f"{path}: not UTF-8 text") from e
-    except OSError as e:
-        raise InputError(f"{path}: cannot read: {e.strerror}") from e
+def read_text(path: Path, *, flag: str | None = None, label: str | None = None) -> str:
+    """Read a UTF-8 input file (regular files only, size-capped: ``akops.files``)."""
+    return files.read_text(path, flag=flag, label=label)
 
 
 def dotted(path: PathKey) -> str:

@@ -184,7 +184,7 @@ def connect(env: Environment, context: str | None = None) -> ApiClient:
             raise ClusterError(f"in-cluster configuration unavailable: {_one_line(e)}") from e
     else:
         paths = kubeconfig_paths()
-        existing = [p for p in paths if p.is_file()]
+        existing = [p for p in paths if p.exists() or p.is_symlink()]
         if not existing:
             raise ClusterError(
                 f"no kubeconfig at {_shown(paths)}; set KUBECONFIG to the file for "

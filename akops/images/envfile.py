@@ -19,6 +19,7 @@ from pathlib import Path
 from ruamel.yaml import YAML
 from ruamel.yaml.error import YAMLError
 
+from akops import files
 from akops.errors import InputError
 from akops.yamldoc import display
 
@@ -61,10 +62,8 @@ def plan_edit(path: Path, values: Mapping[FieldPath, str]) -> Edit:
     """The file with each field in ``values`` set; nothing is written."""
     name = display(path)
     try:
-        before = path.read_text(encoding="utf-8")
+        before = files.read_text(path)
         data = _yaml().load(before)
-    except OSError as e:
-        raise InputError(f"{name}: cannot read: {e.strerror}") from e
     except YAMLError as e:
         raise InputError(f"{name}: not valid YAML: {str(e).splitlines()[0]}") from e
     for field, value in values.items():

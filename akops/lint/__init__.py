@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from akops import files
 from akops.alerts.rules import Runbooks
 from akops.errors import InputError
 from akops.layout import Layout
@@ -201,8 +202,8 @@ def promtool_on(refs: Sequence[FileRef]) -> list[Finding]:
         if ref.path.suffix not in (".yaml", ".yml"):
             continue
         try:
-            text = ref.path.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError):
+            text = files.read_text(ref.path)
+        except InputError:
             continue  # the lint itself reports an unreadable file
         if "groups" in text:
             texts.append(SourceText(ref.label, text, True))
@@ -321,11 +322,9 @@ def read_heads(refs: Sequence[FileRef]) -> dict[str, str]:
     for ref in refs:
         if not ref.readable or ref.path.suffix not in (".yaml", ".yml"):
             continue
-        try:
-            with ref.path.open("rb") as f:
-                heads[ref.label] = f.read(HEADER_BYTES).decode("utf-8", "replace")
-        except OSError:
-            continue
+        head = files.read_head(ref.path, HEADER_BYTES)
+        if head is not None:  # anything else: reading it for real says why, in its place
+            heads[ref.label] = head.decode("utf-8", "replace")
     return heads
 
 

@@ -17,7 +17,6 @@ the rest of the run goes on. Only a file that cannot be read at all is bad input
 
 from __future__ import annotations
 
-import contextlib
 import os
 import re
 from collections.abc import Iterable, Sequence
@@ -25,6 +24,7 @@ from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from typing import Any
 
+from akops import files
 from akops.errors import InputError, YAMLSyntaxError
 from akops.lint.findings import Finding
 from akops.lint.pgbouncer import Included, PgBouncerIni, parse_ini
@@ -294,17 +294,24 @@ class FileRef:
         return self.path.suffix in READ_SUFFIXES and self.included_by is None
 
 
+def _listed(path: Path, p: Path) -> bool:
+    """A directory's entry lint looks at: no dotfile and no directory. Special files stay
+    listed so that one named like a manifest is refused by name instead of passed over."""
+    if any(part.startswith(".") for part in p.relative_to(path).parts):
+        return False
+    try:
+        return not p.is_dir()
+    except OSError:
+        return True  # a symlink loop: reading it says so, naming it
+
+
 def _expand(path: Path) -> list[Path]:
     if path.is_dir():
-        found = sorted(
-            p
-            for p in path.rglob("*")
-            if p.is_file() and not any(part.startswith(".") for part in p.relative_to(path).parts)
-        )
+        found = sorted(p for p in path.rglob("*") if _listed(path, p))
         if not found:
             raise InputError(f"{path}: directory holds no file")
         return found
-    if not path.exists():
+    if not path.exists() and not path.is_symlink():
         raise InputError(f"{path}: no such file")
     return [path]
 
@@ -313,28 +320,49 @@ _INCLUDE = re.compile(r"^[ \t]*%include[ \t]+(\S.*?)[ \t\r]*$", re.MULTILINE)
 MAX_INCLUDES = 100
 
 
-def _includes_of(path: Path, text: str) -> list[Path]:
-    return [
-        Path(m.group(1)) if Path(m.group(1)).is_absolute() else path.parent / m.group(1)
-        for m in _INCLUDE.finditer(text)
-    ]
+def _includes_of(path: Path, text: str) -> list[tuple[Path, str]]:
+    """(target, ``file:line`` of the ``%include``) for each include line of ``text``."""
+    out = []
+    for m in _INCLUDE.finditer(text):
+        name = Path(m.group(1))
+        target = name if name.is_absolute() else path.parent / name
+        out.append((target, f"{display(path)}:{text.count(chr(10), 0, m.start()) + 1}"))
+    return out
 
 
-def gather_includes(path: Path, text: str) -> tuple[tuple[str, Included], ...]:
-    """Every file ``path`` includes, transitively (each read once; cycles stop)."""
+def gather_includes(
+    path: Path, text: str, budget: files.Budget | None = None
+) -> tuple[tuple[str, Included], ...]:
+    """Every file ``path`` includes, transitively (each read once; cycles stop).
+
+    A missing include is recorded (lint reports it where it is included); one that is not
+    a regular file, or a chain larger than ``budget`` allows (``path`` itself counted), is
+    ``InputError`` naming the ``%include`` line.
+    """
+    if budget is None:
+        budget = files.Budget()
+        budget.take(len(text.encode()), display(path), display(path))
     found: dict[str, Included] = {}
     todo = _includes_of(path, text)
     while todo and len(found) < MAX_INCLUDES:
-        target = todo.pop(0)
+        target, where = todo.pop(0)
         key = str(PurePath(os.path.normpath(target.absolute())))
         if key in found:
             continue
         try:
-            body = target.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as e:
-            why = "no such file" if isinstance(e, FileNotFoundError) else f"cannot read ({e})"
-            found[key] = Included(display(target), None, why)
-            continue
+            files.check_regular(target)
+        except InputError as e:
+            if not target.exists() and not target.is_symlink():
+                found[key] = Included(display(target), None, "no such file")
+                continue
+            raise InputError(f"{where}: %include {e}") from e
+        try:
+            body = files.read_text(target, budget=budget, root=display(path))
+        except InputError as e:
+            if "not UTF-8" in str(e):
+                found[key] = Included(display(target), None, "cannot read (not UTF-8 text)")
+                continue
+            raise InputError(f"{where}: %include {e}") from e
         found[key] = Included(display(target), body)
         todo.extend(_includes_of(target, body))
     return tuple(found.items())
@@ -344,23 +372,25 @@ def expand_paths(paths: Sequence[Path | str]) -> list[FileRef]:
     """Every file named (directories: every file under them, sorted; dotfiles skipped).
 
     An ini that another given ini includes is linted as part of it, not alone (alone
-    it has no [pgbouncer] section of its own).
+    it has no [pgbouncer] section of its own). A file of a type lint reads that is not a
+    regular file (a FIFO, a device, a socket) is refused here, before anything is read.
     """
     if not paths:
         raise InputError("no files to lint: give --path at least once")
     refs: dict[Path, FileRef] = {}
     for given in paths:
         for p in _expand(Path(given)):
+            if p.suffix in READ_SUFFIXES:
+                files.check_regular(p)
             refs.setdefault(p.resolve(), FileRef(p, display(p)))  # named twice: linted once
     included: dict[Path, str] = {}
     for resolved, ref in refs.items():
         if ref.path.suffix == ".ini":
-            with contextlib.suppress(OSError, UnicodeDecodeError):
-                text = ref.path.read_text(encoding="utf-8")
-                for key, _ in gather_includes(ref.path, text):
-                    target = Path(key).resolve()
-                    if target != resolved:
-                        included.setdefault(target, ref.label)
+            text = files.read_text(ref.path)
+            for key, _ in gather_includes(ref.path, text):
+                target = Path(key).resolve()
+                if target != resolved:
+                    included.setdefault(target, ref.label)
     return [
         FileRef(ref.path, ref.label, included.get(resolved)) if resolved in included else ref
         for resolved, ref in refs.items()
@@ -380,7 +410,7 @@ def read_ref(ref: FileRef) -> SourceText:
         )
     if not ref.readable:
         return SourceText(ref.label, "", False, readable=False)
-    text = read_text(ref.path)
+    text = files.read_text(ref.path) if ref.path.suffix == ".ini" else read_text(ref.path)
     if ref.path.suffix != ".ini":
         return SourceText(ref.label, text, True)
     base = os.path.normpath(ref.path.parent.absolute())

@@ -33,6 +33,7 @@ from yamllint import APP_VERSION, linter
 from yamllint import parser as yamllint_parser
 from yamllint.config import YamlLintConfig, YamlLintConfigError
 
+from akops import files
 from akops.errors import InputError
 from akops.lint.documents import SourceText
 from akops.lint.findings import Finding
@@ -89,11 +90,8 @@ def _config(text: str, origin: str) -> StyleConfig:
 def config_for(root: Path | None) -> StyleConfig:
     """``root/.yamllint.yaml`` when there is one, else the repository's settings."""
     path = root / CONFIG_NAME if root is not None else None
-    if path is not None and path.is_file():
-        try:
-            return _config(path.read_text(encoding="utf-8"), str(path))
-        except OSError as e:
-            raise InputError(f"{path}: cannot read: {e.strerror}") from e
+    if path is not None and (path.exists() or path.is_symlink()):
+        return _config(files.read_text(path), str(path))
     return _config(FALLBACK, "built-in yamllint config")
 
 

@@ -21,7 +21,7 @@ def names(directory: Path) -> list[str]:
 def find(directory: Path, name: str, label: str = "rehearsals") -> Scenario:
     """Load scenario ``name`` from ``directory``; messages name it as ``label/NAME.yaml``."""
     path = directory / f"{name}.yaml"
-    if not NAME_RE.match(name) or not path.is_file():
+    if not NAME_RE.match(name) or not (path.exists() or path.is_symlink()):
         known = ", ".join(names(directory)) or "none"
         raise ScenarioError(f"unknown scenario {name!r} (known in {label}: {known})")
     source = f"{label}/{path.name}"

@@ -85,7 +85,7 @@ def _config(layout: Layout, env: Environment, opts: Options) -> _Config:
     )
     label = f"the rendered pgbouncer.ini of {env.name}"
     if opts.pgbouncer_ini is not None:
-        ini = read_text(opts.pgbouncer_ini)
+        ini = read_text(opts.pgbouncer_ini, flag="--pgbouncer-ini")
         if "[pgbouncer]" not in ini or "[databases]" not in ini:
             raise InputError(
                 f"{opts.pgbouncer_ini}: not a pgbouncer.ini ([databases] and [pgbouncer] needed)"

@@ -38,7 +38,7 @@ def load_file(path: Path, label: str | None = None) -> RunbookDoc:
 def find(directory: Path, name: str, label: str | None = None) -> RunbookDoc:
     """Load runbook ``name`` from ``directory``."""
     path = directory / f"{name}.yaml"
-    if not NAME_RE.match(name) or not path.is_file():
+    if not NAME_RE.match(name) or not (path.exists() or path.is_symlink()):
         known = ", ".join(names(directory, label)) or "none"
         where = label or str(directory)
         raise RunbookError(f"unknown runbook {name!r} (known in {where}: {known})")

@@ -13,7 +13,8 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from akops.errors import RunbookError
+from akops import files
+from akops.errors import InputError, RunbookError
 from akops.runbook import markdown
 from akops.runbook.transcript import RESUMABLE, Transcript
 
@@ -51,9 +52,9 @@ def save(t: Transcript, runs_dir: Path) -> tuple[Path, Path]:
 
 def load(path: Path) -> Transcript:
     try:
-        return Transcript.model_validate_json(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError) as e:
-        raise RunbookError(f"{path}: cannot read the transcript: {e}") from e
+        return Transcript.model_validate_json(files.read_text(path))
+    except InputError as e:
+        raise RunbookError(f"cannot read the transcript: {e}") from e
     except ValidationError as e:
         raise RunbookError(
             f"{path}: not a runbook transcript ({e.error_count()} schema errors)"

@@ -160,14 +160,10 @@ def _summarised(summary: Summary) -> None:
 
 
 def _saved_plan(path: str) -> SavedPlan:
+    from akops import files
     from akops.cluster.saved_plan import load
-    from akops.errors import InputError
 
-    try:
-        text = Path(path).read_text(encoding="utf-8")
-    except OSError as e:
-        raise InputError(f"--plan {path}: cannot read: {e.strerror}") from e
-    return load(text, path)
+    return load(files.read_text(path, flag="--plan"), path)
 
 
 @task(

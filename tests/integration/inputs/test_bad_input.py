@@ -321,8 +321,8 @@ CASES = [
     Case("env-alias-bomb", RENDER, (f"{ENV}:1", "alias bomb"), write(ENV, BOMB)),
     Case("env-too-deep", RENDER, (f"{ENV}:", "nested deeper than"), write(ENV, DEEP)),
     Case("env-binary", RENDER, (ENV, "not UTF-8"), write(ENV, b"\xff\xfe\x00binary\x8f")),
-    Case("env-symlink-loop", RENDER, ("unknown environment 'prod'",), symlink_loop(ENV)),
-    Case("env-is-directory", RENDER, ("unknown environment 'prod'",), write(f"{ENV}/x", "x")),
+    Case("env-symlink-loop", RENDER, (ENV, "symbolic links"), symlink_loop(ENV)),
+    Case("env-is-directory", RENDER, (ENV, "is a directory"), write(f"{ENV}/x", "x")),
     # --- templates ---
     Case(
         "template-undefined",
