@@ -5,12 +5,14 @@ answers unchanged ones from the result cache. Changed files are linted here whil
 are few; from ``MIN_PARALLEL_FILES`` on they go to a process pool forked after the
 imports (workers start warm, rule modules loaded), which sends back only the per-file
 results (``engine.FileResult``: findings and the few documents the stack rules need).
-Workers ignore SIGINT: Ctrl-C stops the parent, which cancels what is queued and shuts
-the pool down, so no worker outlives the run.
+Workers ignore SIGINT, SIGTERM and SIGHUP: a signal to the process group stops the parent,
+which kills the workers, cancels what is queued and shuts the pool down, so the run ends
+with the parent's one line and no worker outlives it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import signal
@@ -57,8 +59,67 @@ class Job:
 _JOB: Job | None = None  # the forked workers' copy
 
 
+#: What a terminal or a supervisor sends a whole process group.
+GROUP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
 def _quiet_worker() -> None:
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    # The terminal's Ctrl-C, a TERM or a hangup to the process group reaches the workers too;
+    # they leave it to the parent, which stops them and reports once (no traceback per worker).
+    # They were forked with these signals blocked (``_forking``): one sent in between is
+    # pending, and ignoring it discards it.
+    for sig in GROUP_SIGNALS:
+        signal.signal(sig, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, GROUP_SIGNALS)
+
+
+@contextlib.contextmanager
+def _held() -> Iterator[None]:
+    """Hold the group signals for a block; the parent gets them once it ends.
+
+    Around the fork (inside ``submit``): a fork inherits the parent's Python handlers, and a
+    signal before ``_quiet_worker`` ran would raise in the worker. Around the stop: a second
+    signal must not cut the kill short and leave a worker the interpreter's exit waits for.
+    """
+    blocked = signal.pthread_sigmask(signal.SIG_BLOCK, GROUP_SIGNALS)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
+
+
+class _Pool:
+    """The worker pool of one run, forked on demand and stopped by the run's owner."""
+
+    def __init__(self, job: Job, jobs: int) -> None:
+        self.job, self.jobs = job, jobs
+        self.pool: ProcessPoolExecutor | None = None
+
+    def submit(self, text: SourceText) -> Future[engine.FileResult]:
+        global _JOB
+        with _held():
+            if self.pool is None:
+                _JOB = self.job
+                self.pool = ProcessPoolExecutor(
+                    max_workers=self.jobs,
+                    mp_context=multiprocessing.get_context("fork"),
+                    initializer=_quiet_worker,
+                )
+            return self.pool.submit(_lint_in_worker, text)
+
+    def stop(self, *, kill: bool) -> None:
+        """Shut the pool down; with ``kill`` (a failed or interrupted run) kill the workers
+        first (they ignore TERM), so that nothing waits for the files they were on."""
+        global _JOB
+        with _held():
+            pool, self.pool = self.pool, None
+            if pool is not None:
+                if kill:
+                    for proc in list((pool._processes or {}).values()):
+                        proc.kill()
+                with contextlib.suppress(RuntimeError):  # its manager thread never started
+                    pool.shutdown(wait=True, cancel_futures=True)
+            _JOB = None
 
 
 def _lint_in_worker(text: SourceText) -> engine.FileResult:
@@ -73,44 +134,33 @@ def cores() -> int:
         return os.cpu_count() or 1
 
 
-def _results(job: Job, refs: Sequence[FileRef], jobs: int) -> Iterator[engine.FileResult]:
+def _results(
+    job: Job, refs: Sequence[FileRef], jobs: int, pool: _Pool
+) -> Iterator[engine.FileResult]:
     """Each file's result: from the cache (read here), else linted here while there are few
-    to lint, else in a pool forked once there are ``MIN_PARALLEL_FILES`` (an unchanged tree
+    to lint, else in ``pool``, forked once there are ``MIN_PARALLEL_FILES`` (an unchanged tree
     never starts one). Results come in file order."""
-    global _JOB
-    pool: ProcessPoolExecutor | None = None
     # A bounded window in flight, each result dropped once handed on: the parent holds
     # a few files' results, never the whole run's.
     pending: deque[Future[engine.FileResult] | engine.FileResult] = deque()
     misses = 0
-    try:
-        for ref in refs:
-            text = read_ref(ref)
-            hit = job.cached(text)
-            if hit is not None:
-                pending.append(hit)
+    for ref in refs:
+        text = read_ref(ref)
+        hit = job.cached(text)
+        if hit is not None:
+            pending.append(hit)
+        else:
+            misses += 1
+            if pool.pool is not None or (jobs > 1 and misses >= MIN_PARALLEL_FILES):
+                pending.append(pool.submit(text))
             else:
-                misses += 1
-                if pool is None and jobs > 1 and misses >= MIN_PARALLEL_FILES:
-                    _JOB = job
-                    pool = ProcessPoolExecutor(
-                        max_workers=jobs,
-                        mp_context=multiprocessing.get_context("fork"),
-                        initializer=_quiet_worker,
-                    )
-                pending.append(
-                    pool.submit(_lint_in_worker, text) if pool is not None else job.lint(text)
-                )
-            while len(pending) > IN_FLIGHT_PER_WORKER * max(jobs, 1) or (
-                pending and not isinstance(pending[0], Future)
-            ):
-                yield _take(pending.popleft())
-        while pending:
+                pending.append(job.lint(text))
+        while len(pending) > IN_FLIGHT_PER_WORKER * max(jobs, 1) or (
+            pending and not isinstance(pending[0], Future)
+        ):
             yield _take(pending.popleft())
-    finally:
-        if pool is not None:
-            pool.shutdown(wait=True, cancel_futures=True)
-        _JOB = None
+    while pending:
+        yield _take(pending.popleft())
 
 
 def _take(item: Future[engine.FileResult] | engine.FileResult) -> engine.FileResult:
@@ -138,4 +188,14 @@ def lint_files(
         StyleCache() if cache else None,
     )
     workers = cores() if jobs is None else jobs
-    return engine.finish(_results(job, refs, workers), len(refs), settings, extra)
+    pool = _Pool(job, workers)
+    # The pool is stopped here, not in the generator: an interrupt while ``finish`` holds a
+    # result would otherwise leave the generator (and its workers) for the interpreter's
+    # exit, which waits for the pool's threads.
+    try:
+        report = engine.finish(_results(job, refs, workers, pool), len(refs), settings, extra)
+    except BaseException:
+        pool.stop(kill=True)
+        raise
+    pool.stop(kill=False)
+    return report

@@ -137,6 +137,18 @@ class Started:
     def processes(self) -> list[int]:
         return pids_with(self.marker)
 
+    def forks(self) -> list[int]:
+        """Its forked children (worker processes): the same command line, another pid."""
+        own = _cmdline(self.proc.pid)
+        return [p for p in pids_with(self.marker) if p != self.proc.pid and _cmdline(p) == own]
+
+
+def _cmdline(pid: int) -> bytes:
+    try:
+        return Path(f"/proc/{pid}/cmdline").read_bytes()
+    except OSError:
+        return b""
+
 
 def start(root: Path, *args: str, env: dict[str, str] | None = None) -> Started:
     marker = new_marker()

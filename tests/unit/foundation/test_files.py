@@ -63,7 +63,7 @@ def test_a_budget_bounds_a_chain_as_a_whole(tmp_path: Path) -> None:
     b.write_bytes(b"b" * 60)
     budget = files.Budget(100)
     files.read_bytes(a, budget=budget, root="top.ini")
-    with pytest.raises(InputError, match="files top.ini includes hold more than 100 bytes"):
+    with pytest.raises(InputError, match=r"files top\.ini includes hold more than 100 bytes"):
         files.read_bytes(b, budget=budget, root="top.ini")
 
 
