@@ -18,7 +18,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import shutil
 import tarfile
 import tempfile
 import urllib.error
@@ -182,5 +181,7 @@ def template(
 
 
 def helm_on_path() -> str | None:
-    """The ``helm`` on PATH, or None."""
-    return shutil.which("helm")
+    """The helm to run: on PATH, else akops' cached one (``akops.tools.helm.find_helm``), or None."""
+    from akops.tools.helm import find_helm
+
+    return find_helm()

@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
 import tempfile
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -32,17 +31,21 @@ from akops.cluster.connect import IN_CLUSTER
 from akops.environment import Environment
 from akops.errors import ClusterError, InputError, ProcessTimeout, ToolMissingError
 from akops.secrets import Secrets
+from akops.tools.helm import HELM_HINT, find_helm
 
-INSTALL_HINT = "install Helm 3 (https://helm.sh/docs/intro/install/) or pass --skip-helm"
+#: The way around a missing helm for the tasks that have it (plan, apply, deploy, rollback).
+SKIP_HELM = "or pass --skip-helm to leave the Helm release alone"
 
 
-def helm_program() -> str:
-    """The ``helm`` executable on PATH, or a ToolMissingError saying what to install."""
-    found = shutil.which("helm")
+def helm_program(*, skip_flag: bool = True) -> str:
+    """The helm to run (on PATH, else akops' cached one), or a ToolMissingError saying what to do.
+
+    ``skip_flag``: whether the calling task has ``--skip-helm`` (its message names it only then).
+    """
+    found = find_helm()
     if not found:
-        raise ToolMissingError(
-            f"helm is not on PATH: the Authentik release needs it; {INSTALL_HINT}"
-        )
+        hint = f"{HELM_HINT}; {SKIP_HELM}" if skip_flag else HELM_HINT
+        raise ToolMissingError(f"helm is not on PATH nor in akops' cache: {hint}")
     return found
 
 
@@ -72,7 +75,7 @@ class Helm:
         except ProcessTimeout as e:
             raise ClusterError(f"{what} {self.release}: no answer within {timeout:g}s") from e
         except ToolMissingError as e:
-            raise ToolMissingError(f"{what}: cannot run {argv[0]}; {INSTALL_HINT}") from e
+            raise ToolMissingError(f"{what}: cannot run {argv[0]}; {HELM_HINT}; {SKIP_HELM}") from e
         if done.returncode != 0:
             lines = [ln.strip() for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
             reason = lines[-1] if lines else f"exit status {done.returncode}"

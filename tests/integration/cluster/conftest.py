@@ -172,7 +172,8 @@ def helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
 
 @pytest.fixture
 def no_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A PATH without helm (only the directory of this Python)."""
+    """A PATH without helm (only the directory of this Python), and an empty akops cache."""
+    monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "empty-cache"))
     path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
     for d in path.split(os.pathsep):
         assert not (Path(d) / "helm").exists(), (

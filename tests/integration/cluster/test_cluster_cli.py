@@ -132,7 +132,9 @@ def test_missing_helm_is_one_line_exit_2(
     run: Callable[..., Any], cluster: Cluster, no_helm: str, one_line_error: Callable[..., str]
 ) -> None:
     result = run("plan", "--env", ENV, env={"PATH": no_helm})
-    one_line_error(result, ["helm is not on PATH", "install Helm 3", "--skip-helm"])
+    one_line_error(
+        result, ["helm is not on PATH nor in akops' cache", "install Helm", "--skip-helm"]
+    )
     assert cluster.requests() == []
 
 

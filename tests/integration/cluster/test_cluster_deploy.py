@@ -81,8 +81,9 @@ def test_missing_helm_is_one_clear_error_before_any_request(
     with pytest.raises(ToolMissingError) as missing:
         deploy.plan_env(emu, ENV)
     assert str(missing.value) == (
-        "helm is not on PATH: the Authentik release needs it; install Helm 3 "
-        "(https://helm.sh/docs/intro/install/) or pass --skip-helm"
+        "helm is not on PATH nor in akops' cache: `python -m akops.tools helm` caches the "
+        "official build, or install Helm (https://helm.sh/docs/intro/install/); or pass "
+        "--skip-helm to leave the Helm release alone"
     )
     assert missing.value.exit_code == 2
     assert cluster.requests() == []
