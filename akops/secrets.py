@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -115,6 +115,27 @@ def resolve(
     if missing:
         raise SecretError(f"secret(s) {', '.join(sorted(missing))} not defined under 'secrets:'")
     return Secrets({n: resolve_one(n, refs[n], environ) for n in sorted(wanted)})
+
+
+def resolve_needed_or_why(
+    refs: Mapping[str, SecretRef], needed: Iterable[str], environ: Mapping[str, str] | None = None
+) -> tuple[Secrets, dict[str, str]]:
+    """Every secret that resolves here, and for each of ``needed`` that does not, the one-line
+    reason naming its source: a dry run plans without what it cannot read."""
+    values: dict[str, str] = {}
+    missing: dict[str, str] = {}
+    for name in sorted(set(refs) | set(needed)):
+        ref = refs.get(name)
+        try:
+            if ref is None:
+                raise SecretError(
+                    f"secret {name!r} is used but the environment does not declare it"
+                )
+            values[name] = resolve_one(name, ref, environ)
+        except SecretError as e:
+            if name in needed:
+                missing[name] = str(e)
+    return Secrets(values), missing
 
 
 def resolve_available(

@@ -14,6 +14,7 @@ Helm itself neither waits nor rolls back on its own (see ``akops.cluster.helm``)
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
@@ -42,7 +43,14 @@ from akops.cluster.saved_plan import Basis, secret_hash, stack_digest
 from akops.environment import Environment
 from akops.errors import InputError, RolloutFailed, StepFailed
 from akops.layout import Layout
-from akops.secrets import Secrets, placeholders_in, resolve, resolve_available, resolve_one
+from akops.secrets import (
+    Secrets,
+    placeholders_in,
+    resolve,
+    resolve_available,
+    resolve_needed_or_why,
+    resolve_one,
+)
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -66,6 +74,8 @@ class Target:
     objects: list[Manifest]
     secrets: Secrets = field(repr=False)
     context: str
+    #: secrets the manifests use that a dry run could not read here, each with the reason
+    unresolved: dict[str, str] = field(default_factory=dict)
 
     @property
     def chart_deployments(self) -> list[str]:
@@ -80,10 +90,13 @@ def prepare(
     *,
     with_secrets: bool = True,
     mask_only: bool = False,
+    dry_run: bool = False,
 ) -> Target:
     """Render ``env_name`` in memory and resolve the secrets its files reference.
 
     ``mask_only``: a read-only operation resolves what it can, for masking, and needs none.
+    ``dry_run``: what resolves is used; the objects needing the rest are planned without
+    them (``Target.unresolved`` says which and why), for a dry run changes nothing.
     """
     from akops.render import render_env
 
@@ -92,8 +105,11 @@ def prepare(
     needed: set[str] = set()
     for text in files.values():
         needed |= placeholders_in(text)
+    unresolved: dict[str, str] = {}
     if mask_only:
         secrets = resolve_available(env.secrets)
+    elif dry_run and with_secrets:
+        secrets, unresolved = resolve_needed_or_why(env.secrets, needed)
     else:
         secrets = resolve(env.secrets, needed) if with_secrets else Secrets()
     return Target(
@@ -102,6 +118,7 @@ def prepare(
         manifests(stack, env.kube.namespace, env.other_namespaces),
         secrets,
         context or env.kube.context,
+        unresolved,
     )
 
 
@@ -227,15 +244,34 @@ def make_plan(
     """The plan for objects, the Authentik release (unless ``skip_helm``) and outpost patches."""
     if not skip_helm:
         helm_program()  # before any API call: a missing tool is known at once
-    objects = plan_objects(
-        api, target.objects, target.env.kube.namespace, target.secrets, force=force
+    usable = [m for m in target.objects if not _unresolved_in(m, target)]
+    not_compared = tuple(
+        f"{m.ref}: {target.unresolved[name]} (a dry run plans without it; a real run needs it)"
+        for m in target.objects
+        for name in _unresolved_in(m, target)
     )
+    objects = plan_objects(api, usable, target.env.kube.namespace, target.secrets, force=force)
     release = None if skip_helm else plan_release_objects(api, target, plan_release(target))
     outpost = None
     if target.env.authentik.outpost.api.enabled:
         pending = outpost_patches(target, dry_run=True)
         outpost = OutpostPlan(pending.outpost, "change" if pending.changed else "none")
-    return Plan(tuple(objects), release, target.secrets, outpost, restarts(target.objects, objects))
+    return Plan(
+        tuple(objects),
+        release,
+        target.secrets,
+        outpost,
+        restarts(usable, objects),
+        not_compared=not_compared,
+    )
+
+
+def _unresolved_in(manifest: Manifest, target: Target) -> list[str]:
+    """The secrets ``manifest`` carries that this (dry) run could not read."""
+    if not target.unresolved:
+        return []
+    used = placeholders_in(json.dumps(manifest.body))
+    return sorted(name for name in used if name in target.unresolved)
 
 
 @dataclass

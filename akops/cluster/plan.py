@@ -419,6 +419,8 @@ class Plan:
     #: containers that run another image than the environment pins (akops.images.running),
     #: shown as drift: outside this plan's changes, and no part of its exit code
     image_drift: tuple[str, ...] = ()
+    #: objects a dry run could not plan (a secret they carry is not readable here), and why
+    not_compared: tuple[str, ...] = ()
 
     def count(self, action: Action) -> int:
         n = sum(1 for o in self.objects if o.action == action)
@@ -472,8 +474,13 @@ class Plan:
         op = self.outpost
         if op is not None and (op.action != "none" or verbose):
             lines.append(f"{MARKERS[op.action]} {op.title} {WORDS[op.action]}")
+        lines.extend(f"? {line}" for line in self.not_compared)
         if not self.has_changes:
-            lines.append("No changes. The cluster matches the rendered stack.")
+            lines.append(
+                "No changes in what was compared."
+                if self.not_compared
+                else "No changes. The cluster matches the rendered stack."
+            )
         if self.image_drift:
             lines.append("")
             lines.append(

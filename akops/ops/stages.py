@@ -147,6 +147,7 @@ def render(run: Run) -> str:
         run.flags.context,
         with_secrets=run.with_secrets,
         mask_only=run.mask_only,
+        dry_run=run.flags.dry_run,
     )
     return f"{len(t.files)} files, {len(t.objects)} objects"
 

@@ -149,6 +149,24 @@ def test_deploy_dry_run_summary(run: Callable[..., Any], cluster: Cluster, helm:
     assert cluster.get("configmaps", "pgbouncer-config") is None
 
 
+def test_a_dry_run_needs_no_secret_it_does_not_use(
+    run: Callable[..., Any], cluster: Cluster, helm: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Without the database password, deploy --dry-run still renders, lints and plans every
+    other object, and says which object it could not compare and why; a real deploy refuses."""
+    monkeypatch.delenv(PASSWORD_VAR)
+    dry = run("deploy", "--env", ENV, "--dry-run")
+    assert dry.returncode == 0, dry.stdout + dry.stderr
+    assert (
+        f"? Secret/pgbouncer-auth: secret 'postgres_password': environment variable "
+        f"{PASSWORD_VAR} is not set (a dry run plans without it; a real run needs it)"
+    ) in dry.stdout
+    assert "Plan: 7 to add, 0 to change, 0 to destroy." in dry.stdout
+    real = run("deploy", "--env", ENV, "--yes")
+    assert real.returncode == 2 and PASSWORD_VAR in real.stdout + real.stderr
+    assert cluster.get("configmaps", "pgbouncer-config") is None
+
+
 def test_task_help_documents_every_flag(run: Callable[..., Any]) -> None:
     for name, flags in {
         "plan": [
