@@ -150,9 +150,9 @@ def lint_rules_page() -> str:
         "",
         "## How to waive a rule",
         "",
-        "Every waiver carries its reason in words; a waived finding still prints, with that "
-        "reason, and does not fail the run. In an environment file (optionally limited to one "
-        "object, as the output names it):",
+        "Every waiver carries its reason in words; a waived finding never fails the run, and "
+        "`invoke lint --verbose` lists it with that reason. In an environment file (optionally "
+        "limited to one object, as the output names it):",
         "",
         "```yaml",
         "lint:",

@@ -139,17 +139,24 @@ class LintReport:
         verdict = "ok" if self.ok else "failed"
         return f"lint: {verdict}: {', '.join(parts)} ({scope})"
 
-    def render(self, format: str, *, color: bool = False) -> str:
+    def render(
+        self, format: str, *, color: bool = False, verbose: bool = False, show_waived: str = ""
+    ) -> str:
         if format == "json":
             return self.to_json()
         if format == "sarif":
             return self.to_sarif()
         if format == "junit":
             return self.to_junit()
-        return self.to_text(color=color)
+        return self.to_text(color=color, verbose=verbose, show_waived=show_waived)
 
-    def to_text(self, *, color: bool = False) -> str:
-        """One line per finding, the fix and reason once per rule, then a summary line."""
+    def to_text(self, *, color: bool = False, verbose: bool = False, show_waived: str = "") -> str:
+        """One line per finding, the fix and reason once per rule, then a summary line.
+
+        Waived findings only with ``verbose``: a clean run is its one summary line, which
+        then says how to see them (``show_waived``: the command or flag that does, in the
+        words of the task that printed it).
+        """
 
         def paint(label: str, text: str) -> str:
             return f"\x1b[{_COLORS[label]}m{text}\x1b[0m" if color else text
@@ -157,6 +164,8 @@ class LintReport:
         lines: list[str] = []
         explained: set[str] = set()
         for f in self.findings:
+            if f.waived is not None and not verbose:
+                continue
             label = "waived" if f.waived is not None else f.severity
             target = " ".join(p for p in (f.object, f.path) if p)
             tail = f" [{target}]" if target else ""
@@ -170,7 +179,8 @@ class LintReport:
                 explained.add(f.rule)
                 lines.append(f"    fix: {f.hint}")
                 lines.append(f"    why: {f.motivation}")
-        lines.append(self.summary())
+        hidden = self.waived and not verbose and show_waived
+        lines.append(self.summary() + (f"; {show_waived} lists the waived" if hidden else ""))
         return "\n".join(lines) + "\n"
 
     def to_json(self) -> str:

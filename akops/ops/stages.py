@@ -47,7 +47,7 @@ def lint_stack(layout: Layout, env_name: str, out: Out) -> str:
     from akops.lint import lint_environment
 
     report = lint_environment(layout, env_name)
-    out(report.to_text().rstrip("\n"))
+    out(report.to_text(show_waived=f"`invoke lint --env {env_name} --verbose`").rstrip("\n"))
     if not report.ok:
         raise StepFailed("lint found errors; fix them or waive them in the environment file")
     return "no errors"

@@ -29,6 +29,7 @@ from akops.tasks.common import ENV_HELP, exits, layout
         "list_rules": "list every rule (ID, severity, title) and exit",
         "explain": "explain one rule (what it catches, how to fix it, why) and exit",
         "require_promtool": "exit 2 if promtool is not on PATH (default: skip its check, say so)",
+        "verbose": "text: also list the waived findings, each with its reason (json, sarif and junit always hold them)",
     },
 )
 def lint(
@@ -46,6 +47,7 @@ def lint(
     list_rules: bool = False,
     explain: str = "",
     require_promtool: bool = False,
+    verbose: bool = False,
 ) -> None:
     """Lint a rendered environment or files: YAML, schema, chart values, policy, alert rules."""
     repo = layout(c)
@@ -110,7 +112,12 @@ def lint(
                     monitoring.runbook_url if monitoring else None,
                 ),
             )
-        out = report.render(format, color=format == "text" and sys.stdout.isatty())
+        out = report.render(
+            format,
+            color=format == "text" and sys.stdout.isatty(),
+            verbose=verbose,
+            show_waived="--verbose",
+        )
     print(out, end="")
     if not report.ok:
         raise Exit(code=1)

@@ -132,7 +132,9 @@ def test_waivers_file_in_path_mode(cli: Callable[..., Any], tmp_path: Path) -> N
         "- rule: image.pinned\n  object: Deployment/web\n  reason: upstream only publishes latest for this shim\n"
         "- rule: pdb.missing\n  reason: nothing critical here, stale waiver\n"
     )
-    result = cli("lint", "--path", str(tmp_path / "web.yaml"), "--waivers", str(waivers))
+    result = cli(
+        "lint", "--path", str(tmp_path / "web.yaml"), "--waivers", str(waivers), "--verbose"
+    )
     assert result.returncode == 0, result.stdout
     assert "waived: upstream only publishes latest" in result.stdout
     assert "warning lint.unused-waiver waiver of pdb.missing matches no finding" in result.stdout

@@ -869,7 +869,11 @@ def test_waivers_show_and_do_not_fail(stack: StackFiles) -> None:
     )
     report = stack.lint()
     assert report.ok and report.waived == accepted + 2
-    assert "waived: two-node lab cluster" in report.to_text()
+    assert "waived: two-node lab cluster" in report.to_text(verbose=True)
+    # Without verbose a passing run hides what it waived, and says how to see it.
+    quiet = report.to_text(show_waived="--verbose")
+    assert "two-node lab cluster" not in quiet
+    assert quiet.splitlines()[-1].endswith("; --verbose lists the waived")
 
 
 def test_waiver_limited_to_an_object(stack: StackFiles) -> None:
