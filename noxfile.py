@@ -216,7 +216,7 @@ def rehearse(session: nox.Session) -> None:
 
 @nox.session
 def bench(session: nox.Session) -> None:
-    """Lint benchmark: whole-process `invoke lint --path` vs the kubernetes-validate CLI, 1k and 10k documents."""
+    """Lint benchmark: whole-process `invoke lint --path` beside kubeconform and kubernetes-validate, 2k/10k/50k documents."""
     install_locked(session)
     session.run("python", "scripts/bench_lint.py", *session.posargs)
 
