@@ -13,6 +13,7 @@ and non-finite numbers are refused.
 
 from __future__ import annotations
 
+import ipaddress
 import re
 import unicodedata
 from pathlib import Path
@@ -259,11 +260,47 @@ class PgBouncerSettings(Model):
 
 
 class Dns(Model):
-    """Cluster DNS, the one other egress PgBouncer needs (to resolve the upstream host)."""
+    """Cluster DNS, the one other egress PgBouncer needs (to resolve the upstream host).
+
+    Either the DNS pods (``namespace`` and ``pod_labels``, kube-dns by default), or the
+    ``address`` of a node-local DNS cache (NodeLocal DNSCache listens on a link-local
+    address such as 169.254.20.10 in the node's network, which no pod selector reaches):
+    rendered as an ipBlock of that one address.
+    """
 
     namespace: DnsLabel = "kube-system"
     pod_labels: dict[str, LabelValue] = Field(default_factory=lambda: {"k8s-app": "kube-dns"})
+    address: str | None = Field(
+        default=None,
+        description="a node-local DNS cache's address (e.g. 169.254.20.10) instead of DNS pods",
+    )
     port: int = Field(default=53, ge=1, le=65535)
+
+    @field_validator("address")
+    @classmethod
+    def _an_address(cls, v: str | None) -> str | None:
+        if v is None:
+            return v
+        try:
+            return str(ipaddress.ip_address(v))
+        except ValueError:
+            raise ValueError(f"{v!r} is not an IP address (a node-local DNS cache's)") from None
+
+    @model_validator(mode="after")
+    def _pods_or_address(self) -> Dns:
+        if self.address is not None and self.model_fields_set & {"namespace", "pod_labels"}:
+            raise ValueError(
+                "set either 'address' (a node-local DNS cache) or 'namespace'/'pod_labels' "
+                "(the DNS pods), not both"
+            )
+        return self
+
+    @property
+    def cidr(self) -> str | None:
+        """The ipBlock of ``address`` (one address)."""
+        if self.address is None:
+            return None
+        return str(ipaddress.ip_network(self.address))
 
 
 class NetworkPolicy(Model):

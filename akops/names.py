@@ -41,6 +41,17 @@ DEFAULT_RELEASE = "goauthentik"
 OUTPOST_LABEL = "goauthentik.io/outpost-name"
 
 
+def outpost_pod(outpost: str, kind: str = "proxy") -> dict[str, str]:
+    """The labels Authentik's Kubernetes controller puts on an outpost's pods (its
+    Deployment's selector; the outpost's UUID label is left out, it differs per install)."""
+    return {
+        NAME_LABEL: f"authentik-outpost-{kind}",
+        MANAGED_BY_LABEL: "goauthentik.io",
+        OUTPOST_LABEL: outpost,
+        "goauthentik.io/outpost-type": kind,
+    }
+
+
 def ours(app: str) -> dict[str, str]:
     """The labels every object of ours carries; prune and plan find our objects by them."""
     return {APP_LABEL: app, MANAGED_BY_LABEL: MANAGED_BY, STACK_LABEL: STACK}

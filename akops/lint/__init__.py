@@ -41,6 +41,7 @@ from akops.yamldoc import display
 if TYPE_CHECKING:
     from akops.environment import Environment
     from akops.lint.cache import StyleCache
+    from akops.lint.reach import NetworkIntent
 
 __all__ = [
     "FORMATS",
@@ -181,6 +182,7 @@ def lint_environment(
         chart_objects=objects,
         protected=env.protected,
         runbooks=runbooks,
+        network=network_intent(env),
     )
     report = run(texts, settings, config_for(layout.root), _cache(cache), promtool_findings(texts))
     from akops.lint.origins import with_origins
@@ -278,6 +280,29 @@ def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject,
     return objects, (
         f"lint: the chart's Deployments are judged on the real chart "
         f"({pulled.label}, {pulled.digest[:19]}…, helm template)"
+    )
+
+
+def network_intent(env: Environment) -> NetworkIntent:
+    """Who must reach whom in ``env``'s stack (``netpol.reach``), from its settings."""
+    from akops.lint.reach import DnsTarget, NetworkIntent
+
+    dns = env.pgbouncer.network_policy.dns
+    m = env.monitoring
+    return NetworkIntent(
+        namespace=env.kube.namespace,
+        listen_port=env.pgbouncer.settings.listen_port,
+        upstream_namespace=env.upstream.namespace,
+        upstream_port=env.upstream.port,
+        dns=DnsTarget(
+            None if dns.address else dns.namespace,
+            () if dns.address else tuple(sorted(dns.pod_labels.items())),
+            dns.address,
+            dns.port,
+        ),
+        monitoring_namespace=m.namespace if m is not None else None,
+        exporter_port=m.exporter.port if m is not None else None,
+        source=f"environments/{env.name}.yaml",
     )
 
 

@@ -22,6 +22,7 @@ from akops.environment import Kube
 from akops.lint.documents import ChartValues, KubeObject, Located, OutpostPatches
 from akops.lint.findings import Finding
 from akops.lint.pgbouncer import PgBouncerIni, ReleaseChoice
+from akops.lint.reach import NetworkIntent
 from akops.lint.registry import finding
 from akops.lint.values import PINNED_CHART
 from akops.lint.workloads import (
@@ -65,6 +66,8 @@ class Settings:
     #: the PgBouncer image to judge pgbouncer.ini by when the input has no PgBouncer
     #: Deployment (e.g. ``lint --path pgbouncer.ini``); None: production's release, said once
     pgbouncer_image: str | None = None
+    #: who must reach whom (``netpol.reach``); None: what the files alone tell
+    network: NetworkIntent | None = None
 
     def fingerprint(self) -> str:
         """What decides a file's own findings (waivers are applied after, to the whole run)."""

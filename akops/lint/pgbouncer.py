@@ -476,6 +476,11 @@ def _conn_pairs(value: str) -> list[tuple[str, str]] | None:
     return pairs
 
 
+def connection_settings(value: str) -> dict[str, str]:
+    """A [databases] entry's ``key=value`` settings (empty when it does not parse)."""
+    return dict(_conn_pairs(value) or [])
+
+
 def _check_entry(section: str, name: str, value: str, release: Release) -> str | None:
     pairs = _conn_pairs(value)
     what = {"databases": "database", "users": "user", "peers": "peer"}[section]

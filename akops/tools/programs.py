@@ -14,5 +14,9 @@ PROGRAMS: dict[str, GoProgram] = {
     for p in (
         # The field's fast schema validator: the lint benchmark's peer.
         GoProgram("kubeconform", "kubeconform", "github.com/yannh/kubeconform/cmd/kubeconform"),
+        # np-guard's NetworkPolicy analyser: the oracle lint's connectivity table is held to.
+        GoProgram(
+            "k8snetpolicy", "netpol-analyzer", "github.com/np-guard/netpol-analyzer/cmd/netpolicy"
+        ),
     )
 }

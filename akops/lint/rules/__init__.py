@@ -19,6 +19,7 @@ RULE_MODULES: tuple[str, ...] = (
     "outpost",
     "images",
     "security",
+    "netpol",
     "alerts",
 )
 
