@@ -194,6 +194,8 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "akops.tools", "helm")
     # PgBouncer 1.24.1 (prod's version) built once per machine from its source tarball.
     session.run("python", "-m", "akops.tools", "pgbouncer")
+    # np-guard's NetworkPolicy analyser, built once per machine from tools/go/netpol-analyzer.
+    session.run("python", "-m", "akops.tools", "go", "k8snetpolicy")
     session.run("pytest", "--durations=15", *session.posargs)
 
 

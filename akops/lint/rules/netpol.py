@@ -296,13 +296,17 @@ def reach(ix: Index) -> Iterator[Finding]:
         what = f"{world.refs[need.source]} -> {world.refs[need.destination]} on {need.connection}"
         if need.allowed and not verdict:
             pol = verdict.policies[0]
-            far = dst if verdict.refused_by == "egress" else src
+            side = verdict.refused_by
+            far, near = (dst, need.source) if side == "egress" else (src, need.destination)
             refs = ", ".join(p.ref for p in verdict.policies)
+            select, their = (
+                ("selects", "its") if len(verdict.policies) == 1 else ("select", "their")
+            )
             yield _at(
                 pol,
-                ("spec", verdict.refused_by),
-                f"{what} is refused: {refs} isolate(s) its {verdict.refused_by} and no rule "
-                f"admits {_labels(far)} on {need.connection}; {need.why}",
+                ("spec", side),
+                f"{what} is refused: {refs} {select} {world.refs[near]} for {side} and none of "
+                f"{their} rules admits {_labels(far)} on {need.connection}; {need.why}",
             )
         elif not need.allowed and verdict:
             pgb = world.peers[names.PGBOUNCER]

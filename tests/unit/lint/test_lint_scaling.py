@@ -41,7 +41,9 @@ def app_docs(i: int) -> Iterator[dict[str, object]]:
         "metadata": {"name": f"app-{i}"},
         "spec": {
             "podSelector": {"matchLabels": {"team": "platform", "app": f"app-{i}"}},
+            "policyTypes": ["Ingress", "Egress"],
             "ingress": [{"from": [{"podSelector": {"matchLabels": {"app": "client"}}}]}],
+            "egress": [{"to": [{"podSelector": {"matchLabels": {"app": "db"}}}]}],
         },
     }
     yield {
