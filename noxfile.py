@@ -252,6 +252,18 @@ def bench_plan(session: nox.Session) -> None:
 
 
 @nox.session(default=False)
+def mutants(session: nox.Session) -> None:
+    """Mutation testing of the pure core with mutmut: a score per module, survivors as file:line.
+
+    ``nox -s mutants`` (every module, floor 90 %) or ``nox -s mutants -- akops/cluster/plan.py``
+    (one module while working on it); results are kept in ``mutants/``, so a second run
+    re-tests only what changed. See docs/guides/mutation-testing.md.
+    """
+    install_locked(session)
+    session.run("python", "scripts/mutants.py", *session.posargs)
+
+
+@nox.session(default=False)
 def e2e(session: nox.Session) -> None:
     """Deploy and verify against a real cluster from KUBECONFIG (opt-in; skipped without one).
 

@@ -1,0 +1,372 @@
+#!/usr/bin/env python3
+"""Mutation testing of the pure core with mutmut: run, then a report per module.
+
+Run with ``nox -s mutants`` (every module of ``MODULES``) or, while working on one
+module, ``nox -s mutants -- akops/cluster/plan.py`` (a file or a folder of ``MODULES``).
+``python scripts/mutants.py --report`` prints the report of the last run without
+running anything.
+
+mutmut (3.8) runs each mutant against only the tests that called the mutated function
+(it records them in a first, traced run of ``tests/unit``), in processes forked from
+one that imported everything already, and keeps every result under ``mutants/`` keyed
+by a hash of the function: a second run re-tests only the functions that changed (and
+re-records the tests that changed).
+
+One project-side piece, kept small: mutmut skips every decorated function (a
+decorator could register each generated copy of the function a second time). The lint
+rules are all ``@rule``-decorated, and the model's ``@property`` are plain code too.
+``allow_decorated`` lets mutmut mutate functions whose decorators are only
+``property`` or a call of ``rule(...)`` (which registers the function it is given and
+returns it): the trampoline keeps the decorators, the generated copies lose them, so the
+rule is registered once and a property stays a property. Decorator arguments (a rule's
+ID and catalogue text) are still never mutated.
+
+The report counts, per module: mutants, killed (a test failed, or the run timed out),
+survived (every test passed, or no test ran the function), equivalent (listed in
+``tests/mutants/equivalent.toml`` with the reason they change no behaviour), and the
+score killed / (mutants - equivalent). Survivors are listed as ``file:line`` with the
+mutated line. Exit 1 when a module scores under ``--floor`` (default 90 %).
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import json
+import os
+import re
+import sys
+import tomllib
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+EQUIVALENT = ROOT / "tests" / "mutants" / "equivalent.toml"
+REPORT = ROOT / "reports" / "mutants.json"
+
+#: The modules held to the floor (files, or folders meaning every module in them).
+MODULES = (
+    "akops/cluster/plan.py",
+    "akops/cluster/saved_plan.py",
+    "akops/secrets.py",
+    "akops/runbook/masking.py",
+    "akops/lint/rules",
+    "akops/verify/checks",
+    "akops/alerts/rules.py",
+)
+#: Decorators that register the function they are given and return it unchanged.
+REGISTERING = frozenset({"rule"})
+KILLED = frozenset({"killed", "timeout", "caught by type check", "segfault"})
+
+
+def allow_decorated() -> None:
+    """Let mutmut mutate functions decorated only with ``property`` or ``rule(...)``."""
+    import libcst as cst
+    from mutmut.mutation import file_mutation as fm
+
+    def plain(decorator: cst.Decorator) -> bool:
+        d = decorator.decorator
+        if isinstance(d, cst.Name):
+            return d.value == "property"
+        return (
+            isinstance(d, cst.Call) and isinstance(d.func, cst.Name) and d.func.value in REGISTERING
+        )
+
+    def ours(node: cst.CSTNode) -> bool:
+        return (
+            isinstance(node, cst.FunctionDef)
+            and bool(node.decorators)
+            and all(plain(d) for d in node.decorators)
+        )
+
+    skip = fm.MutationVisitor._skip_node_and_children
+
+    def skip_node_and_children(self: fm.MutationVisitor, node: cst.CSTNode) -> bool:
+        return False if ours(node) else skip(self, node)
+
+    arrange = fm.function_trampoline_arrangement
+
+    def arrangement(function, mutants, class_name):  # type: ignore[no-untyped-def]
+        declarations, nodes, assignments, names = arrange(function, mutants, class_name)
+        if ours(function):
+            # nodes[0] is the trampoline (decorated); the copies are called through it.
+            nodes = [nodes[0], *(n.with_changes(decorators=[]) for n in nodes[1:])]
+        return declarations, nodes, assignments, names
+
+    fm.MutationVisitor._skip_node_and_children = skip_node_and_children  # type: ignore[method-assign]
+    fm.function_trampoline_arrangement = arrangement
+
+
+def module_files(selection: list[str]) -> list[Path]:
+    """The ``.py`` files of ``selection`` (each a file or folder of ``MODULES``)."""
+    files: list[Path] = []
+    for item in selection:
+        path = ROOT / item
+        if not any(item == m or item.startswith(m.rstrip("/") + "/") for m in MODULES):
+            raise SystemExit(
+                f"mutants: {item} is not one of the modules held to the floor: {', '.join(MODULES)}"
+            )
+        if path.is_dir():
+            files += sorted(p for p in path.glob("*.py") if p.name != "__init__.py")
+        elif path.is_file():
+            files.append(path)
+        else:
+            raise SystemExit(f"mutants: {item}: no such file or folder")
+    return files
+
+
+def dotted(path: Path) -> str:
+    return path.relative_to(ROOT).with_suffix("").as_posix().replace("/", ".")
+
+
+@dataclass(frozen=True)
+class Equivalent:
+    module: str
+    function: str
+    line: str
+    why: str
+
+
+def equivalents() -> list[Equivalent]:
+    """The listed equivalent mutants: module, function, the mutated line as mutmut shows it."""
+    if not EQUIVALENT.exists():
+        return []
+    data = tomllib.loads(EQUIVALENT.read_text(encoding="utf-8"))
+    out = []
+    for i, e in enumerate(data.get("mutant", [])):
+        missing = {"module", "function", "line", "why"} - set(e)
+        if missing:
+            raise SystemExit(
+                f"{EQUIVALENT.relative_to(ROOT)}: mutant #{i + 1} lacks {sorted(missing)}"
+            )
+        out.append(Equivalent(e["module"], e["function"], e["line"].strip(), e["why"]))
+    return out
+
+
+@dataclass
+class Survivor:
+    name: str
+    function: str
+    line: int
+    before: str
+    after: str
+    status: str
+
+
+@dataclass
+class ModuleReport:
+    module: str
+    path: str
+    total: int = 0
+    killed: int = 0
+    equivalent: int = 0
+    survivors: list[Survivor] = field(default_factory=list)
+    unmatched: list[Equivalent] = field(default_factory=list)
+
+    @property
+    def score(self) -> float:
+        counted = self.total - self.equivalent
+        return 100.0 if counted == 0 else 100.0 * self.killed / counted
+
+
+def function_of(mutant: str) -> str:
+    """``akops.x.y.xǁClassǁmethod__mutmut_3`` → ``Class.method``; ``x_name__mutmut_1`` → ``name``."""
+    name = mutant.rpartition(".")[2].rpartition("__mutmut_")[0]
+    if name.startswith("xǁ"):
+        return name[2:].replace("ǁ", ".")
+    return name[2:] if name.startswith("x_") else name
+
+
+def _functions(source: str) -> dict[str, tuple[int, int]]:
+    """Qualified function name → (first line incl. decorators, last line)."""
+    out: dict[str, tuple[int, int]] = {}
+
+    def walk(body: list[ast.stmt], prefix: str) -> None:
+        for node in body:
+            if isinstance(node, ast.FunctionDef | ast.AsyncFunctionDef):
+                first = min([node.lineno, *(d.lineno for d in node.decorator_list)])
+                out[prefix + node.name] = (first, node.end_lineno or node.lineno)
+            elif isinstance(node, ast.ClassDef):
+                walk(node.body, f"{prefix}{node.name}.")
+
+    walk(ast.parse(source).body, "")
+    return out
+
+
+def _changed_lines(diff: str) -> tuple[int, str, str]:
+    """(offset of the first changed line in the function, its text before, after)."""
+    offset, before, after, line = 0, "", "", 0
+    for row in diff.splitlines():
+        hunk = re.match(r"@@ -(\d+)", row)
+        if hunk:
+            line = int(hunk.group(1)) - 1
+            continue
+        if row.startswith(("---", "+++")):
+            continue
+        if row.startswith("-"):
+            if not before:
+                before, offset = row[1:], line
+            line += 1
+        elif row.startswith("+"):
+            after = after or row[1:]
+        elif row.startswith(" "):
+            line += 1
+    return offset, before, after
+
+
+def report(files: list[Path]) -> list[ModuleReport]:
+    from mutmut.mutation.data import SourceFileMutationData
+    from mutmut.mutation.diff_apply import get_diff_for_mutant
+    from mutmut.stats import status_by_exit_code
+
+    listed = equivalents()
+    used: set[int] = set()
+    reports = []
+    for path in files:
+        rel = path.relative_to(ROOT).as_posix()
+        module = dotted(path)
+        rep = ModuleReport(module, rel)
+        data = SourceFileMutationData(path=rel)
+        data.load()
+        source = path.read_text(encoding="utf-8")
+        spans = _functions(source)
+        lines = source.splitlines()
+        for name, code in sorted(data.exit_code_by_key.items(), key=lambda kv: _order(kv[0])):
+            status = status_by_exit_code[code]
+            if status == "skipped":
+                continue
+            rep.total += 1
+            if status in KILLED:
+                rep.killed += 1
+                continue
+            function = function_of(name)
+            offset, before, after = _changed_lines(get_diff_for_mutant(name, path=rel))
+            first, last = spans.get(function, (1, len(lines)))
+            line = _locate(lines, first, last, offset, before)
+            match = next(
+                (
+                    i
+                    for i, e in enumerate(listed)
+                    if e.module == module and e.function == function and e.line == after.strip()
+                ),
+                None,
+            )
+            if match is not None:
+                rep.equivalent += 1
+                used.add(match)
+                continue
+            rep.survivors.append(
+                Survivor(name, function, line, before.strip(), after.strip(), status)
+            )
+        reports.append(rep)
+    checked = {dotted(p) for p in files}
+    for i, e in enumerate(listed):
+        if i not in used and e.module in checked:
+            for rep in reports:
+                if rep.module == e.module:
+                    rep.unmatched.append(e)
+    return reports
+
+
+def _order(name: str) -> tuple[str, int]:
+    base, _, n = name.rpartition("__mutmut_")
+    return base, int(n) if n.isdigit() else 0
+
+
+def _locate(lines: list[str], first: int, last: int, offset: int, before: str) -> int:
+    """The source line the mutant changed: ``before`` nearest the diff's offset in the function."""
+    guess = first + offset
+    found = [n for n in range(first, last + 1) if lines[n - 1].strip() == before.strip()]
+    return min(found, key=lambda n: abs(n - guess)) if found else guess
+
+
+def print_reports(reports: list[ModuleReport], floor: float) -> bool:
+    ok = True
+    width = max((len(r.path) for r in reports), default=10)
+    print(f"\n{'module':<{width}}  mutants  killed  survived  equivalent  score")
+    for r in reports:
+        mark = "" if r.score >= floor else f"  < {floor:g} %"
+        ok = ok and r.score >= floor
+        print(
+            f"{r.path:<{width}}  {r.total:>7}  {r.killed:>6}  {len(r.survivors):>8}  "
+            f"{r.equivalent:>10}  {r.score:5.1f} %{mark}"
+        )
+    for r in reports:
+        for s in r.survivors:
+            what = "no test ran it" if s.status == "no tests" else s.status
+            print(f"{r.path}:{s.line}: {what} ({s.name}): {s.before}  →  {s.after}")
+        for e in r.unmatched:
+            print(
+                f"{EQUIVALENT.relative_to(ROOT)}: no surviving mutant of {e.module} "
+                f"{e.function} reads {e.line!r} any more: remove the entry"
+            )
+    return ok
+
+
+def write_json(reports: list[ModuleReport]) -> None:
+    REPORT.parent.mkdir(exist_ok=True)
+    doc = [
+        {
+            "module": r.path,
+            "mutants": r.total,
+            "killed": r.killed,
+            "survived": len(r.survivors),
+            "equivalent": r.equivalent,
+            "score": round(r.score, 1),
+            "survivors": [
+                {
+                    "at": f"{r.path}:{s.line}",
+                    "mutant": s.name,
+                    "before": s.before,
+                    "after": s.after,
+                    "status": s.status,
+                }
+                for s in r.survivors
+            ],
+        }
+        for r in reports
+    ]
+    tmp = REPORT.with_suffix(".tmp")
+    tmp.write_text(json.dumps(doc, indent=1) + "\n", encoding="utf-8")
+    tmp.replace(REPORT)
+
+
+def globs(files: list[Path]) -> Iterator[str]:
+    for f in files:
+        yield f"{dotted(f)}.*"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("modules", nargs="*", help="files or folders of MODULES (default: all)")
+    parser.add_argument("--report", action="store_true", help="only print the last run's report")
+    parser.add_argument("--floor", type=float, default=90.0, help="lowest score per module (%%)")
+    parser.add_argument(
+        "--max-children",
+        type=int,
+        default=None,
+        help="mutants run at once (default: mutmut's, the CPU count)",
+    )
+    args = parser.parse_args(argv)
+    os.chdir(ROOT)
+    files = module_files(args.modules or list(MODULES))
+    allow_decorated()
+    if not args.report:
+        from mutmut.__main__ import cli
+
+        run = ["run", *globs(files)]
+        if args.max_children:
+            run += ["--max-children", str(args.max_children)]
+        try:
+            cli.main(run, standalone_mode=False)
+        except SystemExit as e:
+            if e.code not in (0, None):
+                return int(e.code) if isinstance(e.code, int) else 2
+    reports = report(files)
+    write_json(reports)
+    return 0 if print_reports(reports, args.floor) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,313 @@
+"""Replicas, disruption budgets, rollouts and spread at their edges: the 1–2 replica
+boundary, what is exempt (non-critical workloads, Jobs), budgets as maxUnavailable and as
+percentages where rounding decides, and malformed values that must not crash the lint.
+
+Each case is a small stack of its own (one Deployment, its PDB), so a finding can only
+come from the rule under test.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+import yaml
+
+from akops.lint import engine
+from akops.lint.documents import SourceText
+from akops.lint.findings import Finding
+from akops.lint.style import FALLBACK, _config
+
+SPREAD = {
+    "podAntiAffinity": {
+        "requiredDuringSchedulingIgnoredDuringExecution": [
+            {
+                "topologyKey": "kubernetes.io/hostname",
+                "labelSelector": {"matchLabels": {"app": "pgbouncer"}},
+            }
+        ]
+    }
+}
+
+
+def deployment(
+    replicas: Any = 3,
+    *,
+    name: str = "pgbouncer",
+    strategy: dict[str, Any] | None = None,
+    affinity: dict[str, Any] | None = SPREAD,
+    kind: str = "Deployment",
+) -> dict[str, Any]:
+    pod: dict[str, Any] = {
+        "metadata": {"labels": {"app": name}},
+        "spec": {"containers": [{"name": name, "image": "example/x:1"}]},
+    }
+    if affinity is not None:
+        pod["spec"]["affinity"] = affinity
+    spec: dict[str, Any] = {"selector": {"matchLabels": {"app": name}}, "template": pod}
+    if replicas is not None:
+        spec["replicas"] = replicas
+    if strategy is not None:
+        spec["strategy"] = strategy
+    return {
+        "apiVersion": "apps/v1",
+        "kind": kind,
+        "metadata": {"name": name, "namespace": "authentik"},
+        "spec": spec,
+    }
+
+
+def pdb(name: str = "pgbouncer", **budget: Any) -> dict[str, Any]:
+    return {
+        "apiVersion": "policy/v1",
+        "kind": "PodDisruptionBudget",
+        "metadata": {"name": name, "namespace": "authentik"},
+        "spec": {"selector": {"matchLabels": {"app": name}}, **budget},
+    }
+
+
+class Linted:
+    """The findings of one small stack, by rule."""
+
+    def __init__(self, docs: tuple[dict[str, Any], ...]) -> None:
+        texts = [
+            SourceText(f"stack/doc{i}.yaml", yaml.safe_dump(d), True) for i, d in enumerate(docs)
+        ]
+        self.all = engine.run(texts, engine.Settings(), _config(FALLBACK, "test")).findings
+
+    def findings(self, rule: str) -> list[Finding]:
+        return [f for f in self.all if f.rule == rule]
+
+
+def lint(*docs: dict[str, Any]) -> Linted:
+    return Linted(docs)
+
+
+def found(stack: Linted, rule: str) -> list[str]:
+    return [f.message for f in stack.findings(rule)]
+
+
+def one(stack: Linted, rule: str) -> Finding:
+    got = stack.findings(rule)
+    assert len(got) == 1, [f.message for f in got]
+    return got[0]
+
+
+# --- replicas.minimum, spread.nodes: the replica boundary ---------------------------------
+
+
+@pytest.mark.parametrize(("replicas", "fails"), [(1, True), (2, True), (3, False)])
+def test_replicas_minimum_boundary(replicas: int, fails: bool) -> None:
+    stack = lint(deployment(replicas), pdb(minAvailable=2))
+    messages = found(stack, "replicas.minimum")
+    assert messages == (
+        [f"Deployment/pgbouncer runs {replicas} replica(s); critical-path workloads run at least 3"]
+        if fails
+        else []
+    )
+
+
+@pytest.mark.parametrize(("replicas", "fails"), [(1, False), (2, True), (3, True)])
+def test_spread_nodes_starts_at_two_replicas(replicas: int, fails: bool) -> None:
+    stack = lint(deployment(replicas, affinity=None), pdb(minAvailable=2))
+    messages = found(stack, "spread.nodes")
+    assert messages == (
+        [
+            f"Deployment/pgbouncer: {replicas} replicas may share one node: no pod anti-affinity "
+            "or topology spread on kubernetes.io/hostname selects its own pods"
+        ]
+        if fails
+        else []
+    )
+    if fails:
+        assert one(stack, "spread.nodes").path == "spec.replicas"
+
+
+def test_spread_nodes_without_replicas_field_is_one_replica() -> None:
+    assert found(lint(deployment(None, affinity=None)), "spread.nodes") == []
+
+
+def test_spread_nodes_points_at_an_affinity_that_does_not_spread() -> None:
+    affinity = {"nodeAffinity": {}}
+    f = one(lint(deployment(3, affinity=affinity), pdb(minAvailable=2)), "spread.nodes")
+    assert f.path == "spec.template.spec.affinity"
+    assert "no pod anti-affinity" in f.message
+
+
+def test_spread_nodes_by_another_topology_key_does_not_count() -> None:
+    zone = {
+        "podAntiAffinity": {
+            "requiredDuringSchedulingIgnoredDuringExecution": [
+                {
+                    "topologyKey": "topology.kubernetes.io/zone",
+                    "labelSelector": {"matchLabels": {"app": "pgbouncer"}},
+                }
+            ]
+        }
+    }
+    f = one(lint(deployment(3, affinity=zone), pdb(minAvailable=2)), "spread.nodes")
+    assert "selects other pods" in f.message
+
+
+# --- what is exempt ----------------------------------------------------------------------
+
+
+def test_non_critical_workloads_are_exempt() -> None:
+    other = deployment(1, name="web", affinity=None, strategy={"type": "Recreate"})
+    stack = lint(other)
+    for rule in ("replicas.minimum", "pdb.missing", "spread.nodes", "pdb.rollout"):
+        assert found(stack, rule) == [], rule
+    budget = lint(deployment(2, name="web"), pdb("web", minAvailable=2))
+    assert found(budget, "pdb.budget") == []
+
+
+def test_jobs_are_exempt_from_replicas_pdb_and_spread() -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "pgbouncer-migrate", "namespace": "authentik"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": "pgbouncer"}},
+                "spec": {
+                    "restartPolicy": "Never",
+                    "containers": [{"name": "m", "image": "example/x:1"}],
+                },
+            }
+        },
+    }
+    stack = lint(job)
+    for rule in ("replicas.minimum", "pdb.missing", "spread.nodes", "pdb.rollout", "pdb.budget"):
+        assert found(stack, rule) == [], rule
+
+
+def test_a_critical_deployment_without_a_pdb_is_named() -> None:
+    stack = lint(deployment(3))
+    assert found(stack, "pdb.missing") == [
+        "no PodDisruptionBudget selects the pods of Deployment/pgbouncer"
+    ]
+    assert one(stack, "pdb.missing").path == "spec.replicas"
+
+
+# --- pdb.budget: maxUnavailable, percentages, malformed ----------------------------------
+
+
+@pytest.mark.parametrize(
+    ("replicas", "budget", "problem"),
+    [
+        (
+            3,
+            {"minAvailable": 1},
+            "minAvailable 1 with 3 replicas keeps fewer than 2 pods serving during a drain",
+        ),
+        (3, {"minAvailable": 2}, None),
+        (3, {"minAvailable": 3}, "minAvailable 3 with 3 replicas blocks every node drain"),
+        (4, {"minAvailable": 3}, None),
+        (3, {"minAvailable": "50%"}, None),  # 1.5 rounds up to 2
+        (4, {"minAvailable": "50%"}, None),  # exactly 2
+        (3, {"minAvailable": "34%"}, None),  # 1.02 rounds up to 2
+        (3, {"minAvailable": "33%"}, "minAvailable 1 with 3 replicas keeps fewer than 2"),
+        (3, {"minAvailable": "67%"}, "minAvailable 3 with 3 replicas blocks every node drain"),
+        (3, {"maxUnavailable": 1}, None),
+        (3, {"maxUnavailable": 2}, None),
+        (3, {"maxUnavailable": 0}, "maxUnavailable 0 blocks every node drain"),
+        (3, {"maxUnavailable": 3}, "maxUnavailable 3 lets all 3 pods go at once"),
+        (3, {"maxUnavailable": "34%"}, None),  # 1.02 rounds up to 2
+        (3, {"maxUnavailable": "1%"}, None),  # rounds up to 1
+        (3, {"maxUnavailable": "0%"}, "maxUnavailable 0 blocks every node drain"),
+        (3, {"maxUnavailable": "100%"}, "maxUnavailable 3 lets all 3 pods go at once"),
+        (3, {}, "sets neither minAvailable nor maxUnavailable"),
+        (3, {"minAvailable": "two"}, "minAvailable is not an integer or percentage"),
+        (3, {"minAvailable": "x%"}, "minAvailable is not an integer or percentage"),
+        (3, {"maxUnavailable": True}, "maxUnavailable is not an integer or percentage"),
+        (3, {"maxUnavailable": 1.5}, "maxUnavailable is not an integer or percentage"),
+    ],
+)
+def test_pdb_budget(replicas: int, budget: dict[str, Any], problem: str | None) -> None:
+    stack = lint(deployment(replicas), pdb(**budget))
+    got = stack.findings("pdb.budget")
+    if problem is None:
+        assert got == []
+        return
+    assert len(got) == 1 and got[0].message.startswith("PodDisruptionBudget/pgbouncer: ")
+    assert problem in got[0].message
+    assert got[0].object == "PodDisruptionBudget/pgbouncer"
+    field = "maxUnavailable" if "maxUnavailable" in budget else "minAvailable"
+    assert got[0].path == f"spec.{field}"
+    assert got[0].line > 0
+
+
+def test_pdb_budget_of_a_workload_without_replicas_field() -> None:
+    # No replicas field is one replica: minAvailable 2 blocks every drain.
+    assert found(lint(deployment(None), pdb(minAvailable=2)), "pdb.budget") == [
+        "PodDisruptionBudget/pgbouncer: minAvailable 2 with 1 replicas blocks every node drain"
+    ]
+
+
+# --- pdb.rollout: the PDB's promise, as minAvailable or maxUnavailable -------------------
+
+
+def rolling(surge: Any, down: Any) -> dict[str, Any]:
+    return {"type": "RollingUpdate", "rollingUpdate": {"maxSurge": surge, "maxUnavailable": down}}
+
+
+@pytest.mark.parametrize(
+    ("strategy", "budget", "problem"),
+    [
+        # maxUnavailable 1 of 3 promises 2: one pod down at a time keeps it.
+        (rolling(0, 1), {"maxUnavailable": 1}, None),
+        (
+            rolling(0, 2),
+            {"maxUnavailable": 1},
+            "takes 2 of 3 pods down at once, leaving 1 while PodDisruptionBudget/pgbouncer promises 2",
+        ),
+        (rolling(0, 2), {"maxUnavailable": 2}, None),
+        (rolling(0, 1), {"maxUnavailable": "34%"}, None),  # promises 3 - 2 = 1
+        (rolling(0, 2), {"maxUnavailable": "bad"}, None),  # pdb.budget reports it
+        # percentages of the rollout round down (maxUnavailable) and up (maxSurge)
+        (rolling(0, "50%"), {"minAvailable": 2}, None),  # 1.5 rounds down to 1
+        (rolling(0, "67%"), {"minAvailable": 2}, "takes 2 of 3 pods down at once, leaving 1"),
+        (rolling("1%", 0), {"minAvailable": 3}, None),  # surge 1 (rounded up): progresses
+        (rolling(0, "1%"), {"minAvailable": 2}, "maxSurge 0 and maxUnavailable 0"),
+        (
+            rolling(0, 1),
+            {"minAvailable": "100%"},
+            "leaving 2 while PodDisruptionBudget/pgbouncer promises 3",
+        ),
+        ({"type": "RollingUpdate"}, {"minAvailable": 2}, None),  # 25 %: surge 1, down 0
+        ({"type": "RollingUpdate", "rollingUpdate": "odd"}, {"minAvailable": 2}, None),
+        ({}, {"minAvailable": 2}, None),
+        (rolling(0, 1), {"minAvailable": "x%"}, None),  # pdb.budget reports it
+    ],
+)
+def test_pdb_rollout(strategy: dict[str, Any], budget: dict[str, Any], problem: str | None) -> None:
+    stack = lint(deployment(3, strategy=strategy), pdb(**budget))
+    got = stack.findings("pdb.rollout")
+    if problem is None:
+        assert got == [], [f.message for f in got]
+        return
+    assert len(got) == 1 and problem in got[0].message, [f.message for f in got]
+    assert got[0].path == "spec.strategy"
+
+
+@pytest.mark.parametrize(
+    ("surge", "down"),
+    [("x", 1), (1, "y"), ("%", "%"), (None, 1), (True, 0), (1.5, 1), ("1.5", 0), ([1], {})],
+)
+def test_malformed_surge_or_unavailable_does_not_crash(surge: Any, down: Any) -> None:
+    stack = lint(deployment(3, strategy=rolling(surge, down)), pdb(minAvailable=2))
+    assert found(stack, "pdb.rollout") == []
+
+
+def test_recreate_is_named_and_nothing_else_is_checked() -> None:
+    stack = lint(deployment(3, strategy={"type": "Recreate"}))
+    assert found(stack, "pdb.rollout") == [
+        "Deployment/pgbouncer uses Recreate: every pod stops before the new ones start"
+    ]
+
+
+def test_a_rollout_that_cannot_progress_is_named_without_a_pdb() -> None:
+    stack = lint(deployment(3, strategy=rolling(0, 0)))
+    assert found(stack, "pdb.rollout") == [
+        "Deployment/pgbouncer: maxSurge 0 and maxUnavailable 0, the rollout cannot progress"
+    ]
