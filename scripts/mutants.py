@@ -35,15 +35,18 @@ import ast
 import json
 import os
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 EQUIVALENT = ROOT / "tests" / "mutants" / "equivalent.toml"
 REPORT = ROOT / "reports" / "mutants.json"
+#: The files the child mutmut mutates (JSON list), from the parent.
+ONLY = "AKOPS_MUTANTS_ONLY"
 
 #: The modules held to the floor (files, or folders meaning every module in them).
 MODULES = (
@@ -332,12 +335,74 @@ def write_json(reports: list[ModuleReport]) -> None:
     tmp.replace(REPORT)
 
 
-def globs(files: list[Path]) -> Iterator[str]:
-    for f in files:
-        yield f"{dotted(f)}.*"
+def fresh_copies(files: list[Path]) -> None:
+    """Drop copies in ``mutants/`` that no longer match the tree (mutmut never re-copies a
+    file it copied once): the test suite, and every source file not mutated this run."""
+    mutated = {f.relative_to(ROOT) for f in files}
+    shutil.rmtree(ROOT / "mutants" / "tests", ignore_errors=True)
+    copies = ROOT / "mutants" / "akops"
+    for copy in copies.rglob("*.py") if copies.is_dir() else ():
+        rel = copy.relative_to(ROOT / "mutants")
+        if rel in mutated:
+            continue
+        source = ROOT / rel
+        if not source.exists() or source.read_bytes() != copy.read_bytes():
+            copy.unlink()
+
+
+def survivors(files: list[Path]) -> list[str]:
+    """Mutants of ``files`` that every test let through (or no test ran) last time."""
+    from mutmut.mutation.data import SourceFileMutationData
+
+    names = []
+    for path in files:
+        data = SourceFileMutationData(path=path.relative_to(ROOT).as_posix())
+        data.load()
+        names += [n for n, code in data.exit_code_by_key.items() if code in (0, 33)]
+    return sorted(names)
+
+
+_RESULT_LINE = re.compile(r"^\S+ akops\.")
+
+
+def mutmut(files: list[Path], *args: str) -> int:
+    """``mutmut ARGS`` in a child process that mutates only ``files`` (decorated rules too)."""
+    env = {
+        **os.environ,
+        ONLY: json.dumps([f.relative_to(ROOT).as_posix() for f in files]),
+        # Tests that read third-party inputs find them from inside mutants/ too.
+        "AKOPS_TEST_DATA": os.environ.get("AKOPS_TEST_DATA") or str(ROOT.parent / "shared"),
+    }
+    child = subprocess.Popen(
+        [sys.executable, __file__, "--mutmut", *args], cwd=ROOT, env=env,
+        stdout=subprocess.PIPE, text=True, errors="replace",
+    )  # fmt: skip
+    assert child.stdout is not None
+    for line in child.stdout:  # mutmut's per-mutant list repeats what the report says
+        if not _RESULT_LINE.match(line):
+            sys.stdout.write(line)
+            sys.stdout.flush()
+    return child.wait()
+
+
+def as_mutmut(args: list[str]) -> int:
+    """The child: mutmut's own command line, with ``allow_decorated`` and the files to mutate."""
+    allow_decorated()
+    from mutmut.__main__ import cli
+    from mutmut.configuration import config
+
+    config().only_mutate = json.loads(os.environ[ONLY])
+    try:
+        cli.main(args, standalone_mode=False)
+    except SystemExit as e:
+        return e.code if isinstance(e.code, int) else 1
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["--mutmut"]:
+        return as_mutmut(argv[1:])
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="files or folders of MODULES (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the last run's report")
@@ -351,18 +416,19 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     os.chdir(ROOT)
     files = module_files(args.modules or list(MODULES))
-    allow_decorated()
     if not args.report:
-        from mutmut.__main__ import cli
-
-        run = ["run", *globs(files)]
-        if args.max_children:
-            run += ["--max-children", str(args.max_children)]
-        try:
-            cli.main(run, standalone_mode=False)
-        except SystemExit as e:
-            if e.code not in (0, None):
-                return int(e.code) if isinstance(e.code, int) else 2
+        children = ["--max-children", str(args.max_children)] if args.max_children else []
+        fresh_copies(files)
+        # New and changed functions (and new tests' stats); unchanged results stand.
+        code = mutmut(files, "run", *children)
+        if code != 0:
+            return code
+        # Last run's survivors again: a test added or changed since may kill them now.
+        again = survivors(files)
+        if again:
+            code = mutmut(files, "run", *children, *again)
+            if code != 0:
+                return code
     reports = report(files)
     write_json(reports)
     return 0 if print_reports(reports, args.floor) else 1
