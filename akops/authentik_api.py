@@ -11,17 +11,16 @@ in output or errors.
 from __future__ import annotations
 
 import json
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import yaml
 
+from akops import network
 from akops.environment import Environment
-from akops.errors import ClusterError, InputError
+from akops.errors import ClusterError, InputError, NetworkError
 from akops.secrets import Secrets
 
 
@@ -56,6 +55,10 @@ class PatchOutcome:
         return f"outpost {self.outpost} ({self.uuid}): kubernetes_json_patches {state}"
 
 
+#: An outpost's config is a few kB; a list of outposts, a few hundred.
+MAX_ANSWER = 8 * 1024 * 1024
+
+
 class AuthentikApi:
     """A minimal Authentik API client: bearer token, JSON, one timeout for every request."""
 
@@ -68,27 +71,30 @@ class AuthentikApi:
     def request(self, method: str, path: str, body: Any = None) -> Any:
         url = f"{self.base}{path}"
         data = json.dumps(body).encode() if body is not None else None
-        req = urllib.request.Request(url, data=data, method=method)
-        req.add_header("Authorization", f"Bearer {self.token}")
-        req.add_header("Accept", "application/json")
+        headers = {"Authorization": f"Bearer {self.token}", "Accept": "application/json"}
         if data is not None:
-            req.add_header("Content-Type", "application/json")
+            headers["Content-Type"] = "application/json"
         what = f"Authentik API {method} {path.split('?')[0]}"
         try:
-            with urllib.request.urlopen(req, timeout=self.timeout) as resp:
-                raw = resp.read()
-        except urllib.error.HTTPError as e:
-            detail = e.read()[:200].decode("utf-8", "replace")
+            answer = network.request(
+                url,
+                method=method,
+                headers=headers,
+                body=data,
+                timeouts=network.Timeouts.within(self.timeout),
+                max_body=MAX_ANSWER,
+            )
+        except NetworkError as e:
             raise ClusterError(
-                self.secrets.mask(f"{what}: HTTP {e.code} {' '.join(detail.split())}")
+                self.secrets.mask(f"{what}: cannot reach {self.base}: {e.reason}")
             ) from e
-        except (urllib.error.URLError, TimeoutError, OSError) as e:
-            reason = getattr(e, "reason", e)
+        if not 200 <= answer.status < 300:
+            detail = answer.body[:200].decode("utf-8", "replace")
             raise ClusterError(
-                self.secrets.mask(f"{what}: cannot reach {self.base}: {reason}")
-            ) from e
+                self.secrets.mask(f"{what}: HTTP {answer.status} {' '.join(detail.split())}")
+            )
         try:
-            return json.loads(raw) if raw else None
+            return json.loads(answer.body) if answer.body else None
         except ValueError as e:
             raise ClusterError(f"{what}: answer is not JSON") from e
 

@@ -20,17 +20,16 @@ import json
 import os
 import tarfile
 import tempfile
-import urllib.error
 import urllib.parse
-import urllib.request
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import yaml
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-from akops import process
+from akops import network, process, yamldoc
 from akops.environment import Chart
-from akops.errors import ClusterError, InputError
+from akops.errors import ClusterError, InputError, NetworkError, ProcessTimeout
 from akops.layout import user_cache
 
 PULL_TIMEOUT = 120.0
@@ -88,29 +87,68 @@ def cached(chart: Chart, cache: Path | None = None) -> PulledChart | None:
 
 
 def _run(argv: list[str], what: str, timeout: float) -> str:
-    done = process.run(argv, timeout=timeout)
+    try:
+        done = process.run(argv, timeout=timeout)
+    except ProcessTimeout as e:
+        raise ClusterError(f"{what}: no answer within {timeout:g}s (helm was stopped)") from e
     if not done.ok:
         lines = [ln.strip() for ln in (done.stderr or done.stdout).splitlines() if ln.strip()]
         raise InputError(f"{what} failed: {lines[-1] if lines else done.returncode}")
     return done.stdout
 
 
+#: The largest repository index read (goauthentik's, every version since 2021, is ~1 MB).
+MAX_INDEX = 32 * 1024 * 1024
+
+
+class IndexEntry(BaseModel):
+    """One chart version of a repository's index.yaml (the fields pull reads)."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    version: str
+    digest: str = Field(default="", pattern=r"^(sha256:)?([0-9a-f]{64})?$")
+
+    @field_validator("version", mode="before")
+    @classmethod
+    def _version_text(cls, value: object) -> object:
+        # YAML reads an unquoted 2026.2 as a number; the index means the text.
+        return (
+            str(value) if isinstance(value, int | float) and not isinstance(value, bool) else value
+        )
+
+
+class Index(BaseModel):
+    """A chart repository's index.yaml: entries by chart name."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True)
+
+    entries: dict[str, list[IndexEntry]] = Field(default_factory=dict)
+
+
 def index_digest(chart: Chart, timeout: float) -> str:
     """The digest the repository's index.yaml publishes for the pinned version."""
     url = urllib.parse.urljoin(chart.repo.rstrip("/") + "/", "index.yaml")
     try:
-        with urllib.request.urlopen(url, timeout=timeout) as answer:
-            index = yaml.safe_load(answer.read())
-    except (urllib.error.URLError, OSError) as e:
-        raise ClusterError(f"{url}: cannot read the chart repository's index: {e}") from e
-    except yaml.YAMLError as e:
-        raise InputError(f"{url}: the chart repository's index is not YAML") from e
-    entries = index.get("entries", {}).get(chart.name) if isinstance(index, dict) else None
-    for entry in entries if isinstance(entries, list) else []:
-        if isinstance(entry, dict) and str(entry.get("version")) == chart.version:
-            digest = str(entry.get("digest") or "")
-            if not digest:
+        answer = network.request(url, timeouts=network.Timeouts.within(timeout), max_body=MAX_INDEX)
+    except NetworkError as e:
+        raise ClusterError(f"{url}: cannot read the chart repository's index: {e.reason}") from e
+    if answer.status != 200:
+        raise ClusterError(f"{url}: cannot read the chart repository's index: HTTP {answer.status}")
+    try:
+        doc = yamldoc.parse_one(answer.body.decode("utf-8"), url)
+    except UnicodeDecodeError as e:
+        raise InputError(f"{url}: the chart repository's index is not UTF-8 text") from e
+    except InputError as e:
+        raise InputError(f"the chart repository's index: {e}") from e
+    if not isinstance(doc.data, dict):
+        raise InputError(f"{url}:{doc.start_line}: the chart repository's index is not a mapping")
+    index = yamldoc.validated(Index, doc.data, doc, InputError)
+    for entry in index.entries.get(chart.name, []):
+        if entry.version == chart.version:
+            if not entry.digest:
                 raise InputError(f"{url}: {chart.name} {chart.version} has no digest in the index")
+            digest = entry.digest
             return digest if digest.startswith("sha256:") else f"sha256:{digest}"
     raise InputError(f"{url}: no {chart.name} {chart.version} in the chart repository's index")
 
@@ -126,14 +164,19 @@ def _check_archive(archive: Path, chart: Chart) -> None:
         raise InputError(f"{archive.name}: is not {chart.name} {chart.version}")
 
 
-def pull(chart: Chart, helm: str, cache: Path | None = None) -> PulledChart:
-    """``helm pull`` the pinned version, check its digest, cache it with a record."""
+def pull(
+    chart: Chart, helm: str, cache: Path | None = None, timeout: float = PULL_TIMEOUT
+) -> PulledChart:
+    """``helm pull`` the pinned version, check its digest, cache it with a record.
+
+    ``timeout`` bounds each network step: the index GET (``akops.network``'s policy) and
+    the ``helm pull`` child, killed with its process group when it runs out."""
     archive, record = _paths(chart, cache)
     archive.parent.mkdir(parents=True, exist_ok=True)
-    expected = index_digest(chart, PULL_TIMEOUT)
+    expected = index_digest(chart, timeout)
     with tempfile.TemporaryDirectory(prefix="akops-pull-", dir=archive.parent) as tmp:
         argv = [helm, "pull", chart.name, "--repo", chart.repo, "--version", chart.version]
-        _run([*argv, "--destination", tmp], f"helm pull {chart.name} {chart.version}", PULL_TIMEOUT)
+        _run([*argv, "--destination", tmp], f"helm pull {chart.name} {chart.version}", timeout)
         found = sorted(Path(tmp).glob("*.tgz"))
         if len(found) != 1:
             raise InputError(f"helm pull {chart.name} {chart.version}: no chart archive came back")

@@ -168,6 +168,17 @@ class Interrupted(KeyboardInterrupt):
         super().__init__(self.name)
 
 
+class NetworkError(AkopsError):
+    """A peer could not be reached, did not answer in time, or answered too much (``akops.network``).
+
+    ``reason`` is the one-line why ("no answer within 5s"); edges wrap it in their own error.
+    """
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
 class RegistryError(AkopsError):
     """An image registry could not be reached, timed out, or does not know the image."""
 

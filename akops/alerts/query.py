@@ -6,14 +6,11 @@ refused", "no answer within 5s", "HTTP 503 ..."), so a verdict says why instead 
 
 from __future__ import annotations
 
-import http.client
-import ssl
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 
+from akops import network
 from akops.alerts.firing import ActiveAlert, parse
-from akops.network import failure
+from akops.errors import NetworkError
 
 PATH = "/api/v1/alerts"
 #: The answer lists every active alert of the Prometheus, not only the stack's.
@@ -31,21 +28,18 @@ class Fetched:
 def active_alerts(base_url: str, timeout: float) -> Fetched:
     """The active alerts of the Prometheus at ``base_url``."""
     url = base_url.rstrip("/") + PATH
-    request = urllib.request.Request(
-        url, headers={"User-Agent": USER_AGENT, "Accept": "application/json"}
-    )
     try:
-        with urllib.request.urlopen(request, timeout=timeout) as resp:
-            body = resp.read(MAX_BODY + 1)
-    except urllib.error.HTTPError as e:
-        with e:
-            return Fetched(url, error=f"HTTP {e.code} {e.reason}")
-    except urllib.error.URLError as e:
-        return Fetched(url, error=failure(e.reason, timeout))
-    except (TimeoutError, http.client.HTTPException, ssl.SSLError, OSError, ValueError) as e:
-        return Fetched(url, error=failure(e, timeout))
-    if len(body) > MAX_BODY:
-        return Fetched(url, error=f"answer larger than {MAX_BODY // (1024 * 1024)} MiB")
+        answer = network.request(
+            url,
+            headers={"User-Agent": USER_AGENT, "Accept": "application/json"},
+            timeouts=network.Timeouts.within(timeout),
+            max_body=MAX_BODY,
+        )
+    except NetworkError as e:
+        return Fetched(url, error=e.reason)
+    if answer.status != 200:
+        return Fetched(url, error=f"HTTP {answer.status} {answer.reason}")
+    body = answer.body
     try:
         return Fetched(url, parse(body.decode("utf-8", "replace")))
     except ValueError as e:

@@ -13,18 +13,17 @@ bounded by it as a whole: the token request and the retry share the same deadlin
 from __future__ import annotations
 
 import hashlib
-import json
 import re
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
 from collections.abc import Mapping
-from concurrent.futures import ThreadPoolExecutor
 from email.message import Message
-from typing import TypeVar
+from typing import Annotated, TypeVar
 
-from akops.errors import RegistryError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from akops import network
+from akops.errors import NetworkError, RegistryError
 from akops.images.reference import DIGEST_RE, ImageRef
 
 MANIFEST_TYPES = (
@@ -38,16 +37,8 @@ _CHALLENGE_RE = re.compile(r'(\w+)="([^"]*)"')
 K = TypeVar("K")
 
 
-class _NoRedirectToHttp(urllib.request.HTTPRedirectHandler):
-    """Registries redirect blob and token requests; never from HTTPS down to HTTP."""
-
-    def redirect_request(self, req, fp, code, msg, headers, newurl):  # type: ignore[no-untyped-def]
-        if req.full_url.startswith("https:") and not newurl.startswith("https:"):
-            return None
-        return super().redirect_request(req, fp, code, msg, headers, newurl)
-
-
-_OPENER = urllib.request.build_opener(_NoRedirectToHttp())
+#: The distribution spec's limit for a manifest; a larger answer is not one.
+MAX_MANIFEST = 4 * 1024 * 1024
 
 
 def _remaining(deadline: float, what: str) -> float:
@@ -61,23 +52,34 @@ def _request(
     url: str, *, method: str, headers: Mapping[str, str], deadline: float, what: str, timeout: float
 ) -> tuple[int, Message, bytes]:
     """Send one request; HTTP errors come back as a status, network trouble as RegistryError."""
-    req = urllib.request.Request(url, method=method, headers={"User-Agent": USER_AGENT, **headers})
+    _remaining(deadline, what)
     try:
-        with _OPENER.open(req, timeout=_remaining(deadline, what)) as resp:
-            body = resp.read() if method == "GET" else b""
-            return resp.status, resp.headers, body
-    except urllib.error.HTTPError as e:
-        with e:
-            return e.code, e.headers, b""
-    except TimeoutError as e:
-        raise RegistryError(f"{what}: no answer within {timeout:g}s") from e
-    except urllib.error.URLError as e:
-        reason = e.reason
-        if isinstance(reason, TimeoutError):
+        answer = network.request(
+            url,
+            method=method,
+            headers={"User-Agent": USER_AGENT, **headers},
+            timeouts=network.Timeouts.within(timeout),
+            deadline=deadline,
+            max_body=MAX_MANIFEST,
+        )
+    except NetworkError as e:
+        if e.reason.startswith("no answer within"):
             raise RegistryError(f"{what}: no answer within {timeout:g}s") from e
-        raise RegistryError(f"{what}: cannot reach the registry ({reason})") from e
-    except (OSError, ValueError) as e:  # reset mid-answer, a malformed URL or header
-        raise RegistryError(f"{what}: {e}") from e
+        raise RegistryError(f"{what}: cannot reach the registry ({e.reason})") from e
+    return answer.status, answer.headers, answer.body
+
+
+#: A bearer token as it may travel in a header: no space, no control character, bounded.
+BearerToken = Annotated[str, Field(pattern=r"^[A-Za-z0-9._~+/=-]+$", max_length=16384)]
+
+
+class TokenAnswer(BaseModel):
+    """The token service's JSON answer (the fields this client reads; others are ignored)."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    token: BearerToken | None = None
+    access_token: BearerToken | None = None
 
 
 def _challenge(headers: Message) -> dict[str, str] | None:
@@ -106,11 +108,15 @@ def _token(
     if status != 200:
         raise RegistryError(f"{what}: the token service answered HTTP {status}")
     try:
-        answer = json.loads(body)
-        token = answer.get("token") or answer.get("access_token")
-    except (ValueError, AttributeError) as e:
-        raise RegistryError(f"{what}: the token service answered no JSON token") from e
-    if not isinstance(token, str) or not token:
+        answer = TokenAnswer.model_validate_json(body)
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(the answer)"
+        raise RegistryError(
+            f"{what}: the token service's answer is not a token: {field}: {first['msg']}"
+        ) from e
+    token = answer.token or answer.access_token
+    if not token:
         raise RegistryError(f"{what}: the token service answered no token")
     return token
 
@@ -154,11 +160,20 @@ def resolve_digest(ref: ImageRef, *, timeout: float) -> str:
 
 def resolve_all(refs: Mapping[K, ImageRef], *, timeout: float) -> dict[K, str]:
     """Resolve every image concurrently (each within ``timeout``); the first failure in
-    ``refs`` order is raised. The same tag is asked for once."""
+    ``refs`` order is raised. The same tag is asked for once. The threads are daemons
+    (``akops.network.concurrently``): an interrupt ends the run at once."""
     if not refs:
         return {}
     unique = list(dict.fromkeys((r.api_host, r.path, r.tag) for r in refs.values()))
     by_key = {(r.api_host, r.path, r.tag): r for r in refs.values()}
-    with ThreadPoolExecutor(max_workers=min(8, len(unique))) as pool:
-        futures = {k: pool.submit(resolve_digest, by_key[k], timeout=timeout) for k in unique}
-        return {i: futures[(r.api_host, r.path, r.tag)].result() for i, r in refs.items()}
+    answers = network.concurrently(
+        lambda k: resolve_digest(by_key[k], timeout=timeout), unique, workers=8
+    )
+    found = dict(zip(unique, answers, strict=True))
+    out: dict[K, str] = {}
+    for i, r in refs.items():
+        answer = found[(r.api_host, r.path, r.tag)]
+        if isinstance(answer, BaseException):
+            raise answer
+        out[i] = answer
+    return out
