@@ -7,6 +7,7 @@ only entry points (tasks.py, noxfile.py, checks/) turn them into exit codes, usi
 
 from __future__ import annotations
 
+import re
 import signal
 from dataclasses import dataclass
 
@@ -51,6 +52,15 @@ EXIT_STATUSES: tuple[ExitStatus, ...] = (
 )
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+
+
+def printable(text: str) -> str:
+    """``text`` with every control character (C0, DEL, C1) written as an escape (``\\x1b``):
+    a value from a flag, a file or another writer never drives the operator's terminal."""
+    return _CONTROL.sub(lambda m: m.group().encode("unicode_escape").decode("ascii"), text)
+
+
 class AkopsError(Exception):
     """Base of every error this project raises on purpose."""
 
@@ -58,8 +68,9 @@ class AkopsError(Exception):
     exit_code: int = 2
 
     def __str__(self) -> str:
-        # One line, always: operators read these at 3 a.m. in a terminal.
-        return " ".join(super().__str__().split())
+        # One line, always: operators read these at 3 a.m. in a terminal. Whatever a message
+        # quotes (a flag's value, a file's line, a peer's answer) arrives escaped.
+        return printable(" ".join(super().__str__().split()))
 
 
 class InputError(AkopsError):
@@ -104,6 +115,11 @@ class NoAnswer(InputError):
 
 class ClusterError(AkopsError):
     """The Kubernetes API could not be reached or refused a request."""
+
+
+class RecordError(ClusterError):
+    """A record another writer left in the cluster (the deploy Lease) has a field of the wrong
+    type or range: named, never guessed at."""
 
 
 class RejectedError(ClusterError):

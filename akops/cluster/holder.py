@@ -4,7 +4,10 @@ Rule: pure. A ``Holder`` is one run of a task that changes the cluster (``apply`
 ``deploy``, ``rollback``, ``outpost-patch``): user@host, the task, since when, the git
 commit and whether the tree was dirty, and a unique identity for that run. ``lease_body``
 builds the Lease that says so; ``read`` turns a live Lease back into a ``Holder`` and
-its expiry; ``decide`` says what an acquiring run must do with what it found. The I/O
+its expiry (validated first: a Lease is a value any writer with RBAC may have left,
+so a field of the wrong type is one ``RecordError`` naming it, and a renewTime at the
+end of time never overflows); ``decide`` says what an acquiring run must do with what
+it found. The I/O
 (GET, create, update with the resourceVersion it read, so two runs cannot both win) is
 ``akops.cluster.lease``.
 """
@@ -14,7 +17,11 @@ from __future__ import annotations
 import datetime
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
+
+from akops.errors import RecordError, printable
 
 LEASE_NAME = "akops-deploy"
 API_VERSION = "coordination.k8s.io/v1"
@@ -40,8 +47,72 @@ def parse_time(text: Any) -> datetime.datetime | None:
         return None
     try:
         return datetime.datetime.fromisoformat(text.replace("Z", "+00:00")).astimezone(datetime.UTC)
-    except ValueError:
+    except (ValueError, OverflowError):
         return None
+
+
+def later(when: datetime.datetime, seconds: float) -> datetime.datetime:
+    """``when`` + ``seconds``, held at the end of time instead of overflowing (a renewTime
+    of 9999-12-31 written by another tool is "never expires", not a crash)."""
+    try:
+        return when + datetime.timedelta(seconds=seconds)
+    except OverflowError:
+        return datetime.datetime.max.replace(tzinfo=datetime.UTC)
+
+
+def _micro_time(value: Any) -> Any:
+    if value is None:
+        return None
+    parsed = parse_time(value) if isinstance(value, str) else None
+    if parsed is None:
+        raise ValueError(f"not a Kubernetes MicroTime (RFC 3339): {str(value)[:40]!r}")
+    return parsed
+
+
+MicroTime = Annotated[datetime.datetime | None, BeforeValidator(_micro_time)]
+Int32 = Annotated[int, Field(le=2**31 - 1)]
+
+
+class LeaseSpec(BaseModel):
+    """The fields of a Lease's spec the lock decides on, as any writer may have left them."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    holderIdentity: str | None = Field(default=None, max_length=1024)
+    leaseDurationSeconds: Int32 | None = Field(default=None, ge=1)
+    leaseTransitions: Int32 | None = Field(default=None, ge=0)
+    acquireTime: MicroTime = None
+    renewTime: MicroTime = None
+
+
+class LeaseMeta(BaseModel):
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    resourceVersion: str = ""
+    annotations: dict[str, str] | None = None
+
+
+class LeaseRecord(BaseModel):
+    """A live Lease, validated before the lock reads a field of it."""
+
+    model_config = ConfigDict(strict=True, extra="ignore", frozen=True)
+
+    metadata: LeaseMeta = LeaseMeta()
+    spec: LeaseSpec | None = None
+
+
+def record(lease: Mapping[str, Any], what: str) -> LeaseRecord:
+    """``lease`` as a typed record; a field of the wrong type or range is ``RecordError``
+    naming ``what`` and the field (``spec.renewTime``)."""
+    try:
+        return LeaseRecord.model_validate(dict(lease))
+    except ValidationError as e:
+        first = e.errors()[0]
+        field = ".".join(str(p) for p in first["loc"]) or "(the object)"
+        why = str(first["msg"]).removeprefix("Value error, ")
+        raise RecordError(
+            f"{what}: {field}: {why} (written by another tool?); `invoke unlock` clears it"
+        ) from e
 
 
 @dataclass(frozen=True)
@@ -57,9 +128,11 @@ class Holder:
     dirty: bool
 
     def describe(self) -> str:
-        tree = f"commit {self.commit[:12] or 'unknown'}{', dirty tree' if self.dirty else ''}"
+        """One line for a terminal: every field another writer set is shown escaped."""
+        tree = f"commit {printable(self.commit[:12]) or 'unknown'}"
+        tree += ", dirty tree" if self.dirty else ""
         return (
-            f"{self.user}@{self.host} ({self.task}, since "
+            f"{printable(self.user)}@{printable(self.host)} ({printable(self.task)}, since "
             f"{utc(self.since):%Y-%m-%d %H:%M:%S} UTC, {tree})"
         )
 
@@ -79,7 +152,11 @@ class Found:
             return True
         if self.renewed is None:
             return True
-        return utc(now) >= self.renewed + datetime.timedelta(seconds=self.duration)
+        return utc(now) >= later(self.renewed, self.duration)
+
+    def renewed_ahead(self, now: datetime.datetime) -> bool:
+        """Whether the last renewal is stamped after ``now`` (a clock ahead, another tool)."""
+        return self.renewed is not None and self.renewed > later(utc(now), self.duration)
 
 
 def lease_body(
@@ -114,36 +191,42 @@ def lease_body(
     return {"apiVersion": API_VERSION, "kind": "Lease", "metadata": meta, "spec": spec}
 
 
-def read(lease: Mapping[str, Any]) -> Found:
-    """What a live Lease says (a Lease another tool wrote reads as held by its identity)."""
-    meta = lease.get("metadata") if isinstance(lease.get("metadata"), dict) else {}
-    spec = lease.get("spec") if isinstance(lease.get("spec"), dict) else {}
-    assert isinstance(meta, dict) and isinstance(spec, dict)
-    notes = meta.get("annotations") if isinstance(meta.get("annotations"), dict) else {}
-    assert isinstance(notes, dict)
-    identity = spec.get("holderIdentity")
+def read(lease: Mapping[str, Any], what: str = f"Lease/{LEASE_NAME}") -> Found:
+    """What a live Lease says (a Lease another tool wrote reads as held by its identity).
+
+    The Lease is validated first (``record``): a field of the wrong type is ``RecordError``.
+    akops' own annotations only describe the holder; odd ones read as unknown.
+    """
+    doc = record(lease, what)
+    spec = doc.spec or LeaseSpec()
+    notes = doc.metadata.annotations or {}
     holder = None
-    if identity:
-        got = {f: str(notes.get(f"{PREFIX}{f}", "")) for f in _FIELDS}
-        since = parse_time(got["since"]) or parse_time(spec.get("acquireTime"))
+    if spec.holderIdentity:
+        got = {f: notes.get(f"{PREFIX}{f}", "") for f in _FIELDS}
+        since = parse_time(got["since"]) or spec.acquireTime
         holder = Holder(
-            identity=str(identity),
+            identity=spec.holderIdentity,
             user=got["user"] or "?",
-            host=got["host"] or str(identity),
+            host=got["host"] or spec.holderIdentity,
             task=got["task"] or "unknown task",
             since=since or datetime.datetime.fromtimestamp(0, datetime.UTC),
             commit=got["commit"],
             dirty=got["dirty"] == "true",
         )
-    duration = spec.get("leaseDurationSeconds")
-    transitions = spec.get("leaseTransitions")
     return Found(
         holder=holder,
-        renewed=parse_time(spec.get("renewTime")) or parse_time(spec.get("acquireTime")),
-        duration=duration if isinstance(duration, int) and duration > 0 else DURATION_SECONDS,
-        transitions=transitions if isinstance(transitions, int) else 0,
-        resource_version=str(meta.get("resourceVersion") or ""),
+        renewed=spec.renewTime or spec.acquireTime,
+        duration=spec.leaseDurationSeconds or DURATION_SECONDS,
+        transitions=spec.leaseTransitions or 0,
+        resource_version=doc.metadata.resourceVersion,
     )
+
+
+def resource_version(lease: Mapping[str, Any]) -> str:
+    """The resourceVersion of a Lease whatever else it holds (to clear an unreadable one)."""
+    meta = lease.get("metadata")
+    version = meta.get("resourceVersion") if isinstance(meta, dict) else None
+    return version if isinstance(version, str) else ""
 
 
 def decide(found: Found | None, me: Holder, now: datetime.datetime) -> Decision:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import getpass
 import os
 import secrets
@@ -26,8 +27,9 @@ import socket
 import sys
 import threading
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from types import TracebackType
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from akops.cluster.call import call
 from akops.cluster.holder import (
@@ -39,8 +41,17 @@ from akops.cluster.holder import (
     dirty_refusal,
     lease_body,
     read,
+    resource_version,
 )
-from akops.errors import AkopsError, ConflictError, LockHeld, LockLost, NotFound, StepFailed
+from akops.errors import (
+    AkopsError,
+    ConflictError,
+    LockHeld,
+    LockLost,
+    NotFound,
+    RecordError,
+    StepFailed,
+)
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -75,14 +86,59 @@ def holder_for(task: str, commit: str, dirty: bool, now: Clock = now) -> Holder:
     return Holder(identity, user, host, task, now(), commit, dirty)
 
 
-def get(api: ApiClient, namespace: str) -> Found | None:
-    """The deploy Lease as found, or None when there is none."""
+def _get(api: ApiClient, namespace: str) -> dict[str, Any] | None:
     try:
-        return read(
-            call(api, "GET", f"{collection(namespace)}/{LEASE_NAME}", what=_what(namespace))
-        )
+        return call(api, "GET", f"{collection(namespace)}/{LEASE_NAME}", what=_what(namespace))
     except NotFound:
         return None
+
+
+def get(api: ApiClient, namespace: str) -> Found | None:
+    """The deploy Lease as found, or None when there is none; ``RecordError`` (exit 2)
+    naming the field when another writer left one this lock cannot read."""
+    doc = _get(api, namespace)
+    return None if doc is None else read(doc, _what(namespace))
+
+
+@dataclass(frozen=True)
+class Unreadable:
+    """A Lease whose fields do not validate: why, and the version to clear it at."""
+
+    problem: str
+    resource_version: str
+
+
+def inspect(api: ApiClient, namespace: str) -> Found | Unreadable | None:
+    """``get`` for ``invoke unlock``, which must show and clear even an unreadable Lease."""
+    doc = _get(api, namespace)
+    if doc is None:
+        return None
+    try:
+        return read(doc, _what(namespace))
+    except RecordError as e:
+        return Unreadable(str(e), resource_version(doc))
+
+
+def state(found: Found | Unreadable, at: datetime.datetime) -> str:
+    """How ``invoke unlock`` says who holds the lock ("is held (live) by ...")."""
+    if isinstance(found, Unreadable):
+        return f"holds a record this lock cannot read ({found.problem})"
+    assert found.holder is not None
+    if found.renewed is not None and found.renewed_ahead(at):
+        when = f"renewed at {found.renewed:%Y-%m-%d %H:%M:%S} UTC, in the future"
+        return f"is held (live, {when}) by {found.holder.describe()}"
+    live = "expired" if found.expired(at) else "live"
+    return f"is held ({live}) by {found.holder.describe()}"
+
+
+def released(found: Found | Unreadable) -> bool:
+    return isinstance(found, Found) and found.holder is None
+
+
+def who(broken: Holder | Unreadable | None) -> str:
+    if broken is None:
+        return "nobody"
+    return "the unreadable record" if isinstance(broken, Unreadable) else broken.describe()
 
 
 def _write(api: ApiClient, namespace: str, body: dict[str, object], create: bool) -> Found:
@@ -92,7 +148,7 @@ def _write(api: ApiClient, namespace: str, body: dict[str, object], create: bool
         doc = call(
             api, "PUT", f"{collection(namespace)}/{LEASE_NAME}", what=_what(namespace), body=body
         )
-    return read(doc)
+    return read(doc, _what(namespace))
 
 
 def _replace(
@@ -117,23 +173,36 @@ def _replace(
     return _write(api, namespace, body, create=False)
 
 
-def held_message(namespace: str, holder: Holder) -> str:
+def held_message(namespace: str, found: Found, at: datetime.datetime) -> str:
+    assert found.holder is not None
+    if found.renewed is not None and found.renewed_ahead(at):
+        return (
+            f"the deploy lock ({_what(namespace)}) is held by {found.holder.describe()}, renewed "
+            f"at {found.renewed:%Y-%m-%d %H:%M:%S} UTC, in the future (another tool, or a clock "
+            "ahead): it will not expire by itself; if that run is gone, `invoke unlock`"
+        )
     return (
-        f"the deploy lock ({_what(namespace)}) is held by {holder.describe()}; wait for it, "
-        "or if that run is gone, `invoke unlock` (it expires by itself once it stops renewing)"
+        f"the deploy lock ({_what(namespace)}) is held by {found.holder.describe()}; wait for "
+        "it, or if that run is gone, `invoke unlock` (it expires by itself once it stops renewing)"
     )
 
 
-def break_lock(api: ApiClient, namespace: str, *, now: Clock = now) -> Holder | None:
-    """Clear whoever holds the Lease (``invoke unlock``); the holder it had, or None."""
-    found = get(api, namespace)
-    if found is None or found.holder is None:
+def break_lock(api: ApiClient, namespace: str, *, now: Clock = now) -> Holder | Unreadable | None:
+    """Clear whoever holds the Lease (``invoke unlock``); the holder it had (an unreadable
+    record, cleared all the same), or None."""
+    found = inspect(api, namespace)
+    if found is None or (isinstance(found, Found) and found.holder is None):
         return None
+    if isinstance(found, Unreadable):
+        body = lease_body(namespace, None, now(), resource_version=found.resource_version)
+        write = functools.partial(_write, api, namespace, body, create=False)
+    else:
+        write = functools.partial(_replace, api, namespace, found, None, now(), found.duration)
     try:
-        _replace(api, namespace, found, None, now(), found.duration)
+        write()
     except ConflictError as e:
         raise LockHeld(f"{_what(namespace)} changed while breaking it; look again") from e
-    return found.holder
+    return found.holder if isinstance(found, Found) else found
 
 
 class DeployLock:
@@ -158,6 +227,8 @@ class DeployLock:
         self._lost: AkopsError | None = None
         self._thread: threading.Thread | None = None
         self.found: Found | None = None
+        #: Whether an acquiring write was sent: only then may this run hold the Lease.
+        self._sent = False
 
     def _until_written(self, write: Callable[[Found | None], _T]) -> _T | None:
         for _ in range(ATTEMPTS):
@@ -182,7 +253,8 @@ class DeployLock:
             step = decide(found, self.me, at)
             if step == "held":
                 assert found is not None and found.holder is not None
-                raise LockHeld(held_message(self.namespace, found.holder))
+                raise LockHeld(held_message(self.namespace, found, at))
+            self._sent = True  # from here on the Lease may be ours, whatever happens next
             if found is None:
                 body = lease_body(
                     self.namespace,
@@ -239,10 +311,14 @@ class DeployLock:
             self.found = self.acquire()
             self._thread = threading.Thread(target=self._renew, name="akops-lease", daemon=True)
             self._thread.start()
-        except BaseException:
+        except BaseException as e:
             # An interrupt can land after the Lease was written but before ``with`` holds
             # it, where ``__exit__`` never runs: release here (a no-op if it is not ours).
-            self._release()
+            # A run that never sent a write holds nothing, and a write the API refused or
+            # never answered leaves nothing to release through that same API: the one error
+            # is the acquire's (a Lease written after all expires by itself).
+            if self._sent and not isinstance(e, AkopsError):
+                self._release()
             raise
         return self
 
@@ -270,19 +346,21 @@ class DeployLock:
         self._stop.set()
         if self._thread is not None:
             self._thread.join(timeout=10)
-        self._release()
+        self._release(quiet=error is not None)
 
-    def _release(self) -> None:
-        # Released on every way out (an interrupt included); a failure to release must not
-        # hide the error that ended the block: the Lease then expires by itself.
+    def _release(self, *, quiet: bool = True) -> None:
+        # Released on every way out (an interrupt included). A failure to release must not
+        # hide, nor add a second line to, the error that ended the block: the Lease then
+        # expires by itself. After a block that succeeded it is the one line worth saying.
         try:
             self.release()
         except AkopsError as e:
-            print(
-                f"warning: could not release the deploy lock ({e}); "
-                f"it expires {self.duration} s after its last renewal",
-                file=sys.stderr,
-            )
+            if not quiet:
+                print(
+                    f"warning: could not release the deploy lock ({e}); "
+                    f"it expires {self.duration} s after its last renewal",
+                    file=sys.stderr,
+                )
 
 
 @contextlib.contextmanager

@@ -19,7 +19,9 @@ import hashlib
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from akops.cluster.plan import (
     FieldChange,
@@ -31,6 +33,7 @@ from akops.cluster.plan import (
 )
 from akops.errors import InputError
 from akops.secrets import Secrets
+from akops.yamldoc import dotted, parse_one
 
 FORMAT = "akops-plan/1"
 _SCRYPT = {"n": 2**14, "r": 8, "p": 1, "dklen": 32}
@@ -191,23 +194,107 @@ def save(plan: Plan, basis: Basis, *, salt: str, secrets: Secrets, created: str)
     return SavedPlan(body)
 
 
+Action = Literal["add", "change", "destroy", "none"]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(strict=True, extra="forbid", frozen=True)
+
+
+class ChangeDoc(_Strict):
+    path: list[str | int]
+    op: Literal["+", "~", "-"]
+    old: Any
+    new: Any
+
+
+class ObjectDoc(_Strict):
+    ref: str
+    kind: str
+    namespace: str | None
+    name: str
+    action: Action
+    changes: list[ChangeDoc]
+
+
+class ReleaseDoc(_Strict):
+    release: str
+    namespace: str
+    chart: str
+    version: str
+    live_version: str | None
+    action: Action
+    changes: list[ChangeDoc]
+    objects: list[ObjectDoc]
+
+
+class OutpostDoc(_Strict):
+    outpost: str
+    action: Action
+
+
+class PlanDoc(_Strict):
+    objects: list[ObjectDoc]
+    release: ReleaseDoc | None
+    outpost: OutpostDoc | None
+    restarts: list[str]
+    summary: str
+    has_changes: bool
+
+
+class BasisDoc(_Strict):
+    environment: str
+    context: str
+    namespace: str
+    commit: str
+    dirty: bool
+    stack: str
+    versions: list[tuple[str, str | None]]
+    release_revision: int | None
+    secrets: list[tuple[str, str]]
+
+
+class SavedPlanDoc(_Strict):
+    """Every key ``save`` writes, each of its type: the document is validated whole before
+    any field of it is read (a key the digest covers cannot be missing at apply time)."""
+
+    format: Literal["akops-plan/1"]
+    created: str
+    salt: str = Field(min_length=1)
+    basis: BasisDoc
+    plan: PlanDoc
+    digest: str
+
+
 def load(text: str, source: str) -> SavedPlan:
-    """A saved plan read back; InputError when it is not one (exit 2)."""
+    """A saved plan read back and validated whole; InputError naming the file, the line and
+    the field when it is not one (exit 2)."""
     try:
         body = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InputError(
-            f"{source}: not a saved plan (invalid JSON: {e.msg} at line {e.lineno})"
-        ) from e
+        raise InputError(f"{source}:{e.lineno}: not a saved plan (invalid JSON: {e.msg})") from e
     if not isinstance(body, dict) or body.get("format") != FORMAT:
         raise InputError(f"{source}: not a saved plan of this akops (format {FORMAT!r} expected)")
     try:
-        plan = SavedPlan(body)
-        plan.basis  # noqa: B018 - every field is read once: a missing one is bad input
-        plan.actions()
-    except (KeyError, TypeError, ValueError) as e:
-        raise InputError(f"{source}: saved plan is incomplete ({e})") from e
-    return plan
+        SavedPlanDoc.model_validate_json(text)
+    except ValidationError as e:
+        first = e.errors()[0]
+        loc = tuple(p for p in first["loc"] if isinstance(p, int | str))
+        field = dotted(loc) or "(top level)"
+        why = "required field is missing" if first["type"] == "missing" else first["msg"]
+        line = _line_of(text, loc)
+        where = f"{source}:{line}" if line else source
+        raise InputError(f"{where}: saved plan: {field}: {why}") from e
+    return SavedPlan(body)
+
+
+def _line_of(text: str, loc: tuple[str | int, ...]) -> int | None:
+    """The line of ``loc`` in a JSON text (JSON is YAML: its composer knows the lines)."""
+    try:
+        doc = parse_one(text, "plan")
+    except InputError:
+        return None
+    return doc.line_of(loc)
 
 
 def tampered(plan: SavedPlan) -> bool:

@@ -45,19 +45,16 @@ def unlock(
         environment = load_environment(env, repo.environments)
         namespace = environment.kube.namespace
         with connect(environment, context) as api:
-            found = lease.get(api, namespace)
-            if found is None or found.holder is None:
+            found = lease.inspect(api, namespace)
+            if found is None or lease.released(found):
                 print(f"the deploy lock of {env} ({namespace}) is not held")
                 return
-            state = "expired" if found.expired(lease.now()) else "live"
-            print(
-                f"the deploy lock of {env} ({namespace}) is held ({state}) by {found.holder.describe()}"
-            )
+            print(f"the deploy lock of {env} ({namespace}) {lease.state(found, lease.now())}")
             if dry_run:
                 return
             confirm(f"Break it? The run holding it may still be changing {env}.", yes=yes)
             broken = lease.break_lock(api, namespace)
-        print(f"unlocked: {broken.describe() if broken else 'nobody'} no longer holds it")
+        print(f"unlocked: {lease.who(broken)} no longer holds it")
 
 
 ns = Collection(unlock)

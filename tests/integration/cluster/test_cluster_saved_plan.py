@@ -121,5 +121,5 @@ def test_what_is_not_a_plan_is_one_line_exit_2(
     bad.write_text("{not json")
     one_line_error(run("apply", "--plan", str(bad), "--yes"), [str(bad), "not a saved plan"])
     one_line_error(
-        run("apply", "--plan", str(tmp_path / "missing.json"), "--yes"), ["--plan", "cannot read"]
+        run("apply", "--plan", str(tmp_path / "missing.json"), "--yes"), ["--plan", "no such file"]
     )

@@ -124,5 +124,44 @@ def test_every_move_of_the_world_is_named() -> None:
 
 @pytest.mark.parametrize("text", ["{", "[]", '{"format": "other"}', '{"format": "akops-plan/1"}'])
 def test_what_is_not_a_saved_plan_is_bad_input(text: str) -> None:
-    with pytest.raises(InputError, match=r"^p\.json: "):
+    with pytest.raises(InputError, match=r"^p\.json(:\d+)?: "):
+        load(text, "p.json")
+
+
+def _edited(edit: object) -> str:
+    doc = json.loads(saved_text())
+    edit(doc)  # type: ignore[operator]
+    return json.dumps(doc, indent=1, sort_keys=True)
+
+
+@pytest.mark.parametrize(
+    ("edit", "where"),
+    [
+        # A key the digest covers, missing: named before anything reads it (was a KeyError).
+        (lambda d: d["plan"].pop("release"), r"p\.json:\d+: saved plan: plan\.release: required"),
+        (lambda d: d["plan"].pop("outpost"), r"plan\.outpost: required field is missing"),
+        (lambda d: d["basis"].pop("secrets"), r"basis\.secrets: required field is missing"),
+        (lambda d: d.pop("salt"), r"salt: required field is missing"),
+        # Of the wrong type, though a lax reading would pass it.
+        (lambda d: d["basis"].update(release_revision="3"), r"basis\.release_revision"),
+        (
+            lambda d: d["basis"].update(dirty="false"),
+            r"basis\.dirty: Input should be a valid boolean",
+        ),
+        (lambda d: d["basis"].update(versions=[["Deployment/x"]]), r"basis\.versions\[0\]"),
+        (lambda d: d["plan"]["objects"][0].update(action="explode"), r"plan\.objects\[0\]\.action"),
+        (lambda d: d["plan"]["objects"][0]["changes"][0].update(op="*"), r"changes\[0\]\.op"),
+        (lambda d: d["plan"].update(objects={"a": 1}), r"plan\.objects: Input should be a valid"),
+        (lambda d: d["plan"].update(extra=1), r"plan\.extra: Extra inputs"),
+    ],
+)
+def test_an_odd_saved_plan_names_the_file_line_and_field(edit: object, where: str) -> None:
+    with pytest.raises(InputError, match=where):
+        load(_edited(edit), "p.json")
+
+
+def test_the_line_named_is_the_fields() -> None:
+    text = _edited(lambda d: d["basis"].update(dirty="false"))
+    line = next(i for i, ln in enumerate(text.splitlines(), 1) if '"dirty"' in ln)
+    with pytest.raises(InputError, match=rf"^p\.json:{line}: saved plan: basis\.dirty"):
         load(text, "p.json")
