@@ -3,6 +3,8 @@ restarts, drift, and masking of values that hold a secret at any depth (pure).""
 
 from __future__ import annotations
 
+import pytest
+
 from akops.cluster.objects import Manifest, Ref
 from akops.cluster.plan import (
     LAST_APPLIED,
@@ -321,3 +323,11 @@ def test_restarts_follow_string_data_and_skip_only_the_deployments_that_need_non
         ObjectPlan(kept.ref, "none"),
     )
     assert restarts([config, created, rolled, kept], plans) == (Restart(kept.ref, (SECRET,)),)
+
+
+@pytest.mark.parametrize("text", ["a\nX", "a\n \n", "X\nX\n", "a\n\tb"])
+def test_any_text_with_an_inner_line_break_is_a_block(text: str) -> None:
+    added = change_lines("ConfigMap", FieldChange(("data", "x"), "+", None, text))
+    assert added[0] == "    + data.x: |"
+    assert len(added) == 1 + len(text.rstrip("\n").split("\n"))
+    assert shown(text).endswith(f"… ({len(text.rstrip(chr(10)).split(chr(10)))} lines)")

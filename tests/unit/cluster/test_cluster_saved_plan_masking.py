@@ -210,3 +210,34 @@ def test_an_object_gone_since_the_plan_is_named() -> None:
     assert stale(load(json.dumps(doc), "p.json"), now) == [
         "Secret/pgbouncer-auth moved since the plan (resourceVersion 5 → absent)"
     ]
+
+
+def test_release_objects_are_masked_like_the_plans_objects() -> None:
+    config = ObjectPlan(
+        Ref("ConfigMap", "authentik", "c"),
+        "change",
+        (FieldChange(("data", "dsn"), "~", "x", f"postgres://u:{CANARY}@db"),),
+    )
+    doc = saved(Plan((), ReleasePlan("r", "ns", "c", "1", "1", "change", (), (config,))))
+    written = doc["plan"]["release"]["objects"][0]["changes"][0]
+    assert written["new"] == "postgres://u:***@db"
+
+
+def test_the_file_is_sorted_indented_json_with_its_digest() -> None:
+    import hashlib
+
+    text = save(Plan(()), BASIS, salt="s", secrets=SECRETS, created="t").to_json()
+    lines = text.splitlines()
+    assert lines[:3] == ["{", ' "basis": {', '  "commit": "abc",']
+    assert text.endswith("}\n")
+    doc = json.loads(text)
+    body = {k: v for k, v in doc.items() if k != "digest"}
+    expected = hashlib.sha256(json.dumps(body, sort_keys=True).encode()).hexdigest()
+    assert doc["digest"] == f"sha256:{expected}"
+
+
+def test_the_stack_digest_is_sha256_over_nul_separated_names_and_texts() -> None:
+    import hashlib
+
+    want = hashlib.sha256(b"a.yaml\0x: 1\n\0b.yaml\0y\0").hexdigest()
+    assert stack_digest({"b.yaml": "y", "a.yaml": "x: 1\n"}) == f"sha256:{want}"
