@@ -11,12 +11,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-import yaml
 
-from akops.lint import engine
-from akops.lint.documents import SourceText
 from akops.lint.findings import Finding
-from akops.lint.style import FALLBACK, _config
+from tests.unit.lint.small import Linted, lint
 
 SPREAD = {
     "podAntiAffinity": {
@@ -64,23 +61,6 @@ def pdb(name: str = "pgbouncer", **budget: Any) -> dict[str, Any]:
         "metadata": {"name": name, "namespace": "authentik"},
         "spec": {"selector": {"matchLabels": {"app": name}}, **budget},
     }
-
-
-class Linted:
-    """The findings of one small stack, by rule."""
-
-    def __init__(self, docs: tuple[dict[str, Any], ...]) -> None:
-        texts = [
-            SourceText(f"stack/doc{i}.yaml", yaml.safe_dump(d), True) for i, d in enumerate(docs)
-        ]
-        self.all = engine.run(texts, engine.Settings(), _config(FALLBACK, "test")).findings
-
-    def findings(self, rule: str) -> list[Finding]:
-        return [f for f in self.all if f.rule == rule]
-
-
-def lint(*docs: dict[str, Any]) -> Linted:
-    return Linted(docs)
 
 
 def found(stack: Linted, rule: str) -> list[str]:
