@@ -117,11 +117,6 @@ SYSTEM_PACKAGES = {
         lambda: _have("promtool") and _have("prometheus"),
         "promtool (rule checks, rule unit tests) and the server of the alert tests",
     ),
-    # The sidecar runs prometheus-community's Go exporter, whose names the test maps it to.
-    "prometheus-pgbouncer-exporter": SystemPackage(
-        lambda: _have("prometheus-pgbouncer-exporter"),
-        "Debian's PgBouncer exporter for the pool-alert test",
-    ),
 }
 
 #: Set (to anything but empty or 0) to refuse every host change: no apt-get, only a list.
@@ -194,8 +189,10 @@ def tests(session: nox.Session) -> None:
     session.run("python", "-m", "akops.tools", "helm")
     # PgBouncer 1.24.1 (prod's version) built once per machine from its source tarball.
     session.run("python", "-m", "akops.tools", "pgbouncer")
-    # np-guard's NetworkPolicy analyser, built once per machine from tools/go/netpol-analyzer.
-    session.run("python", "-m", "akops.tools", "go", "k8snetpolicy")
+    # Go programs the tests run, each built once per machine from its tools/go/ module set:
+    # np-guard's NetworkPolicy analyser and the two exporters of the alert tests.
+    for program in ("k8snetpolicy", "pgbouncer_exporter", "node_exporter"):
+        session.run("python", "-m", "akops.tools", "go", program)
     session.run("pytest", "--durations=15", *session.posargs)
 
 

@@ -580,6 +580,7 @@ class Alerts(Model):
     pool_server_connections: RatioRule = RatioRule.model_validate(_rule("5m", above=0.9))
     pool_metrics_missing: Rule = Rule.model_validate(_rule("10m"))
     outpost_shm_full: Rule = Rule.model_validate(_rule("5m"))
+    outpost_shm_metrics_missing: Rule = Rule.model_validate(_rule("10m"))
     outpost_shm_filling: TrendRule = TrendRule.model_validate(
         _rule("30m", window="6h", horizon="24h")
     )
@@ -598,6 +599,19 @@ class Exporter(Model):
     image: Image
     port: int = Field(default=9127, ge=1, le=65535)
     resources: Resources = Resources(cpu_request="10m", memory_request="32Mi", memory_limit="32Mi")
+
+
+class ShmExporter(Model):
+    """The outpost's /dev/shm sidecar: Prometheus' node_exporter, filesystem collector only.
+
+    It mounts the outpost's memory-backed /dev/shm emptyDir read-only and reports that
+    volume's own size and free space (``node_filesystem_*{mountpoint="/dev/shm"}``), which
+    cAdvisor's ``container_fs_*`` do not: they measure the container's writable layer.
+    """
+
+    image: Image
+    port: int = Field(default=9100, ge=1, le=65535)
+    resources: Resources = Resources(cpu_request="10m", memory_request="24Mi", memory_limit="24Mi")
 
 
 class Monitoring(Model):
@@ -622,6 +636,9 @@ class Monitoring(Model):
         default=None, pattern=r"^https?://", description="Prometheus that verify asks for alerts"
     )
     exporter: Exporter
+    shm_exporter: ShmExporter = Field(
+        description="the outpost's /dev/shm sidecar (node_exporter) the /dev/shm alerts read"
+    )
     alerts: Alerts = Alerts()
 
 

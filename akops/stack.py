@@ -23,6 +23,7 @@ import jinja2
 from akops import names
 from akops.environment import Environment
 from akops.errors import SecretError, TemplateRenderError
+from akops.quantities import parse_quantity
 from akops.secrets import placeholder
 
 
@@ -56,6 +57,14 @@ def labels(component: str) -> str:
     return "\n".join(f"{k}: {v}" for k, v in names.ours(component).items())
 
 
+def as_bytes(quantity: str) -> int:
+    """A Kubernetes quantity (``2Gi``) as a whole number, for PromQL (templates: ``| bytes``)."""
+    value = parse_quantity(quantity)
+    if value is None:
+        raise TemplateRenderError(f"not a Kubernetes quantity: {quantity!r}")
+    return int(value)
+
+
 def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:
     # Jinja rewrites tracebacks so template frames carry the template's file and line.
     found = None
@@ -82,6 +91,7 @@ class _Renderer:
         self.jinja.globals.update(
             env=env, labels=labels, names=names, checksum=checksum, secret=self._secret
         )
+        self.jinja.filters["bytes"] = as_bytes
 
     def _secret(self, name: str, encoding: str | None = None) -> str:
         if name not in self.env.secrets:

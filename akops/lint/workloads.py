@@ -825,10 +825,33 @@ class OutpostPod:
     volumes: tuple[tuple[dict[str, Any], PathKey], ...]
     container: Container
     security: PodSecurity
+    #: Whole containers the patches add beside Authentik's (the /dev/shm exporter).
+    sidecars: tuple[Container, ...] = ()
+
+
+#: A whole container added after the first: ``.../containers/-`` or ``.../containers/N`` (N > 0).
+_ADDED_CONTAINER = re.compile(r"/spec/template/spec/containers/(-|[1-9][0-9]*)")
+
+
+def _sidecar(value: dict[str, Any], here: PathKey) -> Container:
+    return Container(
+        name=str(value.get("name", "(unnamed)")),
+        path=here,
+        image=value.get("image"),
+        resources=_dict(value.get("resources")),
+        readiness=value.get("readinessProbe"),
+        liveness=value.get("livenessProbe"),
+        startup=value.get("startupProbe"),
+        env=_env(value.get("env"), (*here, "env")),
+        mounts=tuple(m for m in _list(value.get("volumeMounts")) if isinstance(m, dict)),
+        image_path=(*here, "image"),
+        probe_paths={short: (*here, key) for short, key in _PROBES},
+    )
 
 
 def from_patches(p: OutpostPatches) -> OutpostPod:
-    """Volumes, mounts and resources the patches add to the outpost's first container."""
+    """Volumes, mounts and resources the patches add to the outpost's first container, and the
+    containers they add beside it."""
     ops = p.data.get("kubernetes_json_patches")
     ops = ops.get("deployment") if isinstance(ops, dict) else None
     volumes: list[tuple[dict[str, Any], PathKey]] = []
@@ -840,13 +863,18 @@ def from_patches(p: OutpostPatches) -> OutpostPod:
     ctx: dict[str, Any] = {}
     spec: dict[str, Any] = {}
     pod_ctx_path = ctx_path = spec_path = res_path
+    sidecars: list[Container] = []
+    sidecar_security: list[ContainerSecurity] = []
     for i, op in enumerate(ops if isinstance(ops, list) else []):
         if not isinstance(op, dict) or op.get("op") not in ("add", "replace"):
             continue
         target, value = str(op.get("path", "")), op.get("value")
         here: PathKey = ("kubernetes_json_patches", "deployment", i, "value")
         items = value if isinstance(value, list) else [value]
-        if re.fullmatch(r"/spec/template/spec/volumes(/.*)?", target):
+        if _ADDED_CONTAINER.fullmatch(target) and isinstance(value, dict):
+            sidecars.append(_sidecar(value, here))
+            sidecar_security.append(_sidecar_security(value, here))
+        elif re.fullmatch(r"/spec/template/spec/volumes(/.*)?", target):
             volumes.extend((v, here) for v in items if isinstance(v, dict))
         elif re.fullmatch(r"/spec/template/spec/containers/0/volumeMounts(/.*)?", target):
             mounts.extend(m for m in items if isinstance(m, dict))
@@ -878,8 +906,19 @@ def from_patches(p: OutpostPatches) -> OutpostPod:
         context_path=pod_ctx_path,
         spec=spec,
         spec_path=spec_path,
-        containers=(ContainerSecurity(container.name, ctx, ctx_path),),
+        containers=(
+            ContainerSecurity(container.name, ctx, ctx_path),
+            *sidecar_security,
+        ),
         volumes=tuple(v for v, _ in volumes),
         volumes_path=res_path,
     )
-    return OutpostPod(tuple(volumes), container, security)
+    return OutpostPod(tuple(volumes), container, security, tuple(sidecars))
+
+
+def _sidecar_security(value: dict[str, Any], here: PathKey) -> ContainerSecurity:
+    ports = tuple(p for p in _list(value.get("ports")) if isinstance(p, dict))
+    name = str(value.get("name", "(unnamed)"))
+    return ContainerSecurity(
+        name, _dict(value.get("securityContext")), (*here, "securityContext"), ports
+    )

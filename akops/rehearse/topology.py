@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from akops.environment import Environment
-from akops.lint.quantities import parse_quantity
+from akops.quantities import parse_quantity
 
 #: PgBouncer settings that are durations in seconds: divided by the time factor.
 TIME_SETTINGS: tuple[str, ...] = (

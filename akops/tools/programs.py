@@ -18,5 +18,15 @@ PROGRAMS: dict[str, GoProgram] = {
         GoProgram(
             "k8snetpolicy", "netpol-analyzer", "github.com/np-guard/netpol-analyzer/cmd/netpolicy"
         ),
+        # The PgBouncer sidecar's exporter at the sidecar image's tag (v0.12.1): the
+        # real-Prometheus alert tests scrape it, unrelabelled.
+        GoProgram(
+            "pgbouncer_exporter",
+            "pgbouncer_exporter",
+            "github.com/prometheus-community/pgbouncer_exporter",
+        ),
+        # The outpost's /dev/shm sidecar at the sidecar image's tag: the real-Prometheus test
+        # runs it on a real tmpfs with the rendered arguments.
+        GoProgram("node_exporter", "node_exporter", "github.com/prometheus/node_exporter"),
     )
 }

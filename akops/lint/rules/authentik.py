@@ -12,7 +12,6 @@ from typing import Any
 from akops.lint.documents import ChartValues
 from akops.lint.findings import INCIDENT_BOOT, Finding
 from akops.lint.index import Index, at, located
-from akops.lint.quantities import MIB, mib, parse_quantity
 from akops.lint.registry import rule
 from akops.lint.settings import (
     AuthentikSettings,
@@ -21,6 +20,7 @@ from akops.lint.settings import (
     inert_reason,
 )
 from akops.lint.workloads import SERVER
+from akops.quantities import MIB, mib, parse_quantity
 from akops.versions import version_split
 from akops.yamldoc import PathKey, dotted
 

@@ -11,11 +11,11 @@ from dataclasses import dataclass
 
 from akops.lint.findings import INCIDENT_BOOT, Finding
 from akops.lint.index import Index, located
-from akops.lint.quantities import scaled
 from akops.lint.registry import finding, rule
 from akops.lint.rules.authentik import settings_of
 from akops.lint.settings import AuthentikSettings
 from akops.lint.workloads import SERVER, WORKER, Workload
+from akops.quantities import scaled
 
 SUPERUSER_RESERVED = 3  # PostgreSQL's superuser_reserved_connections default
 

@@ -1,8 +1,8 @@
 """Images pinned by digest: every image the stack renders, as ``repo:tag@sha256:…``.
 
 Rule: pure. A file rule over each workload's containers (the Authentik server and worker
-as the chart renders them from the values, with ``global.image.digest``) and the outpost's
-image when the patches replace it. An error in a protected environment (``protected:
+as the chart renders them from the values, with ``global.image.digest``), the outpost's
+image when the patches replace it and the containers the patches add beside it. An error in a protected environment (``protected:
 true``), a warning in any other; silent under ``lint --path``, where no environment says
 which it is. A lab may follow a tag; production runs what was pinned.
 """
@@ -15,6 +15,7 @@ from dataclasses import replace
 from akops.lint.findings import Finding, Severity
 from akops.lint.index import Index, at, located
 from akops.lint.registry import rule
+from akops.lint.workloads import from_patches
 
 RULE = "image.digest"
 OUTPOST_IMAGE = "/spec/template/spec/containers/0/image"
@@ -51,6 +52,16 @@ def image_digest(ix: Index) -> Iterator[Finding]:
                     RULE,
                     ("kubernetes_json_patches", "deployment", i, "value"),
                     f"outpost image {image} has no @sha256 digest",
+                    p.ref,
+                )
+                yield replace(found, severity=severity)
+        for c in from_patches(p).sidecars:
+            if c.image is not None and "@" not in str(c.image):
+                found = located(
+                    p,
+                    RULE,
+                    c.image_path,
+                    f"container {c.name} image {c.image} has no @sha256 digest",
                     p.ref,
                 )
                 yield replace(found, severity=severity)

@@ -10,9 +10,9 @@ from typing import Any
 
 from akops.lint.findings import INCIDENT_SHM, Finding
 from akops.lint.index import Index, at, located
-from akops.lint.quantities import parse_quantity
 from akops.lint.registry import rule
 from akops.lint.workloads import OUTPOST, Container, from_patches
+from akops.quantities import parse_quantity
 
 
 def _shm_problem(volumes: list[dict[str, Any]], c: Container) -> str | None:

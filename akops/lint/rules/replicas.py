@@ -11,9 +11,9 @@ from typing import Any
 
 from akops.lint.findings import CONVENTION_HA, Finding
 from akops.lint.index import Index, at
-from akops.lint.quantities import scaled
 from akops.lint.registry import finding, rule
 from akops.lint.workloads import SERVER, Workload, anti_affinity_terms, selector_matches
+from akops.quantities import scaled
 from akops.yamldoc import dotted
 
 MIN_REPLICAS = 3

@@ -1,19 +1,21 @@
-"""The pool alert end to end: a real PgBouncer (started from the rendered config), a real
-PgBouncer exporter, a real Prometheus (Debian) loaded with the rendered rules of a test
-environment (a short ``for:``), and real client connections exhausting the pool.
+"""The PgBouncer pool alerts end to end: a real PgBouncer (from the rendered config), the real
+exporter the rendered sidecar runs (prometheus-community's pgbouncer_exporter at the image's
+tag, built from its Go module, run with the rendered arguments and environment), a real
+Prometheus (Debian's) loaded with the rendered rules of a test environment (a pool of 2, each
+``for:`` a few seconds), and real clients holding and waiting for server connections.
 
-Which exporter runs here, honestly: the sidecar in the rendered Deployment is
-prometheus-community's ``pgbouncer_exporter`` (Go, ``prometheuscommunity/pgbouncer-exporter``),
-which is not packaged for Debian. Debian's ``prometheus-pgbouncer-exporter`` (Python) is
-another exporter: it reads the same ``SHOW POOLS`` columns but names them differently.
-The test runs Debian's (its pools and databases collectors: its entry point dies at start
-against PgBouncer 1.18, see ``debian_exporter.py``) and maps its names to the sidecar's with
-Prometheus's own ``metric_relabel_configs`` (``SIDECAR_NAME`` below), so the rules under test
-are the rendered rules, unchanged, and a rule naming anything but the sidecar's metrics
-finds nothing.
-``test_rules_use_only_the_sidecar_exporter_names`` holds the rendered rules to the sidecar's
-names (from its collector source, v0.12.1). The labels the cluster's ``kubernetes-pods``
-scrape job adds (``namespace``, ``pod``, ``app``) are set on the static target.
+No metric is renamed or relabelled: the rules under test read what the exporter exports. Every
+alert that reads the exporter's metrics is shown to fire when its condition is made real and
+to stay silent when it is not, judged on Prometheus's own record (``real_prometheus``):
+
+- ``PgBouncerServerConnectionsNearLimit``: 1 of 2 server connections held, silent; 2 of 2,
+  fires; while no client waits, ``PgBouncerClientsWaiting`` stays silent;
+- ``PgBouncerClientsWaiting``: one more client queues for a server, fires;
+- ``PgBouncerPoolMetricsMissing``: silent while the exporter reads PgBouncer; fires when the
+  exporter is gone, and when it runs but cannot log in to the admin console.
+
+The labels the cluster's ``kubernetes-pods`` job adds (``namespace``, ``pod``, ``app``) are
+the static target's labels.
 """
 
 from __future__ import annotations
@@ -21,219 +23,53 @@ from __future__ import annotations
 import contextlib
 import json
 import re
-import socket
 import threading
-import time
-import urllib.parse
-import urllib.request
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
 import yaml
 
-from akops import process
-from akops.alerts.rules import Alert, RuleFile, alerts_of, rule_files
+from akops.alerts.rules import alerts_of
 from akops.layout import Layout
 from akops.render import render_env
-from akops.yamldoc import parse_one
+from tests.integration.alerts.exporters import pgbouncer_exporter
+from tests.integration.alerts.real_prometheus import (
+    Prometheus,
+    Target,
+    prometheus,
+    rendered_rule_file,
+    wait_for,
+)
 
 if TYPE_CHECKING:
     from conftest import PgBouncer, Postgres  # the fixtures' types (tests/integration/conftest)
 
-PROMETHEUS = Path("/usr/bin/prometheus")
-DEBIAN_EXPORTER = Path("/usr/bin/prometheus-pgbouncer-exporter")
-SYSTEM_PYTHON = Path("/usr/bin/python3")  # where Debian installs the exporter's package
-LAUNCHER = Path(__file__).with_name("debian_exporter.py")
-
-#: Debian's exporter (SHOW POOLS column -> its name) mapped to the sidecar's name.
-SIDECAR_NAME = {
-    "pgbouncer_waiting_clients": "pgbouncer_pools_client_waiting_connections",  # cl_waiting
-    "pgbouncer_active_clients": "pgbouncer_pools_client_active_connections",  # cl_active
-}
-#: The metrics prometheus-community pgbouncer_exporter v0.12.1 exports (collector.go).
-SIDECAR_METRICS = frozenset(
-    {
-        *(
-            f"pgbouncer_pools_{m}"
-            for m in (
-                "client_active_connections",
-                "client_active_cancel_connections",
-                "client_waiting_connections",
-                "client_waiting_cancel_connections",
-                "server_active_connections",
-                "server_active_cancel_connections",
-                "server_being_canceled_connections",
-                "server_idle_connections",
-                "server_used_connections",
-                "server_testing_connections",
-                "server_login_connections",
-                "client_maxwait_seconds",
-            )
-        ),
-        *(
-            f"pgbouncer_databases_{m}"
-            for m in (
-                "pool_size",
-                "reserve_pool",
-                "max_connections",
-                "current_connections",
-                "paused",
-                "disabled",
-            )
-        ),
-        "pgbouncer_up",
-        "pgbouncer_config_max_client_connections",
-        "pgbouncer_config_max_user_connections",
-    }
-)
 POD_LABELS = {"namespace": "authentik", "pod": "pgbouncer-7d9f8b6c4-x2k8q", "app": "pgbouncer"}
 POOL = 2  # default_pool_size of the test environment and of the PgBouncer it starts
 HOLD_FOR = "5s"
-HTTP_TIMEOUT = 5.0
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def require(path: Path, package: str) -> None:
-    if not path.exists():
-        pytest.fail(f"{path} not found: apt-get install {package}", pytrace=False)
-
-
-def get_json(url: str) -> Any:
-    with urllib.request.urlopen(url, timeout=HTTP_TIMEOUT) as answer:
-        return json.loads(answer.read())
-
-
-def wait_for(what: str, probe: Callable[[], Any], timeout: float, log: Path | None = None) -> Any:
-    deadline = time.monotonic() + timeout
-    last: Any = None
-    while time.monotonic() < deadline:
-        with contextlib.suppress(OSError, ValueError):
-            last = probe()
-            if last:
-                return last
-        time.sleep(0.25)
-    tail = log.read_text()[-2000:] if log and log.exists() else ""
-    pytest.fail(f"{what} not seen within {timeout}s (last: {last!r}) {tail}", pytrace=False)
+WAITING = "PgBouncerClientsWaiting"
+NEAR_LIMIT = "PgBouncerServerConnectionsNearLimit"
+MISSING = "PgBouncerPoolMetricsMissing"
+#: Every alert that reads the exporter's metrics; the test below holds this list complete.
+EXPORTER_ALERTS = (WAITING, NEAR_LIMIT, MISSING)
+POOL_SERIES = (
+    'pgbouncer_pools_client_waiting_connections{namespace="authentik",database="authentik"}'
+)
 
 
 def alert_test_environment(repo: Layout) -> str:
-    """``alerttest``: prod with a pool of 2 and the pool alert's ``for:`` at 5s."""
+    """``alerttest``: prod with a pool of 2 (no reserve) and the pool alerts' ``for:`` at 5s."""
     data = yaml.safe_load((repo.environments / "prod.yaml").read_text())
     data["name"] = "alerttest"
     data["pgbouncer"]["settings"].update(default_pool_size=POOL, reserve_pool_size=0)
-    data["monitoring"]["alerts"]["pool_clients_waiting"] = {"above": 0, "for": HOLD_FOR}
+    alerts = data["monitoring"]["alerts"]
+    alerts["pool_clients_waiting"] = {"above": 0, "for": HOLD_FOR}
+    alerts["pool_server_connections"] = {"above": 0.9, "for": HOLD_FOR}
+    alerts["pool_metrics_missing"] = {"for": HOLD_FOR}
     (repo.environments / "alerttest.yaml").write_text(yaml.safe_dump(data, sort_keys=False))
     return "alerttest"
-
-
-def rendered_rule_file(repo: Layout, env: str) -> RuleFile:
-    _, stack = render_env(repo, env)
-    doc = parse_one(stack.by_name()["alerts-rules.yaml"], "alerts-rules.yaml")
-    (rf,) = rule_files(doc.data, "alerts-rules.yaml", doc.line_of)
-    return rf
-
-
-def test_rules_use_only_the_sidecar_exporter_names(layout: Layout) -> None:
-    text = " ".join(a.expr for a in alerts_of(rendered_rule_file(layout, "prod")))
-    used = set(re.findall(r"\bpgbouncer_[a-z_]+", text))
-    assert used, "the rules use no PgBouncer metric"
-    assert used <= SIDECAR_METRICS, used - SIDECAR_METRICS
-
-
-@dataclass
-class Prometheus:
-    url: str
-    child: process.Child
-    log: Path
-
-    def alerts(self) -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = get_json(f"{self.url}/api/v1/alerts")["data"]["alerts"]
-        return found
-
-    def query(self, expr: str) -> list[dict[str, Any]]:
-        q = urllib.parse.quote(expr)
-        result: list[dict[str, Any]] = get_json(f"{self.url}/api/v1/query?query={q}")["data"][
-            "result"
-        ]
-        return result
-
-
-@contextlib.contextmanager
-def debian_exporter(bouncer: PgBouncer, postgres: Postgres, tmp: Path) -> Iterator[int]:
-    require(DEBIAN_EXPORTER, "prometheus-pgbouncer-exporter")
-    port = free_port()
-    log = tmp / "exporter.log"
-    # postgres.user is the rendered pgbouncer.ini's stats_users, as in the sidecar.
-    argv = [str(SYSTEM_PYTHON), str(LAUNCHER), str(port), str(bouncer.port), postgres.user]
-    env = {"PATH": "/usr/bin:/bin", "PGPASSWORD": postgres.password}
-    with process.spawn(argv, env=env, log=log) as child:
-
-        def serves() -> bool:
-            if not child.alive():
-                pytest.fail(f"exporter exited: {log.read_text()[-2000:]}", pytrace=False)
-            with urllib.request.urlopen(
-                f"http://127.0.0.1:{port}/metrics", timeout=HTTP_TIMEOUT
-            ) as answer:
-                return b"pgbouncer_waiting_clients" in answer.read()
-
-        wait_for("the exporter's pool metrics", serves, 30, log)
-        yield port
-
-
-@contextlib.contextmanager
-def prometheus(rules: str, exporter_port: int, tmp: Path) -> Iterator[Prometheus]:
-    require(PROMETHEUS, "prometheus")
-    (tmp / "authentik.rules.yml").write_text(rules)
-    relabel = [
-        {
-            "source_labels": ["__name__"],
-            "regex": re.escape(debian),
-            "target_label": "__name__",
-            "replacement": sidecar,
-        }
-        for debian, sidecar in SIDECAR_NAME.items()
-    ]
-    config = {
-        "global": {"scrape_interval": "1s", "evaluation_interval": "1s"},
-        "rule_files": [str(tmp / "authentik.rules.yml")],
-        "scrape_configs": [
-            {
-                "job_name": "kubernetes-pods",
-                "static_configs": [
-                    {"targets": [f"127.0.0.1:{exporter_port}"], "labels": POD_LABELS}
-                ],
-                "metric_relabel_configs": relabel,
-            }
-        ],
-    }
-    (tmp / "prometheus.yml").write_text(yaml.safe_dump(config))
-    port = free_port()
-    log = tmp / "prometheus.log"
-    argv = [
-        str(PROMETHEUS),
-        f"--config.file={tmp / 'prometheus.yml'}",
-        f"--storage.tsdb.path={tmp / 'data'}",
-        f"--web.listen-address=127.0.0.1:{port}",
-    ]
-    with process.spawn(argv, log=log) as child:
-        prom = Prometheus(f"http://127.0.0.1:{port}", child, log)
-
-        def ready() -> bool:
-            if not child.alive():
-                pytest.fail(f"prometheus exited: {log.read_text()[-2000:]}", pytrace=False)
-            with urllib.request.urlopen(f"{prom.url}/-/ready", timeout=HTTP_TIMEOUT) as answer:
-                return answer.status == 200
-
-        wait_for("Prometheus ready", ready, 30, log)
-        yield prom
 
 
 def connect(bouncer: PgBouncer, postgres: Postgres) -> Any:
@@ -252,15 +88,25 @@ def connect(bouncer: PgBouncer, postgres: Postgres) -> Any:
 
 
 @contextlib.contextmanager
-def exhausted_pool(bouncer: PgBouncer, postgres: Postgres) -> Iterator[None]:
-    """``POOL`` clients hold every server connection (session mode); one more waits."""
-    holders = [connect(bouncer, postgres) for _ in range(POOL)]
-    for conn in holders:
-        conn.execute("SELECT 1")
+def holding(bouncer: PgBouncer, postgres: Postgres, count: int) -> Iterator[None]:
+    """``count`` clients each linked to a server connection (session mode: held until close)."""
+    conns = [connect(bouncer, postgres) for _ in range(count)]
+    try:
+        for conn in conns:
+            conn.execute("SELECT 1")
+        yield
+    finally:
+        for conn in conns:
+            conn.close()
+
+
+@contextlib.contextmanager
+def one_waiting(bouncer: PgBouncer, postgres: Postgres) -> Iterator[None]:
+    """One more client, queued for a server connection (cl_waiting) while the pool is held."""
     waiting: list[Any] = []
 
     def wait_in_line() -> None:
-        # PgBouncer links a server at the first query: this one queues for it (cl_waiting).
+        # PgBouncer links a server at the first query: this one queues for it.
         with contextlib.suppress(Exception):  # the test fails on the alert, not here
             conn = connect(bouncer, postgres)
             waiting.append(conn)
@@ -271,11 +117,9 @@ def exhausted_pool(bouncer: PgBouncer, postgres: Postgres) -> Iterator[None]:
     try:
         yield
     finally:
-        for conn in holders:
-            conn.close()
-        thread.join(30)
         for conn in waiting:
             conn.close()
+        thread.join(30)
 
 
 def verify_alerts(cli: Callable[..., Any], url: str, report: Path) -> tuple[Any, dict[str, Any]]:
@@ -289,50 +133,72 @@ def verify_alerts(cli: Callable[..., Any], url: str, report: Path) -> tuple[Any,
     return done, row
 
 
-def test_pool_exhaustion_fires_the_pool_alert_in_prometheus(
+def started(repo: Layout, postgres: Postgres, factory: Callable[..., PgBouncer]) -> Any:
+    env = alert_test_environment(repo)
+    rf = rendered_rule_file(repo, env)
+    _, stack = render_env(repo, env)
+    bouncer = factory(default_pool_size=str(POOL), reserve_pool_size="0")
+    return rf, stack.by_name(), bouncer
+
+
+def pool_series_seen(prom: Prometheus) -> None:
+    wait_for("the exporter's pool series", lambda: prom.query(POOL_SERIES), 30, prom.log)
+
+
+def test_every_alert_reading_the_exporter_is_proven_here(repo: Layout) -> None:
+    rf = rendered_rule_file(repo, alert_test_environment(repo))
+    reading = {a.name for a in alerts_of(rf) if re.search(r"\bpgbouncer_", a.expr)}
+    assert reading == set(EXPORTER_ALERTS)
+
+
+def test_pool_capacity_and_exhaustion_fire_the_pool_alerts(
     repo: Layout,
     cli: Callable[..., Any],
     postgres: Postgres,
     pgbouncer_factory: Callable[..., PgBouncer],
     tmp_path: Path,
 ) -> None:
-    rf = rendered_rule_file(repo, alert_test_environment(repo))
-    rule: Alert = next(a for a in alerts_of(rf) if a.name == "PgBouncerClientsWaiting")
-    assert rule.duration == HOLD_FOR  # from the test's environment
-    bouncer = pgbouncer_factory(default_pool_size=str(POOL), reserve_pool_size="0")
+    rf, files, bouncer = started(repo, postgres, pgbouncer_factory)
+    assert {
+        a.name: a.duration for a in alerts_of(rf) if a.name in EXPORTER_ALERTS
+    } == dict.fromkeys(EXPORTER_ALERTS, HOLD_FOR)
+    secrets = {"postgres_password": postgres.password}
     with (
-        debian_exporter(bouncer, postgres, tmp_path) as exporter_port,
-        prometheus(rf.text, exporter_port, tmp_path) as prom,
+        pgbouncer_exporter(files, bouncer.port, secrets, tmp_path) as exporter,
+        prometheus(
+            rf.text, [Target("kubernetes-pods", exporter.port, POD_LABELS)], tmp_path
+        ) as prom,
     ):
-        series = (
-            'pgbouncer_pools_client_waiting_connections{namespace="authentik",database="authentik"}'
-        )
-        # PgBouncer lists a pool once a client used it (Authentik always has, in a cluster).
-        with connect(bouncer, postgres) as conn:
-            conn.execute("SELECT 1")
-        wait_for("the pool series under the sidecar's name", lambda: prom.query(series), 30)
-        done, row = verify_alerts(cli, prom.url, tmp_path / "before.json")
-        assert done.returncode == 0 and row["status"] == "PASS", row
-        assert not [
-            a for a in prom.alerts() if a["labels"]["alertname"] == "PgBouncerClientsWaiting"
-        ]
-        with exhausted_pool(bouncer, postgres):
-
-            def firing() -> list[dict[str, Any]]:
-                return [
-                    a
-                    for a in prom.alerts()
-                    if a["labels"]["alertname"] == "PgBouncerClientsWaiting"
-                    and a["state"] == "firing"
-                ]
-
-            (alert,) = wait_for("PgBouncerClientsWaiting firing", firing, 60, prom.log)
-            # verify reads the same alert from the Prometheus HTTP API and fails on it.
-            done, row = verify_alerts(cli, prom.url, tmp_path / "verify.json")
-            assert done.returncode == 1, done.stdout + done.stderr
-            assert row["check"] == "alerts.firing" and row["status"] == "FAIL"
-            assert "PgBouncerClientsWaiting" in row["detail"] and "[critical]" in row["detail"]
-            assert "invoke runbook.run db-boot-storm --env alerttest" in row["detail"]
+        # Half the pool in use (PgBouncer lists a pool once a client used it; Authentik
+        # always has, in a cluster): every exporter alert stays silent.
+        with holding(bouncer, postgres, POOL - 1):
+            pool_series_seen(prom)
+            quiet = prom.now()
+            for name in EXPORTER_ALERTS:
+                prom.assert_silent(name, quiet)
+            done, row = verify_alerts(cli, prom.url, tmp_path / "before.json")
+            assert done.returncode == 0 and row["status"] == "PASS", row
+        # The whole pool held, nobody waiting: the capacity alert fires, the waiting one not.
+        since = prom.now()
+        with holding(bouncer, postgres, POOL):
+            alert = prom.firing(NEAR_LIMIT)
+            prom.assert_fired_after_for(NEAR_LIMIT, alert, since)
+            assert float(alert["value"]) == pytest.approx(1.0)
+            assert alert["labels"]["pod"] == POD_LABELS["pod"]
+            assert alert["labels"]["database"] == "authentik"
+            assert "of its 2 server connections" in alert["annotations"]["summary"]
+            assert prom.history(WAITING, since) == []
+            # One more client queues for a server: the exhaustion alert fires.
+            since = prom.now()
+            with one_waiting(bouncer, postgres):
+                alert = prom.firing(WAITING)
+                prom.assert_fired_after_for(WAITING, alert, since)
+                # verify reads the same alert from the Prometheus HTTP API and fails on it.
+                done, row = verify_alerts(cli, prom.url, tmp_path / "verify.json")
+                assert done.returncode == 1, done.stdout + done.stderr
+                assert row["check"] == "alerts.firing" and row["status"] == "FAIL"
+                assert WAITING in row["detail"] and "[critical]" in row["detail"]
+                assert "invoke runbook.run db-boot-storm --env alerttest" in row["detail"]
         labels, notes = alert["labels"], alert["annotations"]
         assert labels["database"] == "authentik" and labels["pod"] == POD_LABELS["pod"]
         assert labels["severity"] == "critical" and labels["namespace"] == "authentik"
@@ -340,7 +206,40 @@ def test_pool_exhaustion_fires_the_pool_alert_in_prometheus(
         assert notes["runbook_url"].endswith("/runbooks/db-boot-storm.yaml")
         assert re.search(r": [1-9][0-9]* clients wait for a server connection", notes["summary"])
         assert "pool 2+0" in notes["summary"]
+        assert prom.alerts(MISSING) == []
     # Prometheus gone: the check says so within its timeout instead of passing.
     done, row = verify_alerts(cli, prom.url, tmp_path / "gone.json")
     assert done.returncode == 1 and row["status"] == "FAIL"
     assert "connection refused" in row["detail"]
+
+
+@pytest.mark.parametrize("fault", ["exporter gone", "exporter cannot log in"])
+def test_lost_pool_metrics_fire_the_missing_alert(
+    repo: Layout,
+    postgres: Postgres,
+    pgbouncer_factory: Callable[..., PgBouncer],
+    tmp_path: Path,
+    fault: str,
+) -> None:
+    rf, files, bouncer = started(repo, postgres, pgbouncer_factory)
+    secrets = {"postgres_password": postgres.password}
+    wrong = "not-the-stats-password" if fault == "exporter cannot log in" else None
+    with (
+        pgbouncer_exporter(files, bouncer.port, secrets, tmp_path, password=wrong) as exporter,
+        prometheus(
+            rf.text, [Target("kubernetes-pods", exporter.port, POD_LABELS)], tmp_path
+        ) as prom,
+    ):
+        since = prom.now()
+        if wrong is None:
+            with holding(bouncer, postgres, 1):
+                pool_series_seen(prom)
+            exporter.stop()
+        else:
+            # It serves, but reads nothing: pgbouncer_up 0 and no pool series.
+            assert "pgbouncer_up 0" in exporter.metrics()
+        alert = prom.firing(MISSING)
+        prom.assert_fired_after_for(MISSING, alert, since)
+        assert alert["labels"]["severity"] == "warning"
+        assert alert["labels"]["namespace"] == "authentik"
+        assert "the pool alerts are blind" in alert["annotations"]["summary"]

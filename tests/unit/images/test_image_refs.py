@@ -85,9 +85,10 @@ def test_stack_images_lists_every_image_field_and_authentik(prod: Environment) -
     assert [(i.name, i.value) for i in images] == [
         ("pgbouncer.image", prod.pgbouncer.image),
         ("monitoring.exporter.image", prod.monitoring.exporter.image),
+        ("monitoring.shm_exporter.image", prod.monitoring.shm_exporter.image),
         ("authentik.image_tag", prod.authentik.image_tag),
     ]
-    assert images[2].ref.repository == "ghcr.io/goauthentik/server"
+    assert images[3].ref.repository == "ghcr.io/goauthentik/server"
 
 
 def test_a_patched_outpost_image_is_a_stack_image(prod: Environment) -> None:

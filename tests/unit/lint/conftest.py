@@ -114,6 +114,11 @@ def prod_texts(layout: Layout) -> dict[str, str]:
     texts["authentik-values.yaml"] = texts["authentik-values.yaml"].replace(
         authentik, f'{authentik}    digest: "{FIXTURE_DIGEST}"\n'
     )
+    shm = 'image: "quay.io/prometheus/node-exporter:v1.9.1"\n'
+    assert shm in texts["outpost-patches.yaml"]
+    texts["outpost-patches.yaml"] = texts["outpost-patches.yaml"].replace(
+        shm, f'image: "quay.io/prometheus/node-exporter:v1.9.1@{FIXTURE_DIGEST}"\n'
+    )
     return texts
 
 

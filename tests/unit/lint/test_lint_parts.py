@@ -16,10 +16,10 @@ from akops.layout import Layout
 from akops.lint import lint_environment, lint_paths, schema
 from akops.lint.documents import SourceText, classify
 from akops.lint.pgbouncer import parse_ini
-from akops.lint.quantities import parse_quantity, scaled
 from akops.lint.registry import catalogue, finding
 from akops.lint.report import build
 from akops.lint.values import chart_keys, unknown_keys
+from akops.quantities import parse_quantity, scaled
 
 ROOT = Path(__file__).resolve().parents[3]
 

@@ -1,7 +1,8 @@
 """Kubernetes quantities and int-or-percent values as numbers.
 
-Rule: pure. Written here rather than imported from ``kubernetes.utils`` because that
-import costs ~0.4 s, more than the whole lint of an environment.
+Rule: pure; below the renderer, lint and the rehearsals, which all read quantities. Written
+here rather than imported from ``kubernetes.utils`` because that import costs ~0.4 s, more
+than the whole lint of an environment.
 """
 
 from __future__ import annotations
