@@ -115,11 +115,13 @@ def pgbouncer_exporter(
     tmp: Path,
     *,
     password: str | None = None,
+    port: int | None = None,
 ) -> Iterator[Exporter]:
     """prometheus-community's pgbouncer_exporter as the rendered PgBouncer pod runs it.
 
     ``password``: what the exporter logs in with instead of the rendered Secret's value (a
-    broken credential, for the metrics-missing alert).
+    broken credential, for the metrics-missing alert). ``port``: listen there (a restarted
+    sidecar keeps its scrape target).
     """
     c = rendered_container(
         files["pgbouncer-deployment.yaml"], "exporter", ("spec", "template", "spec", "containers")
@@ -139,7 +141,7 @@ def pgbouncer_exporter(
         r"@127\.0\.0\.1:[0-9]+/", f"@127.0.0.1:{pgbouncer_port}/", url
     )
     assert env["PGBOUNCER_EXPORTER_CONNECTION_STRING"] != url or str(pgbouncer_port) in url
-    port = free_port()
+    port = port or free_port()
     argv = [str(go_program("pgbouncer_exporter")), *local_args(list(c["args"]), port)]
     with serving(argv, env, port, tmp / "pgbouncer-exporter.log", "pgbouncer_up") as exporter:
         yield exporter

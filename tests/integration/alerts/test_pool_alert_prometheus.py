@@ -223,21 +223,30 @@ def test_lost_pool_metrics_fire_the_missing_alert(
 ) -> None:
     rf, files, bouncer = started(repo, postgres, pgbouncer_factory)
     secrets = {"postgres_password": postgres.password}
-    wrong = "not-the-stats-password" if fault == "exporter cannot log in" else None
-    with (
-        pgbouncer_exporter(files, bouncer.port, secrets, tmp_path, password=wrong) as exporter,
-        prometheus(
-            rf.text, [Target("kubernetes-pods", exporter.port, POD_LABELS)], tmp_path
-        ) as prom,
-    ):
+    with contextlib.ExitStack() as stack:
+        exporter = stack.enter_context(pgbouncer_exporter(files, bouncer.port, secrets, tmp_path))
+        target = Target("kubernetes-pods", exporter.port, POD_LABELS)
+        prom = stack.enter_context(prometheus(rf.text, [target], tmp_path))
+        with holding(bouncer, postgres, 1):
+            pool_series_seen(prom)
+        # Read (Prometheus started before PgBouncer listed the pool): silent for its `for:`.
+        prom.assert_silent(MISSING, prom.now())
         since = prom.now()
-        if wrong is None:
-            with holding(bouncer, postgres, 1):
-                pool_series_seen(prom)
-            exporter.stop()
-        else:
-            # It serves, but reads nothing: pgbouncer_up 0 and no pool series.
-            assert "pgbouncer_up 0" in exporter.metrics()
+        exporter.stop()
+        if fault == "exporter cannot log in":
+            # Restarted with a credential PgBouncer refuses (a rotated secret): it serves,
+            # but reads nothing: pgbouncer_up 0 and no pool series.
+            locked_out = stack.enter_context(
+                pgbouncer_exporter(
+                    files,
+                    bouncer.port,
+                    secrets,
+                    tmp_path,
+                    password="not-the-stats-password",
+                    port=exporter.port,
+                )
+            )
+            assert "pgbouncer_up 0" in locked_out.metrics()
         alert = prom.firing(MISSING)
         prom.assert_fired_after_for(MISSING, alert, since)
         assert alert["labels"]["severity"] == "warning"

@@ -43,8 +43,11 @@ FIELDS = [
     ),
     (OUTPOST, "        runAsNonRoot: true\n", "security.non-root"),
     (OUTPOST, "        seccompProfile:\n          type: RuntimeDefault\n", "security.seccomp"),
-    (OUTPOST, "        allowPrivilegeEscalation: false\n", "security.privilege-escalation"),
+    (OUTPOST, "\n        allowPrivilegeEscalation: false\n", "security.privilege-escalation"),
     (OUTPOST, "        capabilities:\n          drop: [ALL]\n", "security.capabilities"),
+    # The /dev/shm sidecar the patches add beside the proxy container.
+    (OUTPOST, "\n          allowPrivilegeEscalation: false\n", "security.privilege-escalation"),
+    (OUTPOST, "          capabilities:\n            drop: [ALL]\n", "security.capabilities"),
     (NP, "    - from:\n", "security.network-policy"),
 ]
 
@@ -53,7 +56,9 @@ def remove(repo: Layout, template: str, text: str) -> None:
     path = repo.templates / template
     before = path.read_text()
     assert before.count(text) == 1, f"{template}: {text!r} must occur exactly once"
-    path.write_text(before.replace(text, "" if "from" not in text else "    -\n"))
+    # A text that starts on a line break names an indentation exactly; the break stays.
+    kept = "    -\n" if "from" in text else "\n" if text.startswith("\n") else ""
+    path.write_text(before.replace(text, kept))
 
 
 @pytest.mark.parametrize(
