@@ -224,8 +224,9 @@ def bench(session: nox.Session) -> None:
 def checks(session: nox.Session) -> None:
     """The checks/ modules under pytest against the resolved targets; JUnit XML in reports/.
 
-    Target options go after ``--``: ``nox -s checks -- --env prod`` (cluster, pods by label) or
-    ``nox -s checks -- --target local --url http://127.0.0.1:9000 --pgbouncer 127.0.0.1:6432``.
+    Target options go after ``--`` (the flags of ``invoke verify``; ``--env`` or AKOPS_ENV is
+    required): ``nox -s checks -- --env prod`` (cluster, pods by label) or
+    ``nox -s checks -- --env lab --target local --url http://127.0.0.1:9000 --pgbouncer 127.0.0.1:6432``.
     """
     install_locked(session)
     junit = ROOT / "reports" / "checks.xml"

@@ -5,11 +5,17 @@ and test servers all start here, so there is one answer to "how is a child stopp
 whole process group, a grace period, then KILL. That happens on timeout, and on interrupt or
 termination of the parent: every live child is registered, and ``signal_guard`` (entry points
 only) turns SIGINT, SIGTERM and SIGHUP into ``Interrupted`` and stops them all on the way out.
+
+Every child also belongs to the ``Owner`` in effect where it was started (a context
+variable: ``with owned(owner):``), so that a part of a task (a runbook's check step) stops
+exactly what it started, and not the child another thread started meanwhile (a rehearsal's
+outpost writer). Threads a part starts carry its owner along (``carried``).
 """
 
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import os
 import signal
 import subprocess
@@ -28,12 +34,16 @@ __all__ = [
     "Child",
     "Completed",
     "Interrupted",
+    "Owner",
+    "carried",
     "children",
     "kill_group",
+    "owned",
     "run",
     "shell",
     "signal_guard",
     "spawn",
+    "stop_owned",
     "terminate_all",
 ]
 
@@ -43,6 +53,37 @@ GUARDED = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
 _lock = threading.Lock()
 _live: dict[int, subprocess.Popen[bytes]] = {}
+
+
+class Owner:
+    """Who started a child: a part of a task that stops its own children (``stop_owned``)."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+
+    def __repr__(self) -> str:
+        return f"Owner({self.name!r})"
+
+
+_owner: contextvars.ContextVar[Owner | None] = contextvars.ContextVar("akops_owner", default=None)
+_owners: dict[int, Owner | None] = {}
+
+
+@contextlib.contextmanager
+def owned(owner: Owner) -> Iterator[Owner]:
+    """Children started in this block (in this thread, and in threads it starts with
+    ``carried``) belong to ``owner``."""
+    token = _owner.set(owner)
+    try:
+        yield owner
+    finally:
+        _owner.reset(token)
+
+
+def carried(fn: Callable[[], None]) -> Callable[[], None]:
+    """``fn`` to run on another thread in a copy of this context: with this thread's owner."""
+    context = contextvars.copy_context()
+    return lambda: context.run(fn)
 
 
 @dataclass(frozen=True)
@@ -62,11 +103,13 @@ class Completed:
 def _register(proc: subprocess.Popen[bytes]) -> None:
     with _lock:
         _live[proc.pid] = proc
+        _owners[proc.pid] = _owner.get()
 
 
 def _unregister(proc: subprocess.Popen[bytes]) -> None:
     with _lock:
         _live.pop(proc.pid, None)
+        _owners.pop(proc.pid, None)
 
 
 def _signal_group(pgid: int, sig: int) -> None:
@@ -112,11 +155,22 @@ def children() -> frozenset[int]:
         return frozenset(_live)
 
 
+def stop_owned(owner: Owner, grace: float = GRACE) -> None:
+    """Stop every live child of ``owner``, and only those: TERM to their groups, then KILL."""
+    with _lock:
+        procs = [p for pid, p in _live.items() if _owners.get(pid) is owner]
+    _stop_all(procs, grace)
+
+
 def terminate_all(grace: float = GRACE, *, keep: frozenset[int] = frozenset()) -> None:
     """Stop every live child this process started (but those in ``keep``): TERM to all groups
     at once, then KILL."""
     with _lock:
         procs = [p for pid, p in _live.items() if pid not in keep]
+    _stop_all(procs, grace)
+
+
+def _stop_all(procs: Sequence[subprocess.Popen[bytes]], grace: float) -> None:
     for proc in procs:
         _signal_group(proc.pid, signal.SIGTERM)
     deadline = time.monotonic() + grace

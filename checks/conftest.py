@@ -1,6 +1,7 @@
 """pytest wiring for the checks: the registry of ``invoke verify``, one test per probe.
 
-``pytest checks --env prod [--target local --url … --pgbouncer … --shm …]`` resolves the
+``pytest checks --env prod [--target local --url … --pgbouncer … --shm …]`` (the flags of
+``invoke verify``, from ``akops.requests.VerifyRequest``; ``--env`` or AKOPS_ENV required) resolves the
 targets exactly as ``invoke verify`` does (``akops.verify.run.prepare``: the checks of
 the registry, pods by label through the Kubernetes API, or the local services) and
 parametrizes ``test_check`` with every probe of the run, named ``CHECK:TARGET``. Each
@@ -12,14 +13,20 @@ evaluated nothing and exits 1, saying so.
 
 from __future__ import annotations
 
+import os
+import sys
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from akops.cli import flags_in, require_env
+from akops.environment import known_environments
 from akops.errors import AkopsError
 from akops.layout import Layout
+from akops.requests import CHECKS, VerifyRequest
 from akops.verify import run
 from akops.verify.check import Probe
 from akops.verify.results import Result
@@ -27,57 +34,47 @@ from akops.verify.results import Result
 LAYOUT = Layout(Path(__file__).resolve().parent.parent)
 PREPARED = pytest.StashKey[run.Prepared]()
 NOTHING_EVALUATED = pytest.StashKey[str]()
+DEST = "akops_"  # option names of our own, apart from pytest's and its plugins'
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
-    group = parser.getgroup("akops", "akops verify targets")
-    group.addoption("--env", default="prod", help="environment name (a file in environments/)")
-    group.addoption(
-        "--target", default="cluster", choices=("cluster", "local"), help="where the checks run"
-    )
-    group.addoption("--context", default=None, help="kube context instead of the environment's")
-    group.addoption(
-        "--only", action="append", default=[], help="check ID (glob) to run; repeatable"
-    )
-    group.addoption(
-        "--skip", action="append", default=[], help="check ID (glob) to skip; repeatable"
-    )
-    group.addoption("--url", default=None, help="Authentik base URL")
-    group.addoption("--outpost-url", default=None, help="outpost base URL")
-    group.addoption("--pgbouncer", default=None, help="PgBouncer HOST:PORT reachable from here")
-    group.addoption("--shm", default=None, help="tmpfs path checked locally")
-    group.addoption(
-        "--protected", action="append", default=None, help="protected service URL; repeatable"
-    )
-    group.addoption("--check-timeout", default=None, help="seconds per check")
-    group.addoption("--deadline", default=None, help="seconds convergence checks retry")
-    group.addoption("--prometheus", default=None, help="Prometheus base URL (alerts.firing)")
+    """The flags of ``invoke verify`` that pick and aim checks, from ``VerifyRequest``."""
+    group = parser.getgroup("akops", "akops verify targets (the flags of invoke verify)")
+    for f in flags_in(VerifyRequest, CHECKS):
+        group.addoption(
+            f.flag,
+            dest=DEST + f.name,
+            action="append" if f.repeatable else "store",
+            default=None,
+            metavar=f.name.upper(),
+            help=f.help,
+        )
+
+
+def request(config: pytest.Config) -> VerifyRequest:
+    """The verify request of this run: each flag through its parser, ``--env`` (or AKOPS_ENV)
+    required; InputError otherwise."""
+    raw = {f.name: config.getoption(DEST + f.name) for f in flags_in(VerifyRequest, CHECKS)}
+    req = VerifyRequest.parse(raw)
+    env = require_env(req.env, os.environ, known_environments(LAYOUT.environments))
+    return replace(req, env=env)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_cmdline_main(config: pytest.Config) -> int | None:
+    """Resolve the targets before the session: a bad flag, no ``--env`` or no cluster is one
+    line and its exit code (2: could not run), not a collection error with a traceback."""
+    if config.option.help or config.option.version:
+        return None
+    try:
+        config.stash[PREPARED] = run.prepare(LAYOUT, request(config))
+    except AkopsError as e:
+        sys.stderr.write(f"error: {e}\n")
+        return e.exit_code
+    return None
 
 
 def prepared(config: pytest.Config) -> run.Prepared:
-    if PREPARED not in config.stash:
-        opt = config.option
-        try:
-            config.stash[PREPARED] = run.prepare(
-                LAYOUT,
-                opt.env,
-                context=opt.context,
-                target=opt.target,
-                only=opt.only,
-                skip=opt.skip,
-                options=run.options(
-                    url=opt.url,
-                    outpost_url=opt.outpost_url,
-                    pgbouncer=opt.pgbouncer,
-                    shm=opt.shm,
-                    protected=opt.protected,
-                    timeout=opt.check_timeout,
-                    deadline=opt.deadline,
-                    prometheus=opt.prometheus,
-                ),
-            )
-        except AkopsError as e:
-            pytest.exit(f"error: {e}", returncode=e.exit_code)
     return config.stash[PREPARED]
 
 

@@ -35,6 +35,7 @@ sys.path.insert(0, str(ROOT))
 
 from akops.layout import Layout  # noqa: E402
 from akops.ops import operations as deploy  # noqa: E402
+from akops.requests import ApplyRequest, PlanRequest  # noqa: E402
 from harness.emulator import Cluster  # noqa: E402
 
 
@@ -67,7 +68,7 @@ def main() -> None:
         layout = Layout(root)
 
         def plan() -> object:
-            return deploy.plan_env(layout, "prod", skip_helm=True)
+            return deploy.plan_env(layout, PlanRequest(env="prod", skip_helm=True))
 
         def cli(*argv: str) -> float:
             start = time.perf_counter()
@@ -81,9 +82,7 @@ def main() -> None:
         start = time.perf_counter()
         deploy.apply_env(
             layout,
-            "prod",
-            skip_helm=True,
-            yes=True,
+            ApplyRequest(env="prod", skip_helm=True, yes=True),
             out=lambda _: None,
             console=Console(file=io.StringIO()),
         )

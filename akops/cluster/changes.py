@@ -51,6 +51,7 @@ from akops.secrets import (
     resolve_needed_or_why,
     resolve_one,
 )
+from akops.stack import RenderedStack
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
@@ -74,6 +75,8 @@ class Target:
     objects: list[Manifest]
     secrets: Secrets = field(repr=False)
     context: str
+    #: the render itself (its files, with secret placeholders): what lint judges
+    stack: RenderedStack
     #: secrets the manifests use that a dry run could not read here, each with the reason
     unresolved: dict[str, str] = field(default_factory=dict)
 
@@ -118,6 +121,7 @@ def prepare(
         manifests(stack, env.kube.namespace, env.other_namespaces),
         secrets,
         context or env.kube.context,
+        stack,
         unresolved,
     )
 

@@ -26,6 +26,7 @@ import secrets
 import socket
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from types import TracebackType
@@ -229,6 +230,8 @@ class DeployLock:
         self.found: Found | None = None
         #: Whether an acquiring write was sent: only then may this run hold the Lease.
         self._sent = False
+        #: when the Lease was last written by us (monotonic), for ``check`` when reads fail
+        self._confirmed = time.monotonic()
 
     def _until_written(self, write: Callable[[Found | None], _T]) -> _T | None:
         for _ in range(ATTEMPTS):
@@ -275,6 +278,7 @@ class DeployLock:
             raise LockHeld(
                 f"{_what(self.namespace)} kept changing hands while acquiring it; try again"
             )
+        self._confirmed = time.monotonic()
         return found
 
     def renew(self) -> Found:
@@ -293,6 +297,7 @@ class DeployLock:
         found = self._until_written(attempt)
         if found is None:
             raise LockLost(f"{_what(self.namespace)} kept changing while renewing it")
+        self._confirmed = time.monotonic()
         return found
 
     def release(self) -> bool:
@@ -323,18 +328,46 @@ class DeployLock:
         return self
 
     def _renew(self) -> None:
+        failing = False
         while not self._stop.wait(self.duration / 3):
             try:
                 self.found = self.renew()
+                failing = False
             except LockLost as e:
                 self._lost = e
                 return
-            except AkopsError:
-                continue  # an API hiccup: the next renewal tries again, well before expiry
+            except AkopsError as e:
+                # An API hiccup: the next renewal tries again, well before expiry. Said once
+                # per streak, so that an operator knows the lock is at risk.
+                if not failing:
+                    print(
+                        f"warning: could not renew the deploy lock ({e}); retrying", file=sys.stderr
+                    )
+                failing = True
 
     def check(self) -> None:
-        """Raise LockLost if another run took the lock since we acquired it."""
+        """Raise LockLost unless the Lease still names this run.
+
+        The Lease is read now, so an ``invoke unlock`` or another run's takeover is seen at
+        once, not at the next renewal. If it cannot be read, the run goes on only while its
+        last write is younger than the Lease's duration (until then nobody can take it)."""
         if self._lost is not None:
+            raise self._lost
+        try:
+            found = get(self.api, self.namespace)
+        except AkopsError as e:
+            if time.monotonic() - self._confirmed < self.duration:
+                return
+            raise LockLost(
+                f"the deploy lock ({_what(self.namespace)}) could not be renewed for "
+                f"{self.duration} s, so it may have passed to another run: {e}"
+            ) from e
+        if not self._ours(found):
+            who = found.holder.describe() if found and found.holder else "nobody (it was broken)"
+            self._lost = LockLost(
+                f"the deploy lock ({_what(self.namespace)}) is no longer this run's: "
+                f"it is held by {who}"
+            )
             raise self._lost
 
     def __exit__(

@@ -26,7 +26,6 @@ from akops.lint.documents import (
     KubeObject,
     SourceText,
     chart_named_in,
-    classify,
     expand_paths,
 )
 from akops.lint.engine import run
@@ -42,6 +41,7 @@ if TYPE_CHECKING:
     from akops.environment import Environment
     from akops.lint.cache import StyleCache
     from akops.lint.reach import NetworkIntent
+    from akops.stack import RenderedStack as Stack
 
 __all__ = [
     "FORMATS",
@@ -78,6 +78,7 @@ def lint_paths(
     cache: bool = True,
     jobs: int | None = None,
     pgbouncer_image: str | None = None,
+    promtool: Callable[[Sequence[FileRef]], list[Finding]] | None = None,
 ) -> LintReport:
     """Lint files (manifests, chart values, pgbouncer.ini): each environment's as one stack.
 
@@ -121,49 +122,50 @@ def lint_paths(
         )
         reports.append(
             lint_files(
-                stack.refs, settings, style, cache=cache, jobs=jobs, extra=promtool_on(stack.refs)
+                stack.refs,
+                settings,
+                style,
+                cache=cache,
+                jobs=jobs,
+                extra=promtool(stack.refs) if promtool is not None else [],
             )
         )
     return combine(reports, placed(waivers, waivers_source))
 
 
-def lint_environment(
-    layout: Layout,
-    env_name: str,
-    *,
-    strict_kinds: bool = False,
-    cache: bool = True,
-    real_chart: bool = True,
-    note: Callable[[str], None] = lambda _: None,
-    runbooks: Runbooks | None = None,
-) -> LintReport:
-    """Lint what ``invoke render --env ENV`` produces, rendered in memory.
-
-    ``runbooks`` (``akops.runbook.load.alert_links``) holds the rendered alert rules to the
-    runbooks' ``when.alerts`` both ways; without them only the rules themselves are judged.
-
-    With ``real_chart`` and both helm and the pulled chart at hand, the chart's
-    Deployments are judged on what ``helm template`` really renders; otherwise on the
-    model. ``note`` gets one line saying which.
-    """
+def lint_environment(layout: Layout, env_name: str, *, cache: bool = True) -> LintReport:
+    """Lint what ``invoke render --env ENV`` produces, rendered in memory, on akops' model
+    of the chart and without programs (``akops.ops.lint.gate`` adds the real chart, promtool
+    and the runbooks)."""
     from akops.render import render_env
 
     env, stack = render_env(layout, env_name)
-    objects: tuple[KubeObject, ...] = ()
-    values_text = stack.by_name().get("authentik-values.yaml")
-    if real_chart and values_text is not None:
-        objects, line = chart_objects(env, values_text)
-        note(line)
+    return lint_rendered(layout, env, stack, cache=cache)
+
+
+def lint_rendered(
+    layout: Layout,
+    env: Environment,
+    stack: Stack,
+    *,
+    strict_kinds: bool = False,
+    cache: bool = True,
+    chart_objects: Sequence[KubeObject] = (),
+    promtool: Sequence[Finding] = (),
+    runbooks: Runbooks | None = None,
+) -> LintReport:
+    """Lint one render of ``env`` (the one ``invoke deploy`` applies, or a fresh one).
+
+    What takes a program is the caller's (``akops.ops.lint``): ``chart_objects``, what
+    ``helm template`` of the pinned chart renders for these values (empty: the chart's
+    Deployments are judged on akops' model of it), and ``promtool``, the findings of
+    ``promtool check rules`` on these files. ``runbooks`` (``akops.runbook.load.alert_links``)
+    holds the rendered alert rules to the runbooks' ``when.alerts`` both ways; without them
+    only the rules themselves are judged.
+    """
+    env_name = env.name
     target = layout.rel(layout.manifests_for(env_name))
-    texts = [
-        SourceText(
-            f"{target}/{f.name}",
-            f.text,
-            not f.name.endswith(".ini"),
-            f.name.endswith((".yaml", ".yml", ".ini")),
-        )
-        for f in stack.files
-    ]
+    texts = texts_of(layout, env_name, stack)
     settings = Settings(
         kube_version=env.kube.version,
         chart_version=env.authentik.chart.version,
@@ -179,12 +181,12 @@ def lint_environment(
         ),
         waivers=(*env.lint.waivers, *split_waiver(env)),
         waivers_source=layout.rel(layout.environments / f"{env_name}.yaml"),
-        chart_objects=objects,
+        chart_objects=tuple(chart_objects),
         protected=env.protected,
         runbooks=runbooks,
         network=network_intent(env),
     )
-    report = run(texts, settings, config_for(layout.root), _cache(cache), promtool_findings(texts))
+    report = run(texts, settings, config_for(layout.root), _cache(cache), list(promtool))
     from akops.lint.origins import with_origins
 
     env_file = layout.environments / f"{env_name}.yaml"
@@ -193,94 +195,18 @@ def lint_environment(
     )
 
 
-def promtool_on(refs: Sequence[FileRef]) -> list[Finding]:
-    """``promtool check rules`` on the rule files among ``refs`` (read again: only those)."""
-    from akops.alerts import promtool
-
-    if not promtool.available():
-        return []
-    texts = []
-    for ref in refs:
-        if ref.path.suffix not in (".yaml", ".yml"):
-            continue
-        try:
-            text = files.read_text(ref.path)
-        except InputError:
-            continue  # the lint itself reports an unreadable file
-        if "groups" in text:
-            texts.append(SourceText(ref.label, text, True))
-    return promtool_findings(texts)
-
-
-def promtool_findings(texts: Sequence[SourceText]) -> list[Finding]:
-    """``promtool check rules`` on every rule file among ``texts``, when promtool is on PATH."""
-    from akops.alerts import promtool
-    from akops.alerts.rules import rule_files
-    from akops.errors import InputError
-    from akops.lint.registry import finding
-    from akops.yamldoc import parse_all
-
-    if not promtool.available():
-        return []
-    files = []
-    for t in texts:
-        if not t.is_yaml or "groups" not in t.text:
-            continue
-        try:
-            docs = parse_all(t.text, t.file)
-        except InputError:
-            continue  # yaml.syntax reports it
-        for doc in docs:
-            if isinstance(doc.data, dict):
-                files.extend(rule_files(doc.data, t.file, doc.line_of))
+def texts_of(layout: Layout, env_name: str, stack: Stack) -> list[SourceText]:
+    """The rendered files of ``stack`` as lint reads them, named as in manifests/ENV/."""
+    target = layout.rel(layout.manifests_for(env_name))
     return [
-        finding(
-            "alerts.promtool",
-            f"promtool: {p.message}",
-            file=p.file.source,
-            line=p.line,
-            object=p.file.object,
-            path=p.file.path,
+        SourceText(
+            f"{target}/{f.name}",
+            f.text,
+            not f.name.endswith(".ini"),
+            f.name.endswith((".yaml", ".yml", ".ini")),
         )
-        for p in promtool.check_rules(files)
+        for f in stack.files
     ]
-
-
-def chart_objects(env: Environment, values_text: str) -> tuple[tuple[KubeObject, ...], str]:
-    """The pinned chart's real objects for ``values_text``, and one line saying what lint judges.
-
-    Empty when there is no helm (PATH, akops' cache) or the pinned chart version is not pulled (or no longer
-    matches its recorded digest): lint then falls back to its model of the chart.
-    """
-    from akops import chart as charts
-
-    chart = env.authentik.chart
-    helm = charts.helm_on_path()
-    pulled = charts.cached(chart)
-    if helm is None or pulled is None:
-        missing = (
-            "helm is not on PATH nor in akops' cache"
-            if helm is None
-            else f"chart {chart.name} {chart.version} is not pulled"
-        )
-        return (), (
-            f"lint: {missing}: the chart's Deployments are judged on akops' model of the chart "
-            f"(`invoke chart.pull --env {env.name}` for the real one)"
-        )
-    label = f"helm template {chart.release} ({pulled.label})"
-    out = charts.template(
-        helm,
-        pulled.archive,
-        release=chart.release,
-        namespace=env.kube.namespace,
-        values_text=values_text,
-        kube_version=env.kube.version,
-    )
-    objects = classify([SourceText(label, out, True)]).objects
-    return objects, (
-        f"lint: the chart's Deployments are judged on the real chart "
-        f"({pulled.label}, {pulled.digest[:19]}…, helm template)"
-    )
 
 
 def network_intent(env: Environment) -> NetworkIntent:

@@ -10,7 +10,8 @@ operations (plan, apply, rollout) re-raise the failing stage's error instead.
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from typing import TYPE_CHECKING, Any
+from dataclasses import replace
+from typing import TYPE_CHECKING
 
 from akops.cluster.changes import OUTPOST_FILE, Out, outpost_token, prepare
 from akops.cluster.plan import Plan
@@ -18,7 +19,14 @@ from akops.layout import Layout
 from akops.ops import stages as s
 from akops.ops.confirm import confirm
 from akops.ops.pipeline import Stage, Summary, run_stages
-from akops.ops.stages import DeployHooks, Flags, Run
+from akops.ops.stages import DeployHooks, Flags, Guard, Run
+from akops.requests import (
+    ApplyRequest,
+    DeployRequest,
+    PlanRequest,
+    RollbackRequest,
+    RolloutRequest,
+)
 from akops.source import revision
 
 if TYPE_CHECKING:
@@ -54,42 +62,36 @@ ROLLOUT: tuple[Stage[Run], ...] = (
 
 
 def execute(stages: Sequence[Stage[Run]], run: Run) -> Summary:
-    """Run ``stages`` on ``run``, closing its API connection at the end."""
+    """Run ``stages`` on ``run`` (``run.guard`` before each), closing its API connection at
+    the end."""
     try:
-        return run_stages(stages, run)
+        return run_stages(stages, run, guard=run.guard)
     finally:
         run.close()
 
 
-# Each operation takes the operator's flags as keywords, the fields of ``Flags`` (context,
-# yes, force, prune, skip_helm, dry_run, force_config, interactive, deployments): one
-# definition of them, checked when ``Flags`` is built.
+# Each operation takes its typed request (``akops.requests``); ``Flags`` is what the stages
+# read of it, built here once per operation.
 
 
-def plan_env(layout: Layout, env_name: str, **flags: Any) -> Plan:
+def plan_env(layout: Layout, req: PlanRequest) -> Plan:
     """The plan for objects, the release and the outpost patches (nothing is changed)."""
-    run = Run(layout, env_name, Flags(**flags), out=lambda _: None)
+    flags = Flags(context=req.context, skip_helm=req.skip_helm, force=req.force_conflicts)
+    run = Run(layout, req.env, flags, out=lambda _: None)
     execute(PLAN, run).raise_failure()
     return run.planned
 
 
 def plan_saved(
-    layout: Layout,
-    env_name: str,
-    *,
-    context: str | None = None,
-    skip_helm: bool = False,
-    force: bool = False,
-    created: str,
-    salt: str,
+    layout: Layout, req: PlanRequest, *, created: str, salt: str
 ) -> tuple[Plan, SavedPlan]:
     """The plan, and its saved form with what it was computed against (``plan --out``)."""
     from akops.cluster.changes import plan_basis
     from akops.cluster.saved_plan import save
     from akops.source import revision
 
-    flags = Flags(context=context, skip_helm=skip_helm, force=force)
-    run = Run(layout, env_name, flags, out=lambda _: None)
+    flags = Flags(context=req.context, skip_helm=req.skip_helm, force=req.force_conflicts)
+    run = Run(layout, req.env, flags, out=lambda _: None)
     execute(PLAN, run).raise_failure()
     source = revision(layout.root)
     commit, dirty = source.commit or "", source.dirty
@@ -98,90 +100,111 @@ def plan_saved(
     return run.planned, saved
 
 
+def _changing(req: ApplyRequest | DeployRequest, interactive: bool | None) -> Flags:
+    return Flags(
+        context=req.context,
+        yes=req.yes,
+        force=req.force_conflicts,
+        prune=req.prune,
+        skip_helm=req.skip_helm,
+        dry_run=req.dry_run,
+        interactive=interactive,
+    )
+
+
 def apply_saved_env(
     layout: Layout,
-    env_name: str,
+    req: ApplyRequest,
     saved: SavedPlan,
     *,
-    context: str | None = None,
-    yes: bool = False,
-    force: bool = False,
-    prune: bool = False,
-    dry_run: bool = False,
     out: Out = print,
     console: Console | None = None,
     interactive: bool | None = None,
+    guard: Guard | None = None,
 ) -> Plan:
     """Apply exactly the reviewed plan ``saved``; StalePlan (exit 1) if the world moved since."""
-    flags = Flags(
-        context=context,
-        yes=yes,
-        force=force,
-        prune=prune,
-        skip_helm=saved.release_action is None,
-        dry_run=dry_run,
-        interactive=interactive,
-    )
-    run = Run(layout, env_name, flags, out=out, console=console, saved=saved)
+    flags = replace(_changing(req, interactive), skip_helm=saved.release_action is None)
+    run = Run(layout, req.env, flags, out=out, console=console, saved=saved, guard=guard)
     execute(APPLY_SAVED, run).raise_failure()
-    if dry_run and run.planned.has_changes:
+    if req.dry_run and run.planned.has_changes:
         out("--dry-run: nothing applied")
     return run.planned
 
 
 def apply_env(
-    layout: Layout, env_name: str, *, out: Out = print, console: Console | None = None, **flags: Any
+    layout: Layout,
+    req: ApplyRequest,
+    *,
+    out: Out = print,
+    console: Console | None = None,
+    interactive: bool | None = None,
+    guard: Guard | None = None,
 ) -> Plan:
     """Show the plan, confirm, apply, watch what changed converge.
 
-    Returns the plan that was (or, dry-run, would be) applied.
+    Returns the plan that was (or, dry-run, would be) applied. ``guard`` runs before each
+    stage (the deploy lock's check: the run stops when the lock is no longer its own).
     """
-    run = Run(layout, env_name, Flags(**flags), out=out, console=console)
+    flags = _changing(req, interactive)
+    run = Run(layout, req.env, flags, out=out, console=console, guard=guard)
     execute(APPLY, run).raise_failure()
-    if run.flags.dry_run and run.planned.has_changes:
+    if req.dry_run and run.planned.has_changes:
         out("--dry-run: nothing applied")
     return run.planned
 
 
-def summarised(stages: Sequence[Stage[Run]], doc: str) -> Callable[..., Summary]:
-    """An operation that runs ``stages`` and returns their summary (``deploy``, ``rollback``)."""
+def deploy_env(
+    layout: Layout,
+    req: DeployRequest,
+    *,
+    out: Out = print,
+    console: Console | None = None,
+    hooks: DeployHooks | None = None,
+    interactive: bool | None = None,
+    guard: Guard | None = None,
+) -> Summary:
+    """render → lint → plan → confirm → apply → rollout → verify; the summary of all stages.
 
-    def operation(
-        layout: Layout,
-        env_name: str,
-        *,
-        out: Out = print,
-        console: Console | None = None,
-        hooks: DeployHooks | None = None,
-        **flags: Any,
-    ) -> Summary:
-        run = Run(layout, env_name, Flags(**flags), out, console, hooks or DeployHooks())
-        return execute(stages, run)
-
-    operation.__doc__ = doc
-    return operation
+    ``guard`` runs before each stage: the deploy lock's check stops the run (exit 1) before
+    the next stage once the lock is no longer this run's."""
+    flags = _changing(req, interactive)
+    run = Run(layout, req.env, flags, out, console, hooks or DeployHooks(), guard=guard)
+    return execute(DEPLOY, run)
 
 
-deploy_env = summarised(
-    DEPLOY, "render → lint → plan → confirm → apply → rollout → verify; the summary of all stages."
-)
-rollback_env = summarised(
-    ROLLBACK,
+def rollback_env(
+    layout: Layout,
+    req: RollbackRequest,
+    *,
+    out: Out = print,
+    console: Console | None = None,
+    hooks: DeployHooks | None = None,
+    interactive: bool | None = None,
+    guard: Guard | None = None,
+) -> Summary:
     """PgBouncer and the Helm release to their previous revisions; then wait and verify.
 
     The restored PgBouncer pods mount the *current* ConfigMap, so the rollback refuses
     (exit 1, like any refusal on the cluster's state) when pgbouncer.ini changed since
-    that revision, unless ``force_config``.
-    """,
-)
+    that revision, unless ``req.force_config``.
+    """
+    flags = Flags(
+        context=req.context,
+        yes=req.yes,
+        skip_helm=req.skip_helm,
+        force_config=req.force_config,
+        dry_run=req.dry_run,
+        interactive=interactive,
+    )
+    run = Run(layout, req.env, flags, out, console, hooks or DeployHooks(), guard=guard)
+    return execute(ROLLBACK, run)
 
 
-def rollout_env(
-    layout: Layout, env_name: str, *, console: Console | None = None, **flags: Any
-) -> str:
-    """Watch ``deployments`` (default: every Deployment of the stack) until they converge."""
+def rollout_env(layout: Layout, req: RolloutRequest, *, console: Console | None = None) -> str:
+    """Watch ``req.deployment`` (default: every Deployment of the stack) until they converge."""
+    flags = Flags(context=req.context, deployments=req.deployment)
     # Watching needs no secret; those that resolve still mask the pod logs it prints.
-    run = Run(layout, env_name, Flags(**flags), out=lambda _: None, console=console, mask_only=True)
+    run = Run(layout, req.env, flags, out=lambda _: None, console=console, mask_only=True)
     summary = execute(ROLLOUT, run)
     summary.raise_failure()
     return summary.results[-1].detail

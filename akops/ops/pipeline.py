@@ -82,9 +82,15 @@ class Summary:
 
 
 def run_stages(
-    stages: Sequence[Stage[S]], state: S, clock: Callable[[], float] = time.monotonic
+    stages: Sequence[Stage[S]],
+    state: S,
+    clock: Callable[[], float] = time.monotonic,
+    guard: Callable[[], None] | None = None,
 ) -> Summary:
-    """Run ``stages`` in order on ``state``; after a failure the rest are skipped."""
+    """Run ``stages`` in order on ``state``; after a failure the rest are skipped.
+
+    ``guard`` is called before each stage that runs (the deploy lock: still ours?); when it
+    raises, that stage fails with its error, unstarted, and the rest are skipped."""
     results: list[StageResult] = []
     failed: StageResult | None = None
     for stage in stages:
@@ -96,6 +102,13 @@ def run_stages(
             results.append(StageResult(stage.name, "skipped", reason, 0.0))
             continue
         start = clock()
+        try:
+            if guard is not None:
+                guard()
+        except AkopsError as e:
+            failed = StageResult(stage.name, "failed", f"not started: {e}", 0.0, e.exit_code, e)
+            results.append(failed)
+            continue
         try:
             detail = stage.run(state) or ""
         except Skip as e:

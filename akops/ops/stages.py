@@ -43,20 +43,23 @@ if TYPE_CHECKING:
     from akops.environment import Environment
 
 
-def lint_stack(layout: Layout, env_name: str, out: Out) -> str:
-    from akops.lint import lint_environment
+def lint_stack(layout: Layout, target: Target, out: Out) -> str:
+    """The lint gate of ``invoke lint --env`` on the very render this run applies."""
+    from akops.ops.lint import gate
 
-    report = lint_environment(layout, env_name)
-    out(report.to_text(show_waived=f"`invoke lint --env {env_name} --verbose`").rstrip("\n"))
+    report = gate(layout, target.env, target.stack, out)
+    shown = f"`invoke lint --env {target.env.name} --verbose`"
+    out(report.to_text(show_waived=shown).rstrip("\n"))
     if not report.ok:
         raise StepFailed("lint found errors; fix them or waive them in the environment file")
     return "no errors"
 
 
 def verify_stack(layout: Layout, env_name: str, context: str | None, out: Out) -> str:
+    from akops.requests import VerifyRequest
     from akops.verify import verify_environment
 
-    report = verify_environment(layout, env_name, context=context, target="cluster")
+    report = verify_environment(layout, VerifyRequest(env=env_name, context=context))
     out(report.to_text().rstrip("\n"))
     if not report.ok:
         raise StepFailed("verify found failing checks")
@@ -67,7 +70,7 @@ def verify_stack(layout: Layout, env_name: str, context: str | None, out: Out) -
 class DeployHooks:
     """The stages that belong to other areas; replaceable so the pipeline can be exercised alone."""
 
-    lint: Callable[[Layout, str, Out], str] = lint_stack
+    lint: Callable[[Layout, Target, Out], str] = lint_stack
     verify: Callable[[Layout, str, str | None, Out], str] = verify_stack
 
 
@@ -86,6 +89,10 @@ class Flags:
     interactive: bool | None = None
     #: Deployments ``rollout`` watches (empty: every Deployment of the stack)
     deployments: tuple[str, ...] = ()
+
+
+#: Called before each stage; raises to stop the run (the deploy lock's ``check``).
+Guard = Callable[[], None]
 
 
 @dataclass
@@ -112,6 +119,8 @@ class Run:
     release: str | None = None
     #: ``apply --plan FILE``: the reviewed plan to apply instead of a new one
     saved: SavedPlan | None = None
+    #: before each stage: the deploy lock is still this run's (None: no lock, a dry run)
+    guard: Guard | None = None
 
     @property
     def rendered(self) -> Target:
@@ -153,7 +162,7 @@ def render(run: Run) -> str:
 
 
 def lint(run: Run) -> str:
-    return run.hooks.lint(run.layout, run.env_name, run.out)
+    return run.hooks.lint(run.layout, run.rendered, run.out)
 
 
 def plan(run: Run) -> str:
@@ -169,22 +178,11 @@ def plan(run: Run) -> str:
 
 
 def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
-    """Containers of the stack's pods that run another image than ``env`` pins (the
-    comparison of the ``images.pinned`` check), one line each."""
-    from akops.images.pins import stack_images
-    from akops.images.running import compare_running, role_expectations, running_containers
-    from akops.verify.observe import pods
-    from akops.verify.probes import roles
+    """Containers of the stack's pods that run another image than ``env`` pins, one line
+    each: the ``images.pinned`` check's comparison, computed there."""
+    from akops.verify.checks.images import drift
 
-    images = stack_images(env)
-    kinds = roles(env)
-    found: list[str] = []
-    for role, expected in role_expectations(
-        images, {name: r.container for name, r in kinds.items()}
-    ).items():
-        running = running_containers(pods(api, env.kube.namespace, kinds[role].selector))
-        found += [v.describe() for v in compare_running(images, expected, running) if not v.ok]
-    return tuple(found)
+    return drift(api, env)
 
 
 def banner(env_name: str, context: str, namespace: str, source: Revision) -> str:

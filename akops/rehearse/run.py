@@ -37,6 +37,7 @@ from akops.rehearse.report import (
 )
 from akops.rehearse.scenario import Act, Scenario
 from akops.rehearse.timeline import ActRecord, Event, EventKind, Timeline
+from akops.requests import RehearseRequest
 from akops.yamldoc import read_text
 
 #: Wall seconds an act keeps watching after all its expectations held (so "recovered"
@@ -62,6 +63,20 @@ class Options:
     #: run only these acts (all when empty)
     acts: tuple[str, ...] = ()
     seed: int = 0
+
+    @classmethod
+    def of(cls, req: RehearseRequest) -> Options:
+        """The options of ``invoke rehearse``'s request (paths relative to where it ran)."""
+        return cls(
+            scenario=req.scenario,
+            env=req.env,
+            out=Path(req.out).resolve() if req.out else None,
+            pgbouncer_ini=Path(req.pgbouncer_ini).resolve() if req.pgbouncer_ini else None,
+            shm_size=req.shm_size or None,
+            max_connections=req.max_connections,
+            pgbouncer_replicas=req.pgbouncer_replicas,
+            acts=req.act,
+        )
 
 
 @dataclass

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from akops import process
 from akops.layout import Layout
-from akops.runbook.commands import CheckCall
+from akops.requests import VerifyRequest
 from akops.verify.results import Result, VerifyReport
 
 
@@ -25,13 +25,13 @@ def line(r: Result) -> str:
 
 def run_check(
     root: Path,
-    call: CheckCall,
+    req: VerifyRequest,
     *,
     timeout: float,
     on_line: Callable[[str], None],
     environ: Mapping[str, str] | None = None,
 ) -> VerifyReport | None:
-    """The verify report of ``call`` (None: no report within ``timeout`` seconds). Secrets
+    """The verify report of ``req`` (None: no report within ``timeout`` seconds). Secrets
     (the database password of the db.* checks) resolve from ``environ``, the run's own.
 
     Raises ``AkopsError`` when the check cannot run (exit 2 for ``invoke verify``): an unknown
@@ -41,29 +41,22 @@ def run_check(
     done: list[VerifyReport] = []
     failed: list[BaseException] = []
 
+    # Only what this check starts is stopped: the caller may run services of its own (a
+    # rehearsal's outpost writer), started on other threads while the check runs.
+    owner = process.Owner(f"check {','.join(req.only)}")
+
     def work() -> None:
         try:
-            prepared = run.prepare(
-                Layout(root),
-                call.env,
-                context=call.context,
-                target=call.target,
-                only=(call.check,),
-                options=run.options(**dict(call.options)),
-                environ=environ,
-            )
-            done.append(run.execute(prepared, on_result=lambda r: on_line(line(r))))
+            with process.owned(owner):
+                prepared = run.prepare(Layout(root), req, environ=environ)
+                done.append(run.execute(prepared, on_result=lambda r: on_line(line(r))))
         except BaseException as e:  # handed to the caller's thread, which decides
             failed.append(e)
 
-    before = process.children()
-
     def stop_ours() -> None:
-        # Only what this check started: the caller may run services of its own (a rehearsal).
-        for pid in process.children() - before:
-            process.kill_group(pid, process.GRACE)
+        process.stop_owned(owner)
 
-    worker = threading.Thread(target=work, name=f"akops-check-{call.check}", daemon=True)
+    worker = threading.Thread(target=work, name=f"akops-check-{','.join(req.only)}", daemon=True)
     worker.start()
     try:
         worker.join(timeout)

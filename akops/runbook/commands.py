@@ -16,9 +16,8 @@ from __future__ import annotations
 import re
 import shlex
 from collections.abc import Collection, Sequence
-from dataclasses import dataclass
 
-from akops.errors import RunbookError
+from akops.requests import VERIFY_ARGS, VerifyRequest
 from akops.runbook.schema import RunbookDoc, Step
 from akops.runbook.template import Context, render
 
@@ -166,64 +165,11 @@ def refusal(step: Step, args: Sequence[str], programs: Collection[str] = PROGRAM
     return None
 
 
-#: The ``invoke verify`` flags a check step's argv may carry (its own ``args`` and the run's
-#: ``--verify-args``), with the keyword each is in-process: (verify option, repeatable).
-VERIFY_FLAGS: dict[str, tuple[str, bool]] = {
-    "--target": ("target", False),
-    "--context": ("context", False),
-    "--url": ("url", False),
-    "--outpost-url": ("outpost_url", False),
-    "--pgbouncer": ("pgbouncer", False),
-    "--shm": ("shm", False),
-    "--protected": ("protected", True),
-    "--timeout": ("timeout", False),
-    "--deadline": ("deadline", False),
-}
-
-
-@dataclass(frozen=True)
-class CheckCall:
-    """A check step's ``invoke verify --env ENV --only ID FLAGS``, as keyword arguments."""
-
-    env: str
-    check: str
-    target: str = "cluster"
-    context: str | None = None
-    #: url, outpost_url, pgbouncer, shm, protected (a tuple), timeout, deadline.
-    options: tuple[tuple[str, str | tuple[str, ...]], ...] = ()
-
-
-def verify_flags(flags: Sequence[str]) -> dict[str, str | tuple[str, ...]]:
-    """``--flag value`` / ``--flag=value`` pairs as verify's keywords; the last of a flag given
-    twice wins (the run's ``--verify-args`` come last), ``--protected`` accumulates."""
-    out: dict[str, str | tuple[str, ...]] = {}
-    known = ", ".join(VERIFY_FLAGS)
-    items = list(flags)
-    i = 0
-    while i < len(items):
-        flag, sep, value = items[i].partition("=")
-        if flag not in VERIFY_FLAGS:
-            raise RunbookError(f"verify flag {items[i]!r}: a check step passes only {known}")
-        if not sep:
-            if i + 1 >= len(items):
-                raise RunbookError(f"verify flag {flag} needs a value")
-            i += 1
-            value = items[i]
-        key, repeatable = VERIFY_FLAGS[flag]
-        if repeatable:
-            previous = out.get(key, ())
-            out[key] = (*(previous if isinstance(previous, tuple) else ()), value)
-        else:
-            out[key] = value
-        i += 1
-    return out
-
-
-def check_call(args: Sequence[str]) -> CheckCall:
-    """The ``CheckCall`` of an argv built by ``argv`` for a check step."""
+def check_request(args: Sequence[str]) -> VerifyRequest:
+    """The verify request of a check step's argv (built by ``argv``): its own flags and the
+    run's ``--verify-args``, each through ``VerifyRequest``'s parsers; the last of a flag
+    given twice wins (the run's come last), ``--protected`` accumulates."""
     assert list(args[:2]) == [INVOKE, "verify"] and args[2] == "--env" and args[4] == "--only"
-    given = verify_flags(args[6:])
-    target = given.pop("target", "cluster")
-    context = given.pop("context", None)
-    assert isinstance(target, str) and (context is None or isinstance(context, str))
-    return CheckCall(args[3], args[5], target, context, tuple(sorted(given.items())))
+    return VerifyRequest.from_argv(
+        args[6:], group=VERIFY_ARGS, where="check step", given={"env": args[3], "only": [args[5]]}
+    )

@@ -11,8 +11,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from akops.ask import parse_answers
 from akops.environment import Environment
+from akops.layout import Layout
+from akops.requests import RunbookRunRequest
 from akops.runbook.commands import PROGRAMS
+from akops.runbook.template import parse_assignments
 from akops.runbook.transcript import EXIT_CODES, RunStatus, Transcript
 
 
@@ -38,6 +42,28 @@ class RunOptions:
     runbooks: Path | None = None
     #: The programs a command step may run (its rendered argv[0], exactly), checked as it runs.
     programs: frozenset[str] = PROGRAMS
+
+    @classmethod
+    def of(
+        cls, layout: Layout, req: RunbookRunRequest, env: Environment, runbooks: Path
+    ) -> RunOptions:
+        """The options of ``invoke runbook.run``'s request; ``runbooks``: where it was read."""
+        # --runs-dir is relative to where the operator is; the environment's, to the repository.
+        runs = Path(req.runs_dir).resolve() if req.runs_dir else layout.root / env.runs_dir
+        return cls(
+            env=env,
+            root=layout.root,
+            runs_dir=runs,
+            inputs=parse_assignments(list(req.input), "--input"),
+            yes=req.yes,
+            dry_run=req.dry_run,
+            resume=req.resume,
+            skip=frozenset(req.skip),
+            start_at=req.from_ or None,
+            answers=parse_answers(req.answer),
+            verify_args=req.verify_args,
+            runbooks=runbooks if req.runbooks else None,
+        )
 
 
 @dataclass(frozen=True)

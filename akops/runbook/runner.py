@@ -36,6 +36,7 @@ from rich.text import Text
 
 from akops import ask, process
 from akops.errors import AkopsError, Interrupted, NoAnswer, ProcessTimeout, ToolMissingError
+from akops.requests import VERIFY_ARGS, VerifyRequest
 from akops.runbook import checking, commands, store
 from akops.runbook.markdown import placeholder_vars
 from akops.runbook.masking import available_secrets
@@ -171,7 +172,8 @@ class Runner:
     ) -> Runner:
         """Check the options against the runbook and open the attempt (nothing runs yet)."""
         ask.check_answers(opts.answers, questions(rb.runbook))
-        commands.verify_flags(opts.verify_args)  # a bad --verify-args is known before step 1
+        # A bad --verify-args is known before step 1 (a rehearsal builds its options in code).
+        VerifyRequest.from_argv(opts.verify_args, group=VERIFY_ARGS, where="--verify-args")
         environ = dict(os.environ if opts.environ is None else opts.environ)
         secrets, errors = available_secrets(opts.env, environ)
         start = begin(
@@ -404,7 +406,7 @@ class Runner:
         try:
             report = checking.run_check(
                 self.opts.root,
-                commands.check_call(args),
+                commands.check_request(args),
                 timeout=step.timeout,
                 on_line=self._line,
                 environ=self.environ,

@@ -22,7 +22,9 @@ from pydantic import (
     model_validator,
 )
 
+from akops.cli import flags_in
 from akops.errors import RunbookError
+from akops.requests import CHECK_STEP, VerifyRequest
 from akops.yamldoc import Document, PathKey, Slug, dotted, named_mapping, validated
 
 Identifier = Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)]
@@ -43,19 +45,12 @@ Regex = Annotated[str, AfterValidator(_compiles)]
 END = "end"
 
 #: The ``invoke verify`` flags a check step may set in ``args`` (flag, value pairs): where a
-#: check looks. The runner sets ``--env`` and ``--only``; the run's ``--verify-args`` set the
-#: target and win over a step's own flags.
-CHECK_FLAGS: frozenset[str] = frozenset(
-    {
-        "--pgbouncer",
-        "--url",
-        "--outpost-url",
-        "--shm",
-        "--protected",
-        "--timeout",
-        "--deadline",
-        "--prometheus",
-    }
+#: check looks (``akops.requests.VerifyRequest``'s ``CHECK_STEP`` fields). The runner sets
+#: ``--env`` and ``--only``; the run's ``--verify-args`` set the target and win over a step's
+#: own flags.
+CHECK_FLAGS: frozenset[str] = frozenset(f.flag for f in flags_in(VerifyRequest, CHECK_STEP))
+REPEATABLE_CHECK_FLAGS: frozenset[str] = frozenset(
+    f.flag for f in flags_in(VerifyRequest, CHECK_STEP) if f.repeatable
 )
 
 Kind = Literal["check", "task", "command", "manual", "decision"]
@@ -197,7 +192,7 @@ def _check_flags(args: list[str]) -> None:
     for flag, value in zip(flags, args[1::2], strict=True):
         if flag not in CHECK_FLAGS:
             raise ValueError(f"a check step takes no {flag!r} in 'args' (flags: {allowed})")
-        if flag != "--protected" and flags.count(flag) > 1:
+        if flag not in REPEATABLE_CHECK_FLAGS and flags.count(flag) > 1:
             raise ValueError(f"{flag} is given twice in 'args'")
         if not value or value.startswith("-"):
             raise ValueError(f"{flag} in 'args' needs a value, got {value!r}")

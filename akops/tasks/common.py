@@ -7,28 +7,111 @@ importing a task module (``invoke --list``) stays cheap.
 from __future__ import annotations
 
 import importlib
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager, nullcontext
+import inspect
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
+from invoke.tasks import Task
 
+from akops.cli import Request
 from akops.errors import AkopsError
 from akops.layout import Layout
 
 #: The config key under which the index records the repository root (``c.config.akops.root``).
 CONFIG = "akops"
 
-ENV_HELP = "environment name (a file in environments/); required, or set AKOPS_ENV"
-CONTEXT_HELP = "kube context to use instead of the environment's kube.context (explicit override)"
-SKIP_HELM_HELP = "leave the Authentik Helm release alone (objects only; no helm needed)"
-FORCE_HELP = "take ownership of fields another field manager owns (server-side apply force)"
-ALLOW_DIRTY_HELP = (
-    "let a protected environment take a change from a git tree with uncommitted changes"
-)
+R = TypeVar("R", bound=Request)
+HELP_WORDS = ("--help", "-h")
+
+
+class Operation(Task[Any]):
+    """A task generated from a request (``operation``); knows its dotted name for ``--help``."""
+
+    request: type[Request]
+    full_name: str
+    helps: Mapping[str, str]
+
+
+def operation(
+    request: type[R],
+    *,
+    name: str | None = None,
+    auto_shortflags: bool = True,
+    more_help: Mapping[str, str] | None = None,
+    error_code: Callable[[Mapping[str, Any]], int | None] = lambda raw: None,
+) -> Callable[[Callable[[Context, R], None]], Operation]:
+    """The Invoke task of ``request``: its flags are the request's fields (help, repeatable,
+    positional), and the body gets the parsed request. Every value goes through its field's
+    parser before the body starts (InputError: one line naming the flag, exit 2); a field of
+    kind ``environment`` falls back to AKOPS_ENV. ``more_help`` appends to a field's help;
+    ``error_code`` (of the raw flags) replaces every error's exit code, as ``exits`` does.
+
+    Invoke hands ``--help`` typed after a task with a positional argument to that argument;
+    the task then prints its help (exit 0) instead of taking "--help" as a name."""
+    specs = request.flags()
+    helps = {f.name: f.help + (more_help or {}).get(f.name, "") for f in specs}
+
+    def make(body: Callable[[Context, R], None]) -> Operation:
+        def run(c: Context, **raw: Any) -> None:
+            if any(raw.get(f.name) in HELP_WORDS for f in specs if f.positional):
+                print_help(made)
+                return
+            with exits(error_code(raw)):
+                parsed = request.parse(raw)
+                repo = layout(c)
+                for f in specs:
+                    if f.kind == "environment" and parsed.needs_env():
+                        chosen = resolve_env(repo, getattr(parsed, f.name))
+                        parsed = replace(parsed, **{f.name: chosen})
+            body(c, parsed)
+
+        context = inspect.Parameter("c", inspect.Parameter.POSITIONAL_OR_KEYWORD)
+        params = [
+            inspect.Parameter(
+                f.name,
+                inspect.Parameter.KEYWORD_ONLY,
+                default=f.default if f.switch else None,
+            )
+            for f in specs
+        ]
+        run.__signature__ = inspect.Signature([context, *params])  # type: ignore[attr-defined]
+        run.__doc__, run.__name__ = body.__doc__, body.__name__
+        run.__module__, run.__qualname__ = body.__module__, body.__qualname__
+        made = Operation(
+            run,
+            name=name or body.__name__,
+            positional=[f.name for f in specs if f.positional],
+            iterable=[f.name for f in specs if f.repeatable],
+            help=dict(helps),
+            auto_shortflags=auto_shortflags,
+        )
+        made.request, made.helps = request, helps
+        made.full_name = made.name
+        return made
+
+    return make
+
+
+def print_help(made: Operation) -> None:
+    """What ``invoke --help TASK`` prints, for a task whose positional took ``--help``."""
+    from types import SimpleNamespace
+
+    from invoke.parser.context import ParserContext
+    from invoke.program import Program
+
+    made.help = dict(made.helps)  # Invoke pops each help as it builds the arguments
+    program: Any = Program(binary="inv[oke]")
+    program.parser = SimpleNamespace(
+        contexts={made.full_name: ParserContext(name=made.full_name, args=made.get_arguments())}
+    )
+    program.collection = {made.full_name: made}
+    program.print_task_help(made.full_name)
 
 
 def assemble(root: Path, *parts: str) -> Collection:
@@ -41,6 +124,9 @@ def assemble(root: Path, *parts: str) -> Collection:
         module = importlib.import_module(f"akops.tasks.{part}")
         collection: Collection = module.ns
         if collection.name:
+            for name, t in collection.tasks.items():
+                if isinstance(t, Operation):
+                    t.full_name = f"{collection.name}.{name}"
             ns.add_collection(collection)
             continue
         for name, t in collection.tasks.items():
@@ -120,33 +206,43 @@ def _interrupted(e: KeyboardInterrupt) -> None:
     raise Exit(code=code) from None
 
 
+class Change(Protocol):
+    """What the deploy lock needs of a changing operation's request."""
+
+    @property
+    def env(self) -> str: ...
+    @property
+    def context(self) -> str | None: ...
+    @property
+    def dry_run(self) -> bool: ...
+
+
+@contextmanager
 def locked(
-    repo: Layout,
-    env: str,
-    context: str | None,
-    task: str,
-    dry_run: bool,
-    allow_dirty: bool,
-    tree: bool = True,
-) -> AbstractContextManager[object]:
-    """The environment's deploy lock around a change (none for a dry run, which changes nothing)."""
-    if dry_run:
-        return nullcontext()
+    repo: Layout, req: Change, task: str, *, allow_dirty: bool = False, tree: bool = True
+) -> Iterator[Callable[[], None] | None]:
+    """The deploy lock of ``req.env`` around a change, giving its check (the guard each
+    stage of the change calls); none for a dry run, which changes nothing. ``tree``: a
+    protected environment refuses a dirty git tree (unless ``allow_dirty``)."""
+    if req.dry_run:
+        yield None
+        return
     from akops.cluster import lease
     from akops.environment import load_environment
     from akops.source import revision
 
-    environment = load_environment(env, repo.environments)
+    environment = load_environment(req.env, repo.environments)
     source = revision(repo.root)
-    return lease.locked(
+    with lease.locked(
         environment,
-        context,
+        req.context,
         task,
         commit=source.commit or "",
         dirty=source.dirty,
         check_tree=tree,
         allow_dirty=allow_dirty,
-    )
+    ) as lock:
+        yield lock.check
 
 
 def write_private(path: Path, text: str, flag: str) -> None:

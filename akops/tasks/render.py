@@ -8,33 +8,27 @@ from __future__ import annotations
 from invoke.collection import Collection
 from invoke.context import Context
 from invoke.exceptions import Exit
-from invoke.tasks import task
 
-from akops.tasks.common import ENV_HELP, exits, layout, resolve_env
+from akops.requests import RenderRequest
+from akops.tasks.common import exits, layout, operation
 
 
-@task(
-    help={
-        "env": ENV_HELP,
-        "check": "render in memory and exit 1 with a diff if manifests/ENV differs",
-        "dry_run": "show the diff a render would write, and write nothing",
-    }
-)
-def render(c: Context, env: str = "", check: bool = False, dry_run: bool = False) -> None:
+@operation(RenderRequest)
+def render(c: Context, req: RenderRequest) -> None:
     """Render templates/ for an environment into manifests/ENV/."""
     from akops import render as r
 
     repo = layout(c)
     with exits():
-        env = resolve_env(repo, env)
+        env = req.env
         _, stack = r.render_env(repo, env)
         target = repo.manifests_for(env)
-        if dry_run:
+        if req.dry_run:
             drift = r.drift(stack, target, repo.rel(target))
             print(drift.diff, end="")
             print(f"{repo.rel(target)}: would change {len(drift.changed)} file(s)")
             return
-        if check:
+        if req.check:
             drift = r.drift(stack, target, repo.rel(target))
             if not drift.clean:
                 print(drift.diff, end="")

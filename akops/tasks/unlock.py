@@ -7,52 +7,32 @@ from __future__ import annotations
 
 from invoke.collection import Collection
 from invoke.context import Context
-from invoke.tasks import task
 
-from akops.tasks.common import (
-    CONTEXT_HELP,
-    ENV_HELP,
-    exits,
-    layout,
-    resolve_env,
-)
+from akops.requests import UnlockRequest
+from akops.tasks.common import exits, layout, operation
 
 
-@task(
-    help={
-        "env": ENV_HELP,
-        "context": CONTEXT_HELP,
-        "yes": "break the lock without asking (required when stdin is not a terminal)",
-        "dry_run": "show who holds the lock; change nothing",
-    }
-)
-def unlock(
-    c: Context,
-    env: str = "",
-    context: str | None = None,
-    yes: bool = False,
-    dry_run: bool = False,
-) -> None:
+@operation(UnlockRequest)
+def unlock(c: Context, req: UnlockRequest) -> None:
     """Show who holds the deploy lock (Lease akops-deploy) and, after asking, break it."""
-    repo = layout(c)
     from akops.cluster import lease
     from akops.cluster.connect import connect
     from akops.environment import load_environment
     from akops.ops.confirm import confirm
 
     with exits():
-        env = resolve_env(repo, env)
-        environment = load_environment(env, repo.environments)
+        env = req.env
+        environment = load_environment(env, layout(c).environments)
         namespace = environment.kube.namespace
-        with connect(environment, context) as api:
+        with connect(environment, req.context) as api:
             found = lease.inspect(api, namespace)
             if found is None or lease.released(found):
                 print(f"the deploy lock of {env} ({namespace}) is not held")
                 return
             print(f"the deploy lock of {env} ({namespace}) {lease.state(found, lease.now())}")
-            if dry_run:
+            if req.dry_run:
                 return
-            confirm(f"Break it? The run holding it may still be changing {env}.", yes=yes)
+            confirm(f"Break it? The run holding it may still be changing {env}.", yes=req.yes)
             broken = lease.break_lock(api, namespace)
         print(f"unlocked: {lease.who(broken)} no longer holds it")
 

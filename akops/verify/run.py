@@ -11,7 +11,9 @@ budget is reported as failed and abandoned, so one hung target never holds the r
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import math
 import queue
 import shutil
 import threading
@@ -20,7 +22,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
-from akops.cli import seconds
+from akops import process
 from akops.environment import Environment, load_environment
 from akops.errors import (
     AkopsError,
@@ -32,6 +34,7 @@ from akops.errors import (
     ToolMissingError,
 )
 from akops.layout import Layout
+from akops.requests import VerifyRequest
 from akops.secrets import Secrets, resolve
 from akops.verify import commands, probes, registry
 from akops.verify.check import (
@@ -40,6 +43,7 @@ from akops.verify.check import (
     Options,
     Pod,
     Probe,
+    Shell,
     Sources,
     TargetKind,
     last_line,
@@ -122,47 +126,66 @@ def pool_size(jobs: int, workers: int | None = None) -> int:
 
 
 def run_jobs(
-    jobs: Sequence[Job], *, workers: int | None = None, on_result: OnResult | None = None
+    jobs: Sequence[Job],
+    *,
+    workers: int | None = None,
+    on_result: OnResult | None = None,
+    deadline: float | None = None,
 ) -> list[Result]:
     """Run ``jobs`` concurrently (``pool_size`` at once); results in the order of ``jobs``
-    (each job's keys in order)."""
+    (each job's keys in order).
+
+    The slots are the runner's, not the threads': a job past its budget is reported and
+    abandoned, and its slot goes to the next job at once (the hung thread is a daemon that
+    no longer counts). Past ``deadline`` seconds for the whole run, every job still running
+    is reported as abandoned and every job not started as not run."""
     done: queue.Queue[tuple[int, list[Result]]] = queue.Queue()
+    size = pool_size(len(jobs), workers)
     started: dict[int, float] = {}
-    slots = threading.BoundedSemaphore(pool_size(len(jobs), workers))
-
-    def worker(i: int, job: Job) -> None:
-        with slots:
-            started[i] = time.monotonic()
-            results = _attempts(job)
-        done.put((i, results))
-
-    for i, job in enumerate(jobs):
-        threading.Thread(
-            target=worker, args=(i, job), name=f"akops-verify-{i}", daemon=True
-        ).start()
-
+    waiting = collections.deque(range(len(jobs)))
+    running: set[int] = set()
     out: dict[int, list[Result]] = {}
+    end = time.monotonic() + deadline if deadline is not None else math.inf
+
+    def start(i: int) -> None:
+        started[i] = time.monotonic()
+        running.add(i)
+        # The job's children belong to whoever runs the verify (a runbook's check step).
+        work = process.carried(lambda: done.put((i, _attempts(jobs[i]))))
+        threading.Thread(target=work, name=f"akops-verify-{i}", daemon=True).start()
 
     def finish(i: int, results: list[Result]) -> None:
+        running.discard(i)
         out[i] = results
         for r in results:
             if on_result is not None:
                 on_result(r)
 
+    def unanswered(i: int, status: Status, detail: str, now: float) -> list[Result]:
+        took = now - started[i] if i in started else 0.0
+        return [Result(c, t, status, detail, took) for c, t in jobs[i].keys]
+
     while len(out) < len(jobs):
+        while waiting and len(running) < size:
+            start(waiting.popleft())
         now = time.monotonic()
-        wait = 0.1
-        for i, job in enumerate(jobs):
-            if i in out or i not in started:
-                continue
-            left = started[i] + job.budget - now
+        if now >= end:
+            over = f"the run's deadline of {deadline:g}s"
+            for i in sorted(running):
+                finish(i, unanswered(i, Status.FAIL, f"no answer before {over} (abandoned)", now))
+            for i in waiting:
+                finish(i, unanswered(i, Status.ERROR, f"not run: {over} passed first", now))
+            break
+        wait = min(0.1, end - now)
+        for i in sorted(running):
+            left = started[i] + jobs[i].budget - now
             if left <= 0:
-                detail = f"no answer within {job.budget:g}s (abandoned)"
-                finish(
-                    i, [Result(c, t, Status.FAIL, detail, now - started[i]) for c, t in job.keys]
-                )
+                detail = f"no answer within {jobs[i].budget:g}s (abandoned)"
+                finish(i, unanswered(i, Status.FAIL, detail, now))
             else:
                 wait = min(wait, left)
+        if waiting and len(running) < size:
+            continue  # a slot was freed: start the next job before waiting
         try:
             i, results = done.get(timeout=max(wait, 0.005))
         except queue.Empty:
@@ -195,20 +218,29 @@ class Prepared:
 
 
 def _exec_job(spec: str, probes: Sequence[Probe], timeout: float) -> Job:
+    """One ``kubectl exec`` (or local shell) for every exec probe of a host; each probe's
+    check has a shell command (``jobs_for`` keeps the others out), so the batch's frames are
+    the probes' in order."""
     inner = max(1.0, timeout / 2)  # what a command may take inside the batch (tcp connect)
-    shells = [registry.BY_ID[p.check].shell for p in probes]
+    shells = [_shell(p) for p in probes]
 
     def work() -> list[Outcome]:
-        cmds = [s.command(p.args, inner) for s, p in zip(shells, probes, strict=True) if s]
+        cmds = [s.command(p.args, inner) for s, p in zip(shells, probes, strict=True)]
         result = exec_host(spec, timeout).run(commands.batch(cmds))
-        parts = commands.split(result.stdout, len(probes))
+        parts = commands.split(result.stdout, len(cmds))
         why = last_line(result.output) or f"exit {result.rc}"
         return [
-            errored(f"exec failed: {why}") if part is None or s is None else s.judge(part, p.args)
+            errored(f"exec failed: {why}") if part is None else s.judge(part, p.args)
             for s, p, part in zip(shells, probes, parts, strict=True)
         ]
 
     return Job(tuple((p.check, p.target) for p in probes), work, timeout)
+
+
+def _shell(probe: Probe) -> Shell:
+    shell = registry.BY_ID[probe.check].shell
+    assert shell is not None, f"{probe.check}: an exec probe without a shell command"
+    return shell
 
 
 def jobs_for(prepared: Prepared) -> tuple[list[Job], list[Result]]:
@@ -223,6 +255,10 @@ def jobs_for(prepared: Prepared) -> tuple[list[Job], list[Result]]:
             known.append(Result(p.check, p.target, Status.SKIP, str(p.args["why"]), 0.0))
         elif p.kind == "absent":
             known.append(Result(p.check, p.target, Status.FAIL, str(p.args["why"]), 0.0))
+        elif p.kind == "exec" and check.shell is None:
+            # Never in a batch: its frame would shift every later probe's output.
+            why = f"{check.id} gives an exec probe but has no shell command (a bug in the check)"
+            known.append(Result(p.check, p.target, Status.ERROR, why, 0.0))
         elif p.kind == "exec":
             assert p.host is not None
             by_host.setdefault(p.host, []).append(p)
@@ -289,31 +325,38 @@ def _reachable(api: ApiClient, env: Environment) -> None:
         call(api, "GET", f"/api/v1/namespaces/{namespace}", what=f"namespace {namespace}")
 
 
+def options_of(req: VerifyRequest) -> Options:
+    """Where the checks look and how long they take: the request's check-step fields."""
+    return Options(
+        url=req.url,
+        outpost_url=req.outpost_url,
+        pgbouncer=req.pgbouncer,
+        shm=req.shm,
+        protected=req.protected,
+        timeout=req.timeout,
+        deadline=req.deadline,
+        prometheus=req.prometheus,
+    )
+
+
 def prepare(
-    layout: Layout,
-    env_name: str,
-    *,
-    context: str | None = None,
-    target: str = "cluster",
-    only: Iterable[str] = (),
-    skip: Iterable[str] = (),
-    options: Options | None = None,
-    environ: Mapping[str, str] | None = None,
+    layout: Layout, req: VerifyRequest, *, environ: Mapping[str, str] | None = None
 ) -> Prepared:
     """Load, connect, resolve: raises ``AkopsError`` (exit 2) when the run cannot start.
 
     ``environ``: where secrets resolve from (default ``os.environ``; a runbook run's own)."""
-    if target not in ("cluster", "local"):
-        raise InputError(f"--target {target!r}: expected 'cluster' or 'local'")
-    options = options or Options()
-    env = load_environment(env_name, layout.environments)
-    selected = registry.select(only, skip)
+    if req.target not in ("cluster", "local"):
+        raise InputError(f"--target must be cluster or local, not {req.target!r}")
+    options = options_of(req)
+    env = load_environment(req.env, layout.environments)
+    selected = registry.select(req.only, req.skip)
     if not selected:
         raise InputError("--only/--skip leave no check to run")
     credentials, secrets, why = resolve_credentials(env, environ)
     api = None
     pods: dict[str, list[Pod]] = {}
-    kind: TargetKind = "local" if target == "local" else "cluster"
+    kind: TargetKind = "local" if req.target == "local" else "cluster"
+    context = req.context
     exec_context: str | None = None
     if kind == "cluster" and any(c.needs_api(options) for c in selected):
         from akops.cluster.connect import IN_CLUSTER, connect
@@ -357,8 +400,10 @@ def execute(
     workers: int | None = None,
     on_result: OnResult | None = None,
     total: Callable[[int], None] | None = None,
+    deadline: float | None = None,
 ) -> VerifyReport:
-    """Run a prepared plan and gather the report (details masked)."""
+    """Run a prepared plan and gather the report (details masked); ``deadline``: seconds the
+    whole run may take (``run_jobs``)."""
     start = time.monotonic()
     jobs, known = jobs_for(prepared)
     if total is not None:
@@ -374,7 +419,8 @@ def execute(
 
     for r in known:
         report(r)
-    results = [masked(r) for r in known + run_jobs(jobs, workers=workers, on_result=report)]
+    ran = run_jobs(jobs, workers=workers, on_result=report, deadline=deadline)
+    results = [masked(r) for r in known + ran]
     results.sort(key=lambda r: registry.ORDER[r.check])
     return VerifyReport(
         env=prepared.env.name,
@@ -390,34 +436,13 @@ def run_probe(prepared: Prepared, probe: Probe) -> Result:
     return execute(replace(prepared, probes=(probe,)), workers=1).results[0]
 
 
-def options(**overrides: Any) -> Options:
-    """``Options`` from keyword overrides; ``None`` values mean "the default"."""
-    given: dict[str, Any] = {k: v for k, v in overrides.items() if v is not None}
-    if "protected" in given:
-        given["protected"] = tuple(given["protected"])
-    for key in ("timeout", "deadline"):
-        if key in given:
-            given[key] = seconds(key, given[key], allow_zero=key == "deadline")
-    try:
-        return Options(**given)
-    except TypeError as e:
-        raise InputError(f"verify: {e}") from e
-
-
 def verify_environment(
-    layout: Layout,
-    env_name: str,
-    *,
-    workers: int | None = None,
-    on_result: OnResult | None = None,
-    **given: Any,
+    layout: Layout, req: VerifyRequest, *, on_result: OnResult | None = None
 ) -> VerifyReport:
-    """Verify an environment. ``given``: ``prepare``'s context, target, only and skip, and the
-    operator's overrides url, outpost_url, pgbouncer, shm, protected (URLs), timeout and
-    deadline (see ``akops.verify.check.Options``)."""
-    chosen = {k: given.pop(k) for k in ("context", "target", "only", "skip") if k in given}
-    prepared = prepare(layout, env_name, options=options(**given), **chosen)
-    return execute(prepared, workers=workers, on_result=on_result)
+    """Verify the environment of ``req``: prepare, then run every check of it."""
+    return execute(
+        prepare(layout, req), workers=req.workers, on_result=on_result, deadline=req.run_timeout
+    )
 
 
 def write_reports(

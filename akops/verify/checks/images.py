@@ -11,10 +11,13 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from akops.verify.check import Check, Probe, Sources, Subject
+from akops.verify.check import Check, Probe, Role, Sources, Subject
 from akops.verify.results import Outcome, failed, passed, skipped
 
 if TYPE_CHECKING:  # imported when a run plans or judges: the environment model is heavy
+    from kubernetes.client import ApiClient
+
+    from akops.environment import Environment
     from akops.images.pins import StackImage
     from akops.images.running import ContainerVerdict
 
@@ -36,37 +39,61 @@ def pinned_verdict(verdicts: Sequence[ContainerVerdict], pods: int, selector: st
     return passed(f"{len(verdicts)} container(s) in {pods} pod(s) run {', '.join(pins)}{note}")
 
 
-def _probes(cid: str, s: Subject) -> list[Probe]:
+def _targets(env: Environment, roles: Mapping[str, Role]) -> list[tuple[str, dict[str, Any]]]:
+    """Per pinned role: its row's name and what judging its pods needs."""
     from akops.images.pins import stack_images
     from akops.images.running import role_expectations
 
-    images = stack_images(s.env)
-    wanted = role_expectations(images, {role: r.container for role, r in s.roles.items()})
+    images = stack_images(env)
+    wanted = role_expectations(images, {role: r.container for role, r in roles.items()})
     out = []
     for role, expected in wanted.items():
         field = next(iter(expected.values())).name
         args = {
-            "namespace": s.namespace,
-            "selector": s.roles[role].selector,
+            "namespace": env.kube.namespace,
+            "selector": roles[role].selector,
             "expected": expected,
             "images": images,
         }
-        out.append(Probe(cid, f"{role} pods ({field})", "api", args=args))
+        out.append((f"{role} pods ({field})", args))
     return out
 
 
-def judge(pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Outcome:
+def _probes(cid: str, s: Subject) -> list[Probe]:
+    return [Probe(cid, row, "api", args=args) for row, args in _targets(s.env, s.roles)]
+
+
+def verdicts(
+    pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]
+) -> tuple[ContainerVerdict, ...]:
+    """Each started container of ``pods`` against the pin (the one comparison of drift)."""
     from akops.images.running import compare_running, running_containers
 
     images: tuple[StackImage, ...] = args["images"]
-    verdicts = compare_running(images, args["expected"], running_containers(pods))
-    return pinned_verdict(verdicts, len(pods), args["selector"])
+    return compare_running(images, args["expected"], running_containers(pods))
+
+
+def judge(pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Outcome:
+    return pinned_verdict(verdicts(pods, args), len(pods), args["selector"])
 
 
 def _observe(probe: Probe, src: Sources) -> Outcome:
     from akops.verify import observe
 
     return judge(observe.pods(src.api, probe.args["namespace"], probe.args["selector"]), probe.args)
+
+
+def drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
+    """Containers of the stack's pods that run another image than ``env`` pins, one line
+    each: what ``invoke plan`` shows, from this check's own targets and comparison."""
+    from akops.verify import observe
+    from akops.verify.probes import roles
+
+    found: list[str] = []
+    for _, args in _targets(env, roles(env)):
+        pods = observe.pods(api, args["namespace"], args["selector"])
+        found += [v.describe() for v in verdicts(pods, args) if not v.ok]
+    return tuple(found)
 
 
 CHECKS = (

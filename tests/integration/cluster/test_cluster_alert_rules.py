@@ -7,6 +7,7 @@ import yaml
 
 from akops.layout import Layout
 from akops.ops import operations as deploy
+from akops.requests import ApplyRequest, PlanRequest
 from harness.emulator import Cluster
 
 from .conftest import ENV, emu_environment
@@ -25,14 +26,14 @@ def monitored(emu: Layout) -> Layout:
 def test_rules_configmap_is_applied_in_prometheus_namespace(
     monitored: Layout, cluster: Cluster
 ) -> None:
-    first = deploy.plan_env(monitored, ENV, skip_helm=True)
+    first = deploy.plan_env(monitored, PlanRequest(env=ENV, skip_helm=True))
     planned = {(str(o.ref), o.ref.namespace, o.action) for o in first.objects}
     assert ("ConfigMap/authentik-alerts", "monitoring", "add") in planned
     assert ("Deployment/pgbouncer", "authentik", "add") in planned
-    deploy.apply_env(monitored, ENV, skip_helm=True, yes=True, out=lambda _: None)
+    deploy.apply_env(monitored, ApplyRequest(env=ENV, skip_helm=True, yes=True), out=lambda _: None)
     live = cluster.get("configmaps", "authentik-alerts", namespace="monitoring")
     assert live is not None and "authentik.rules.yml" in live["data"]
     assert "PgBouncerClientsWaiting" in live["data"]["authentik.rules.yml"]
     assert cluster.get("configmaps", "authentik-alerts") is None  # not in the stack's namespace
-    again = deploy.plan_env(monitored, ENV, skip_helm=True)
+    again = deploy.plan_env(monitored, PlanRequest(env=ENV, skip_helm=True))
     assert again.summary() == "Plan: 0 to add, 0 to change, 0 to destroy."

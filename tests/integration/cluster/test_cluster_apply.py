@@ -14,6 +14,7 @@ from akops.cluster.plan import FieldChange, Plan
 from akops.errors import ConflictError, RejectedError
 from akops.layout import Layout
 from akops.ops import operations as deploy
+from akops.requests import ApplyRequest, PlanRequest
 from harness.emulator import Cluster
 
 from .conftest import CANARY, ENV
@@ -22,12 +23,14 @@ pytestmark = pytest.mark.integration
 
 
 def plan(layout: Layout) -> Plan:
-    return deploy.plan_env(layout, ENV, skip_helm=True)
+    return deploy.plan_env(layout, PlanRequest(env=ENV, skip_helm=True))
 
 
 def apply(layout: Layout, *, prune: bool = False, force: bool = False) -> Plan:
     return deploy.apply_env(
-        layout, ENV, skip_helm=True, yes=True, prune=prune, force=force, out=lambda _: None
+        layout,
+        ApplyRequest(env=ENV, skip_helm=True, yes=True, prune=prune, force_conflicts=force),
+        out=lambda _: None,
     )
 
 
@@ -164,7 +167,7 @@ def test_password_rotation_restarts_pgbouncer_and_the_next_plan_is_clean(
     assert planned.summary() == "Plan: 0 to add, 1 to change, 0 to destroy."
 
     lines: list[str] = []
-    deploy.apply_env(emu, ENV, skip_helm=True, yes=True, out=lines.append)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, skip_helm=True, yes=True), out=lines.append)
     said = "\n".join(lines)
     assert "~ Deployment/pgbouncer will be restarted: Secret/pgbouncer-auth changed" in said
     assert "restarted Deployment/pgbouncer (rolling): Secret/pgbouncer-auth changed" in said

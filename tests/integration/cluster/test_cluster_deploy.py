@@ -19,6 +19,7 @@ from akops.layout import Layout
 from akops.ops import operations as deploy
 from akops.ops.stages import DeployHooks
 from akops.render import render_env
+from akops.requests import ApplyRequest, DeployRequest, PlanRequest, RollbackRequest
 from harness.emulator import Cluster
 
 from .conftest import CANARY, ENV, FakeHelm, emu_environment, pgbouncer_template, record_revisions
@@ -34,7 +35,7 @@ def quiet(_: str) -> None:
 def test_release_is_planned_then_installed_with_the_pinned_chart(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
-    first = deploy.plan_env(emu, ENV)
+    first = deploy.plan_env(emu, PlanRequest(env=ENV))
     assert first.release is not None and first.release.action == "add"
     assert first.summary() == "Plan: 8 to add, 0 to change, 0 to destroy."
     assert (
@@ -42,7 +43,7 @@ def test_release_is_planned_then_installed_with_the_pinned_chart(
         in first.to_text()
     )
 
-    deploy.apply_env(emu, ENV, yes=True, out=quiet)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True), out=quiet)
     (upgrade,) = helm.calls("upgrade")
     assert upgrade[:4] == ["upgrade", "--install", "goauthentik", "authentik"]
     assert upgrade[upgrade.index("--version") + 1] == "2026.2.2"
@@ -58,19 +59,19 @@ def test_release_is_planned_then_installed_with_the_pinned_chart(
         stack.by_name()["authentik-values.yaml"]
     )
 
-    again = deploy.plan_env(emu, ENV)
+    again = deploy.plan_env(emu, PlanRequest(env=ENV))
     assert again.summary() == "Plan: 0 to add, 0 to change, 0 to destroy."
 
 
 def test_release_values_drift_is_a_change_with_the_field(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
-    deploy.apply_env(emu, ENV, yes=True, out=quiet)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True), out=quiet)
     env_file = emu.environments / f"{ENV}.yaml"
     data = yaml.safe_load(env_file.read_text())
     data["authentik"]["server"]["replicas"] = 3
     env_file.write_text(yaml.safe_dump(data))
-    result = deploy.plan_env(emu, ENV)
+    result = deploy.plan_env(emu, PlanRequest(env=ENV))
     assert result.release is not None and result.release.action == "change"
     assert "    ~ server.replicas: 2 → 3" in result.to_text()
 
@@ -79,7 +80,7 @@ def test_missing_helm_is_one_clear_error_before_any_request(
     emu: Layout, cluster: Cluster, no_helm: str
 ) -> None:
     with pytest.raises(ToolMissingError) as missing:
-        deploy.plan_env(emu, ENV)
+        deploy.plan_env(emu, PlanRequest(env=ENV))
     assert str(missing.value) == (
         "helm is not on PATH nor in akops' cache: `python -m akops.tools helm` caches the "
         "official build, or install Helm (https://helm.sh/docs/intro/install/); or pass "
@@ -94,8 +95,8 @@ def test_deploy_runs_every_stage_and_a_second_deploy_changes_nothing(
 ) -> None:
     seen: list[str] = []
 
-    def lint(layout: Layout, env: str, out: Any) -> str:
-        seen.append(f"lint {env}")
+    def lint(layout: Layout, target: Any, out: Any) -> str:
+        seen.append(f"lint {target.env.name}")
         return "no errors"
 
     def verify(layout: Layout, env: str, context: str | None, out: Any) -> str:
@@ -104,7 +105,9 @@ def test_deploy_runs_every_stage_and_a_second_deploy_changes_nothing(
 
     hooks = DeployHooks(lint=lint, verify=verify)
     lines: list[str] = []
-    summary = deploy.deploy_env(emu, ENV, yes=True, out=lines.append, hooks=hooks, console=None)
+    summary = deploy.deploy_env(
+        emu, DeployRequest(env=ENV, yes=True), out=lines.append, hooks=hooks, console=None
+    )
     assert [(r.name, r.status) for r in summary.results] == [
         ("render", "ok"),
         ("lint", "ok"),
@@ -127,7 +130,7 @@ def test_deploy_runs_every_stage_and_a_second_deploy_changes_nothing(
     }
     assert seen == ["lint emu", "verify emu"]
 
-    second = deploy.deploy_env(emu, ENV, yes=True, out=lines.append, hooks=hooks)
+    second = deploy.deploy_env(emu, DeployRequest(env=ENV, yes=True), out=lines.append, hooks=hooks)
     assert second.results[2].detail == "Plan: 0 to add, 0 to change, 0 to destroy."
     assert [(r.name, r.status) for r in second.results][3:] == [
         ("confirm", "skipped"),
@@ -183,7 +186,9 @@ def test_a_crash_looping_server_fails_the_rollout_at_once_and_the_release_stays(
     buf = io.StringIO()
     console = Console(file=buf, width=200, force_terminal=False)
     hooks = DeployHooks(lint=lambda *a: "ok", verify=lambda *a: "ok")
-    summary = deploy.deploy_env(emu, ENV, yes=True, out=quiet, hooks=hooks, console=console)
+    summary = deploy.deploy_env(
+        emu, DeployRequest(env=ENV, yes=True), out=quiet, hooks=hooks, console=console
+    )
 
     failed = summary.failed
     assert failed is not None and failed.name == "rollout" and summary.exit_code == 1
@@ -206,7 +211,10 @@ def test_a_crash_looping_server_fails_the_rollout_at_once_and_the_release_stays(
 def test_deploy_runs_the_real_lint_stage(emu: Layout, cluster: Cluster, helm: FakeHelm) -> None:
     lines: list[str] = []
     summary = deploy.deploy_env(
-        emu, ENV, yes=True, out=lines.append, hooks=DeployHooks(verify=lambda *a: "ok")
+        emu,
+        DeployRequest(env=ENV, yes=True),
+        out=lines.append,
+        hooks=DeployHooks(verify=lambda *a: "ok"),
     )
     assert summary.exit_code == 0, summary.to_text()
     lint = summary.results[1]
@@ -224,7 +232,10 @@ def test_deploy_stops_at_a_real_lint_error_before_any_request(
     emu_environment(repo, pgbouncer__image="edoburu/pgbouncer:latest")
     lines: list[str] = []
     summary = deploy.deploy_env(
-        repo, ENV, yes=True, out=lines.append, hooks=DeployHooks(verify=lambda *a: "ok")
+        repo,
+        DeployRequest(env=ENV, yes=True),
+        out=lines.append,
+        hooks=DeployHooks(verify=lambda *a: "ok"),
     )
     assert [(r.name, r.status) for r in summary.results][:3] == [
         ("render", "ok"),
@@ -243,10 +254,12 @@ def test_deploy_stops_at_a_real_lint_error_before_any_request(
 def test_deploy_stops_at_lint_errors_with_its_exit_code(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
-    def failing_lint(layout: Layout, env: str, out: Any) -> str:
+    def failing_lint(layout: Layout, target: Any, out: Any) -> str:
         raise StepFailed("lint found errors")
 
-    summary = deploy.deploy_env(emu, ENV, yes=True, out=quiet, hooks=DeployHooks(lint=failing_lint))
+    summary = deploy.deploy_env(
+        emu, DeployRequest(env=ENV, yes=True), out=quiet, hooks=DeployHooks(lint=failing_lint)
+    )
     assert [(r.name, r.status) for r in summary.results][:3] == [
         ("render", "ok"),
         ("lint", "failed"),
@@ -260,7 +273,9 @@ def test_deploy_without_yes_on_a_pipe_refuses_before_changing_anything(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
     hooks = DeployHooks(lint=lambda *a: "ok", verify=lambda *a: "ok")
-    summary = deploy.deploy_env(emu, ENV, out=quiet, hooks=hooks, interactive=False)
+    summary = deploy.deploy_env(
+        emu, DeployRequest(env=ENV), out=quiet, hooks=hooks, interactive=False
+    )
     failed = summary.failed
     assert failed is not None and failed.name == "confirm" and failed.exit_code == 2
     assert "pass --yes" in failed.detail
@@ -272,10 +287,10 @@ def test_deploy_without_yes_on_a_pipe_refuses_before_changing_anything(
 def test_rollback_restores_the_previous_pod_template_and_release(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
-    deploy.apply_env(emu, ENV, yes=True, out=quiet)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True), out=quiet)
     env_file = emu.environments / f"{ENV}.yaml"
     env_file.write_text(env_file.read_text().replace("web_workers: 2", "web_workers: 3"))
-    deploy.apply_env(emu, ENV, yes=True, out=quiet)  # a second release revision
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True), out=quiet)  # a second release revision
     assert len(helm.state()["history"]) == 2
     old_template = pgbouncer_template(cluster)
     old_template["spec"]["containers"][0]["image"] = "edoburu/pgbouncer:v1.23.1-p3"
@@ -284,7 +299,9 @@ def test_rollback_restores_the_previous_pod_template_and_release(
     assert server_before is not None
     hooks = DeployHooks(verify=lambda *a: "ok")
     lines: list[str] = []
-    summary = deploy.rollback_env(emu, ENV, yes=True, out=lines.append, hooks=hooks)
+    summary = deploy.rollback_env(
+        emu, RollbackRequest(env=ENV, yes=True), out=lines.append, hooks=hooks
+    )
     assert summary.exit_code == 0, summary.to_text()
     assert "~ Deployment/pgbouncer: pod template back to revision 1" in lines[0]
     assert (
@@ -319,13 +336,13 @@ def test_rollback_restores_the_previous_pod_template_and_release(
 def test_rollback_refuses_when_pgbouncer_ini_changed_since_that_revision(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
-    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True, skip_helm=True), out=quiet)
     first = pgbouncer_template(cluster)
     env_file = emu.environments / f"{ENV}.yaml"
     data = yaml.safe_load(env_file.read_text())
     data["pgbouncer"]["settings"]["default_pool_size"] = 15  # a bad pool size goes out
     env_file.write_text(yaml.safe_dump(data))
-    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True, skip_helm=True), out=quiet)
     record_revisions(cluster, first)
     before = pgbouncer_template(cluster)
     assert before["metadata"]["annotations"] != first["metadata"]["annotations"]
@@ -333,7 +350,9 @@ def test_rollback_refuses_when_pgbouncer_ini_changed_since_that_revision(
 
     lines: list[str] = []
     hooks = DeployHooks(verify=lambda *a: "ok")
-    summary = deploy.rollback_env(emu, ENV, yes=True, skip_helm=True, out=lines.append, hooks=hooks)
+    summary = deploy.rollback_env(
+        emu, RollbackRequest(env=ENV, yes=True, skip_helm=True), out=lines.append, hooks=hooks
+    )
     failed = summary.failed
     assert failed is not None and failed.name == "plan" and summary.exit_code == 1
     old, new = (
@@ -350,7 +369,10 @@ def test_rollback_refuses_when_pgbouncer_ini_changed_since_that_revision(
     assert len([r for r in cluster.requests("PATCH") if "dryRun" not in r.params]) == changes
 
     forced = deploy.rollback_env(
-        emu, ENV, yes=True, skip_helm=True, force_config=True, out=lines.append, hooks=hooks
+        emu,
+        RollbackRequest(env=ENV, yes=True, skip_helm=True, force_config=True),
+        out=lines.append,
+        hooks=hooks,
     )
     assert forced.exit_code == 0, forced.to_text()
     said = "\n".join(lines).splitlines()
@@ -366,12 +388,15 @@ def test_rollback_refuses_when_pgbouncer_ini_changed_since_that_revision(
 def test_rollback_to_a_revision_with_the_same_config_goes_ahead(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
-    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True, skip_helm=True), out=quiet)
     old = pgbouncer_template(cluster)
     old["spec"]["containers"][0]["image"] = "edoburu/pgbouncer:v1.23.1-p3"
     record_revisions(cluster, old)
     summary = deploy.rollback_env(
-        emu, ENV, yes=True, skip_helm=True, out=quiet, hooks=DeployHooks(verify=lambda *a: "ok")
+        emu,
+        RollbackRequest(env=ENV, yes=True, skip_helm=True),
+        out=quiet,
+        hooks=DeployHooks(verify=lambda *a: "ok"),
     )
     assert summary.exit_code == 0, summary.to_text()
     assert summary.results[3].detail == "pgbouncer 2/2"
@@ -380,11 +405,13 @@ def test_rollback_to_a_revision_with_the_same_config_goes_ahead(
 def test_rollback_to_a_revision_without_a_config_checksum_refuses(
     emu: Layout, cluster: Cluster, helm: FakeHelm
 ) -> None:
-    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True, skip_helm=True), out=quiet)
     seed = pgbouncer_template(cluster)  # e.g. the pods the seed change created by hand
     del seed["metadata"]["annotations"]
     record_revisions(cluster, seed)
-    summary = deploy.rollback_env(emu, ENV, yes=True, skip_helm=True, out=quiet)
+    summary = deploy.rollback_env(
+        emu, RollbackRequest(env=ENV, yes=True, skip_helm=True), out=quiet
+    )
     assert summary.failed is not None and summary.exit_code == 1
     assert summary.failed.detail.startswith(
         "refusing to roll back Deployment/pgbouncer: revision 1 records no checksum/config "
@@ -393,8 +420,10 @@ def test_rollback_to_a_revision_without_a_config_checksum_refuses(
 
 
 def test_rollback_without_history_says_so(emu: Layout, cluster: Cluster, helm: FakeHelm) -> None:
-    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
-    summary = deploy.rollback_env(emu, ENV, yes=True, skip_helm=True, out=quiet)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True, skip_helm=True), out=quiet)
+    summary = deploy.rollback_env(
+        emu, RollbackRequest(env=ENV, yes=True, skip_helm=True), out=quiet
+    )
     assert summary.failed is not None
     assert summary.failed.detail == "Deployment/pgbouncer has no revision before 0 to roll back to"
     assert summary.exit_code == 1

@@ -10,6 +10,7 @@ import pytest
 
 from akops.layout import Layout
 from akops.ops import operations as ops
+from akops.requests import PlanRequest
 from harness.emulator import Cluster
 
 from .conftest import ENV, emu_environment
@@ -47,7 +48,7 @@ def pinned(repo: Layout, kubeconfig: Path, canary: str) -> Layout:
 def test_plan_names_a_pod_that_runs_another_digest(pinned: Layout, cluster: Cluster) -> None:
     cluster.put(pgbouncer_pod("pgbouncer-0", PINNED), "pods")
     cluster.put(pgbouncer_pod("pgbouncer-1", UPDATED), "pods")
-    plan = ops.plan_env(pinned, ENV, skip_helm=True)
+    plan = ops.plan_env(pinned, PlanRequest(env=ENV, skip_helm=True))
     assert len(plan.image_drift) == 1
     (line,) = plan.image_drift
     for part in ("pod pgbouncer-1 container pgbouncer", f"runs {UPDATED}",
@@ -63,6 +64,6 @@ def test_plan_names_a_pod_that_runs_another_digest(pinned: Layout, cluster: Clus
 
 def test_no_drift_when_pods_run_the_pins(pinned: Layout, cluster: Cluster) -> None:
     cluster.put(pgbouncer_pod("pgbouncer-0", PINNED), "pods")
-    plan = ops.plan_env(pinned, ENV, skip_helm=True)
+    plan = ops.plan_env(pinned, PlanRequest(env=ENV, skip_helm=True))
     assert plan.image_drift == ()
     assert "Image drift" not in plan.to_text()

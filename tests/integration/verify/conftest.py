@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from akops.layout import Layout
+from akops.requests import VerifyRequest
 from akops.verify import VerifyReport, verify_environment
 
 # Short enough to keep the suite fast, long enough for a loaded 2-core CI machine.
@@ -29,7 +30,12 @@ class LocalStack:
         kw.setdefault("timeout", self.timeout)
         # No Prometheus here: alerts.firing is tested against a real one in tests/integration/alerts.
         kw.setdefault("skip", ["alerts.firing"])
-        return verify_environment(self.repo, "prod", target="local", **kw)
+        return verify_environment(self.repo, request(env="prod", target="local", **kw))
+
+
+def request(**kw: Any) -> VerifyRequest:
+    """A verify request from keywords (lists become the request's tuples)."""
+    return VerifyRequest(**{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()})
 
 
 def point_local(repo: Layout, local: dict[str, Any], **verify: Any) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import subprocess
 import sys
 import xml.etree.ElementTree as ET
@@ -13,8 +14,8 @@ pytestmark = pytest.mark.integration
 
 def run_checks(stack, junit, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "pytest", "checks", "-p", "no:cacheprovider", "--target", "local",
-         "--check-timeout", "2", f"--junitxml={junit}", "--skip", "alerts.firing", *args],
+        [sys.executable, "-m", "pytest", "checks", "-p", "no:cacheprovider", "--env", "prod",
+         "--target", "local", "--timeout", "2", f"--junitxml={junit}", "--skip", "alerts.firing", *args],
         cwd=stack.repo.root, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
 
@@ -59,3 +60,28 @@ def test_a_run_where_every_test_was_skipped_fails(stack, tmp_path, monkeypatch) 
     assert result.returncode == 1, result.stdout[-3000:]
     assert "nothing was evaluated, every check was skipped" in result.stdout
     assert all(c.find("skipped") is not None for c in cases(junit).values())
+
+
+@pytest.mark.parametrize(
+    ("args", "line"),
+    [
+        ((), "error: --env is required (one of: lab, prod), or set AKOPS_ENV"),
+        (
+            ("--env", "prod", "--timeout", "soon"),
+            "error: --timeout 'soon': expected a number of seconds",
+        ),
+        (
+            ("--env", "prod", "--target", "moon"),
+            "error: --target must be cluster or local, not 'moon'",
+        ),
+    ],
+)
+def test_without_env_or_with_a_bad_flag_one_line_and_exit_2(repo, args, line) -> None:
+    # Before: --env defaulted to prod, and a failure to start was a collection error with a
+    # 50-line traceback.
+    env = {k: v for k, v in os.environ.items() if k != "AKOPS_ENV"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "checks", "-p", "no:cacheprovider", *args],
+        cwd=repo.root, capture_output=True, text=True, timeout=120, env=env,
+    )  # fmt: skip
+    assert (result.returncode, result.stderr, result.stdout) == (2, line + "\n", "")

@@ -103,7 +103,7 @@ def test_skips_beside_passing_checks_still_pass(stack, cli) -> None:
     ("args", "message"),
     [
         (("--only", "http.nope"), "--only http.nope: no such check"),
-        (("--target", "moon"), "--target 'moon': expected 'cluster' or 'local'"),
+        (("--target", "moon"), "--target must be cluster or local, not 'moon'"),
         (("--pgbouncer", "no-port"), "--pgbouncer 'no-port': expected HOST:PORT"),
         (("--url", "ftp://x"), "--url 'ftp://x': expected an http(s) URL"),
         (("--timeout", "soon"), "--timeout 'soon': expected a number of seconds"),

@@ -21,6 +21,7 @@ import pytest
 import yaml
 
 from akops.layout import Layout
+from akops.requests import VerifyRequest
 from akops.verify import Status, VerifyReport, verify_environment
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # the emulator's package
@@ -125,9 +126,14 @@ def emulated(repo: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> I
 API_CHECKS = ["rollout.*", "spread.replicas", "pdb.budget"]
 
 
+def request(**kw: Any) -> VerifyRequest:
+    return VerifyRequest(**{k: tuple(v) if isinstance(v, list) else v for k, v in kw.items()})
+
+
 def verify(cluster: Any, **kw: Any) -> VerifyReport:
     kw.setdefault("deadline", 0)
-    return verify_environment(cluster.layout, "prod", target="cluster", timeout=5, **kw)
+    kw.setdefault("timeout", 5)
+    return verify_environment(cluster.layout, request(env="prod", target="cluster", **kw))
 
 
 def test_healthy_cluster_passes_the_api_checks(emulated) -> None:
@@ -218,7 +224,7 @@ def test_outpost_ping_goes_through_the_api_service_proxy(emulated) -> None:
 def test_http_only_runs_need_no_cluster(repo, tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("KUBECONFIG", str(tmp_path / "missing"))
     report = verify_environment(
-        repo, "prod", only=["http.ready"], url="http://127.0.0.1:9", timeout=1
+        repo, request(env="prod", only=["http.ready"], url="http://127.0.0.1:9", timeout=1)
     )
     [r] = report.results
     assert (r.status, r.detail) == (Status.FAIL, "connection refused")

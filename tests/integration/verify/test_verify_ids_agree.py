@@ -31,7 +31,7 @@ def test_verify_help_lists_the_registry(cli) -> None:
 def test_checks_adapter_collects_one_test_per_probe_of_the_registry(repo) -> None:
     result = subprocess.run(
         [sys.executable, "-m", "pytest", "checks", "--collect-only", "-q", "-p", "no:cacheprovider",
-         "--target", "local", "--pgbouncer", "127.0.0.1:6432"],
+         "--env", "prod", "--target", "local", "--pgbouncer", "127.0.0.1:6432"],
         cwd=repo.root, capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]

@@ -10,6 +10,7 @@ import pytest
 import yaml
 
 from akops.layout import Layout
+from akops.requests import VerifyRequest
 from akops.verify import Status, VerifyReport, verify_environment
 from harness.emulator import Cluster
 
@@ -75,11 +76,7 @@ def cluster(repo: Layout, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> It
 def verify(cluster: Cluster) -> VerifyReport:
     return verify_environment(
         cluster.layout,  # type: ignore[attr-defined]
-        "prod",
-        target="cluster",
-        timeout=5,
-        deadline=0,
-        only=["images.pinned"],
+        VerifyRequest(env="prod", target="cluster", timeout=5, deadline=0, only=("images.pinned",)),
     )
 
 

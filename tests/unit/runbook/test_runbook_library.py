@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from akops.environment import known_environments, load_environment
-from akops.errors import RunbookError
+from akops.errors import InputError
 from akops.layout import Layout
 from akops.runbook import load, markdown
 from akops.runbook.validation import known_checks, problems, tasks_of
@@ -149,19 +149,34 @@ def test_a_check_steps_argv_becomes_an_in_process_verify_call() -> None:
 
     args = ["invoke", "verify", "--env", "prod", "--only", "db.pool-waiting",
             "--pgbouncer", "127.0.0.1:1", "--protected", "http://a", "--target=local",
-            "--protected", "http://b", "--pgbouncer", "127.0.0.1:2", "--timeout", "5"]  # fmt: skip
-    call = commands.check_call(args)
-    assert (call.env, call.check, call.target, call.context) == (
+            "--protected", "http://b", "--pgbouncer", "127.0.0.1:2", "--timeout", "5",
+            "--prometheus", "http://p:9090"]  # fmt: skip
+    req = commands.check_request(args)
+    assert (req.env, req.only, req.target, req.context) == (
         "prod",
-        "db.pool-waiting",
+        ("db.pool-waiting",),
         "local",
         None,
     )
-    assert dict(call.options) == {
-        "pgbouncer": "127.0.0.1:2",  # the later one (the run's --verify-args) wins
-        "protected": ("http://a", "http://b"),
-        "timeout": "5",
-    }
-    for bad, message in ((["--json", "x"], "passes only --target"), (["--url"], "needs a value")):
-        with pytest.raises(RunbookError, match=message):
-            commands.verify_flags(bad)
+    # the later one (the run's --verify-args) wins; --protected accumulates; typed by its parser
+    assert (req.pgbouncer, req.protected, req.timeout, req.prometheus) == (
+        "127.0.0.1:2",
+        ("http://a", "http://b"),
+        5.0,
+        "http://p:9090",
+    )
+    head = args[:6]
+    for bad, message in ((["--json", "x"], "unknown flag '--json'"), (["--url"], "needs a value")):
+        with pytest.raises(InputError, match=message):
+            commands.check_request([*head, *bad])
+
+
+def test_the_schema_and_the_runner_take_the_same_check_step_flags() -> None:
+    # Before: the schema accepted --prometheus on a check step and the runner refused it.
+    from akops.runbook import commands
+    from akops.runbook.schema import CHECK_FLAGS
+
+    head = ["invoke", "verify", "--env", "prod", "--only", "alerts.firing"]
+    for flag in sorted(CHECK_FLAGS):
+        commands.check_request([*head, flag, "1"])  # every flag the schema takes, the runner takes
+    assert "--prometheus" in CHECK_FLAGS

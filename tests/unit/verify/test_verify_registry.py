@@ -70,3 +70,15 @@ def test_a_check_has_exactly_one_way_to_observe() -> None:
 def test_exec_checks_name_the_pod_roles_they_need() -> None:
     for c in registry.REGISTRY:
         assert bool(c.shell) == bool(c.roles), c.id
+
+
+def test_image_drift_is_computed_in_one_place() -> None:
+    # Before: invoke plan (ops/stages.py) and images.pinned each compared the running images
+    # with the pins; now the plan asks the check.
+    users = {
+        p.relative_to(ROOT).as_posix()
+        for p in ROOT.glob("akops/**/*.py")
+        if "compare_running(" in p.read_text(encoding="utf-8")
+        and "akops/images/" not in p.as_posix()
+    }
+    assert users == {"akops/verify/checks/images.py"}

@@ -271,3 +271,105 @@ def test_more_jobs_than_the_old_fixed_pool_still_run_in_one_wave() -> None:
 
     results = run_jobs([Job((("http.forward-auth", f"s{i}"),), meet, 30) for i in range(100)])
     assert [r.status for r in results] == [Status.PASS] * 100
+
+
+# --- slots, the run's deadline, batches (issue 22) -------------------------------------------
+
+
+def finishes(fn, within: float = 60):  # type: ignore[no-untyped-def]
+    """``fn()``'s value, or an AssertionError if it has not returned within ``within`` s: a
+    bound on a hang, not a timing assertion."""
+    box: list[object] = []
+    worker = threading.Thread(target=lambda: box.append(fn()), daemon=True)
+    worker.start()
+    worker.join(within)
+    assert box, f"did not return within {within:g}s"
+    return box[0]
+
+
+def test_an_abandoned_job_gives_its_slot_to_the_next() -> None:
+    # Before: the hung job kept its worker slot, so with --workers 1 the next job never
+    # started and the run never ended.
+    never = threading.Event()
+
+    def hangs():
+        never.wait()
+        return [passed("never")]
+
+    try:
+        results = finishes(
+            lambda: run_jobs(
+                [
+                    Job((("http.live", "hung"),), hangs, timeout=0.2),
+                    Job((("http.ready", "next"),), lambda: [passed("ok")], timeout=5),
+                ],
+                workers=1,
+            )
+        )
+    finally:
+        never.set()
+    hung, nxt = results
+    assert (hung.status, nxt.status, nxt.detail) == (Status.FAIL, Status.PASS, "ok")
+    assert "abandoned" in hung.detail
+
+
+def test_the_runs_deadline_reports_every_unfinished_check() -> None:
+    # Before: there was no overall deadline; a job that never returned held the run.
+    never = threading.Event()
+
+    def hangs():
+        never.wait()
+        return [passed("never")]
+
+    try:
+        results = finishes(
+            lambda: run_jobs(
+                [
+                    Job((("http.live", "a"),), lambda: [passed("ok")], timeout=5),
+                    Job((("http.ready", "b"),), hangs, timeout=600),
+                    Job((("shm.usage", "c"),), lambda: [passed("ok")], timeout=5),
+                ],
+                workers=1,
+                deadline=0.5,
+            )
+        )
+    finally:
+        never.set()
+    a, b, c = results
+    assert a.status is Status.PASS
+    assert (b.status, b.detail) == (
+        Status.FAIL,
+        "no answer before the run's deadline of 0.5s (abandoned)",
+    )
+    assert (c.status, c.detail) == (
+        Status.ERROR,
+        "not run: the run's deadline of 0.5s passed first",
+    )
+
+
+def test_an_exec_probe_without_a_shell_never_reaches_a_batch(layout) -> None:  # type: ignore[no-untyped-def]
+    # Before: the probe without a command was filtered out of the batch but its output was
+    # split by the unfiltered count, so every later probe on that host read the wrong frame.
+    from akops.environment import load_environment
+    from akops.verify import run
+    from akops.verify.check import LOCAL, Probe
+
+    env = load_environment("prod", layout.environments)
+    shm = {"path": "/", "threshold": 101}
+    probes = (
+        Probe("http.ready", "no-shell", "exec", LOCAL, {}),  # an observe check: no shell
+        Probe("shm.usage", "first", "exec", LOCAL, shm),
+        Probe("shm.usage", "second", "exec", LOCAL, {"path": "/nonexistent-akops", "threshold": 1}),
+    )
+    prepared = run.Prepared(
+        env=env, target="local", checks=(), probes=probes, timeout=10, deadline=0
+    )
+    jobs, known = run.jobs_for(prepared)
+    [bad] = known
+    assert (bad.target, bad.status) == ("no-shell", Status.ERROR)
+    assert "no shell command" in bad.detail
+    [job] = jobs
+    assert [t for _, t in job.keys] == ["first", "second"]
+    first, second = job.work()
+    assert first.status is Status.PASS and "% used" in first.detail
+    assert second.status is not Status.PASS and "/nonexistent-akops" in second.detail
