@@ -129,7 +129,15 @@ class RejectedError(ClusterError):
 
 
 class ConflictError(RejectedError):
-    """Server-side apply hit fields owned by another field manager (HTTP 409)."""
+    """Server-side apply hit fields owned by another field manager (HTTP 409).
+
+    ``what``: the conflict alone; the message adds what to do about it, which depends on
+    the task (only some have ``--force-conflicts``).
+    """
+
+    def __init__(self, what: str, advice: str) -> None:
+        self.what = what
+        super().__init__(f"{what}; {advice}")
 
 
 class NotFound(ClusterError):

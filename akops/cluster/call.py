@@ -60,8 +60,8 @@ def error_for(status: int, raw: bytes, what: str, secrets: Secrets) -> ClusterEr
         managers = conflict_managers(f"{message} {causes}")
         owners = f" ({', '.join(managers)})" if managers else ""
         return ConflictError(
-            f"{what}: fields owned by another field manager{owners}: {secrets.mask(message)}; "
-            "pass --force-conflicts to take them over"
+            f"{what}: fields owned by another field manager{owners}: {secrets.mask(message)}",
+            "pass --force-conflicts to take them over",
         )
     if status in (400, 422):
         return RejectedError(f"{what}: the API answered {status}: {text}")

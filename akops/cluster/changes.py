@@ -41,7 +41,7 @@ from akops.cluster.plan import (
 )
 from akops.cluster.saved_plan import Basis, secret_hash, stack_digest
 from akops.environment import Environment
-from akops.errors import InputError, RolloutFailed, StepFailed
+from akops.errors import ConflictError, InputError, RolloutFailed, StepFailed
 from akops.layout import Layout
 from akops.secrets import (
     Secrets,
@@ -520,7 +520,14 @@ def roll_back(
 
     body = to_apply(plan.manifest, target.secrets)
     body["spec"]["template"] = plan.template
-    server_apply(api, body, dry_run=False, force=False, secrets=target.secrets)
+    try:
+        server_apply(api, body, dry_run=False, force=False, secrets=target.secrets)
+    except ConflictError as e:  # rollback has no --force-conflicts: say what does
+        raise ConflictError(
+            e.what,
+            f"`invoke apply --env {target.env.name} --force-conflicts` takes them over; "
+            "then roll back again",
+        ) from e
     out(f"rolled back Deployment/{PGBOUNCER}")
     if skip_helm:
         return [PGBOUNCER]

@@ -555,3 +555,30 @@ def test_outpost_api_errors_never_show_the_token(
         deploy.outpost_patch_env(repo, ENV, yes=True)
     assert str(failed.value).startswith("Authentik API GET /api/v3/outposts/instances/: HTTP 403")
     assert "wrong-token-value" not in str(failed.value)
+
+
+def test_a_rollback_conflict_names_no_flag_rollback_lacks(
+    emu: Layout, cluster: Cluster, helm: FakeHelm
+) -> None:
+    """rollback has no --force-conflicts: its conflict says which task takes the fields over."""
+    from tests.integration.cluster.test_cluster_apply import foreign_apply
+
+    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    old = pgbouncer_template(cluster)
+    old["spec"]["containers"][0]["image"] = "edoburu/pgbouncer:v1.23.1-p3"
+    record_revisions(cluster, old)
+    foreign_apply(
+        cluster,
+        "kubectl-edit",
+        "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer",
+        {"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": "pgbouncer"},
+         "spec": {"replicas": 5}},
+    )  # fmt: skip
+    summary = deploy.rollback_env(
+        emu, ENV, yes=True, skip_helm=True, out=quiet, hooks=DeployHooks(verify=lambda *a: "ok")
+    )
+    assert summary.exit_code == 1, summary.to_text()
+    text = summary.to_text()
+    assert "fields owned by another field manager (kubectl-edit)" in text
+    assert f"`invoke apply --env {ENV} --force-conflicts` takes them over" in text
+    assert "pass --force-conflicts" not in text
