@@ -72,12 +72,19 @@ def main() -> None:
 
         def cli(*argv: str) -> float:
             start = time.perf_counter()
+            # check=True: a command that failed fast would make a fine-looking figure.
             subprocess.run(
-                [sys.executable, "-m", "invoke", *argv], cwd=root, capture_output=True, check=False
+                [sys.executable, "-m", "invoke", *argv], cwd=root, capture_output=True, check=True
             )
             return time.perf_counter() - start
 
+        print(
+            f"plan benchmark {time.strftime('%Y-%m-%d %H:%M %Z')}: {os.cpu_count()} cores, "
+            f"load average {os.getloadavg()[0]:.2f} at start",
+            flush=True,
+        )
         cold = timed(plan, 1)
+        to_add = deploy.plan_env(layout, "prod", skip_helm=True).count("add")
         add = timed(plan, args.runs)
         start = time.perf_counter()
         deploy.apply_env(
@@ -92,11 +99,12 @@ def main() -> None:
         listing = statistics.median(cli("--list") for _ in range(3))
     cluster.stop()
     print(f"plan_env(prod), first call in the process:   {cold * 1000:7.0f} ms")
-    print(f"plan_env(prod), 5 to add (median):           {add * 1000:7.0f} ms")
-    print(f"apply_env(prod), 5 objects + rollout wait:   {apply * 1000:7.0f} ms")
+    print(f"plan_env(prod), {to_add} to add (median):           {add * 1000:7.0f} ms")
+    print(f"apply_env(prod), {to_add} objects + rollout wait:   {apply * 1000:7.0f} ms")
     print(f"plan_env(prod), no changes (median):         {same * 1000:7.0f} ms")
     print(f"invoke plan --env prod --skip-helm (median): {command * 1000:7.0f} ms")
     print(f"invoke --list (median):                      {listing * 1000:7.0f} ms")
+    print(f"load average at end: {os.getloadavg()[0]:.2f}")
 
 
 if __name__ == "__main__":
