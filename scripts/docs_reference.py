@@ -9,7 +9,9 @@ Nothing in these pages is written by hand, so none of it can drift from the code
 * ``reference/checks.md``: every verify check (``akops.verify.registry.REGISTRY``);
 * ``reference/exit-codes.md``: the exit-code contract (``akops.errors.EXIT_STATUSES``);
 * ``reference/alerts.md``: every alert the prod stack renders, with its runbook, and every
-  runbook with the alerts it answers (the rendered rules and ``runbooks/``).
+  runbook with the alerts it answers (the rendered rules and ``runbooks/``);
+* ``reference/layers.md``: the import-linter layers of ``pyproject.toml``, each module with
+  the first line of its docstring.
 
 Two ways in: MkDocs runs it as a hook (``mkdocs.yml``: ``hooks:``), adding the pages to the
 site as it builds, so ``mkdocs build --strict`` (``nox -s docs``) always shows the code of
@@ -321,12 +323,56 @@ def alerts_page(env_name: str = "prod") -> str:
     )
 
 
+# --- layers ----------------------------------------------------------------------------------
+
+
+def layers_page() -> str:
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        contracts = tomllib.load(f)["tool"]["importlinter"]["contracts"]
+    layered = next(c for c in contracts if c["type"] == "layers")
+    pure = next((c for c in contracts if c["type"] == "forbidden"), None)
+
+    def rule_of(module: str) -> str:
+        doc = (importlib.import_module(module).__doc__ or "").strip()
+        return " ".join(doc.split("\n\n", 1)[0].split())  # the first paragraph
+
+    rows = []
+    for depth, layer in enumerate(layered["layers"], start=1):
+        for module in (m.strip() for m in layer.split("|")):
+            rows.append([depth, f"`{module}`", rule_of(module)])
+    out = [
+        "# Layers",
+        "",
+        GENERATED,
+        "",
+        "The import-linter contracts of `pyproject.toml` (`lint-imports`, in `nox -s lint`), "
+        "top to bottom: a module imports only from layers below its own; modules of one layer "
+        "(`|` in the contract) do not import each other. Each module's docstring opens with "
+        "what it is.",
+        "",
+        _table(["layer", "module", "what it is"], rows),
+    ]
+    if layered.get("ignore_imports"):
+        out += ["Allowed exceptions:", ""]
+        out += [f"- `{i}`" for i in layered["ignore_imports"]]
+        out.append("")
+    if pure is not None:
+        out += [
+            f"**{pure['name']}**: " + ", ".join(f"`{m}`" for m in pure["source_modules"]) + ".",
+            "",
+        ]
+    return "\n".join(out)
+
+
 PAGES: dict[str, Callable[[], str]] = {
     "tasks": tasks_page,
     "lint-rules": lint_rules_page,
     "checks": checks_page,
     "exit-codes": exit_codes_page,
     "alerts": alerts_page,
+    "layers": layers_page,
 }
 
 

@@ -103,3 +103,15 @@ def test_the_nav_lists_every_page_and_every_generated_one(reference: ModuleType)
     assert not written & generated, "a generated page is also written by hand"
     assert sorted(nav) == sorted(written | generated)
     assert json.dumps(config["hooks"]) == json.dumps(["scripts/docs_reference.py"])
+
+
+def test_every_layer_and_module_of_the_contract(reference: ModuleType) -> None:
+    import tomllib
+
+    with (ROOT / "pyproject.toml").open("rb") as f:
+        contracts = tomllib.load(f)["tool"]["importlinter"]["contracts"]
+    (layered,) = [c for c in contracts if c["type"] == "layers"]
+    page = reference.layers_page()
+    for depth, layer in enumerate(layered["layers"], start=1):
+        for module in layer.split("|"):
+            assert f"| {depth} | `{module.strip()}` |" in page
