@@ -22,6 +22,7 @@ without an argument), for a look without building the site.
 from __future__ import annotations
 
 import importlib
+import importlib.util
 import sys
 from collections.abc import Callable, Iterable
 from pathlib import Path
@@ -376,7 +377,37 @@ PAGES: dict[str, Callable[[], str]] = {
 }
 
 
+# --- parts of written pages ------------------------------------------------------------------
+
+
+def system_packages_table() -> str:
+    """The Debian packages nox installs, from the noxfile's own table (what each is for)."""
+    spec = importlib.util.spec_from_file_location("_akops_noxfile", ROOT / "noxfile.py")
+    assert spec is not None and spec.loader is not None
+    noxfile = sys.modules.get(spec.name) or importlib.util.module_from_spec(spec)
+    if spec.name not in sys.modules:
+        sys.modules[spec.name] = noxfile  # its dataclasses look their module up there
+        spec.loader.exec_module(noxfile)
+    by_use: dict[str, list[str]] = {}
+    for name, package in noxfile.SYSTEM_PACKAGES.items():
+        by_use.setdefault(package.used_for, []).append(f"`{name}`")
+    return _table(["package", "what for"], ([", ".join(n), use] for use, n in by_use.items()))
+
+
+#: ``<!-- akops:NAME -->`` on a line of its own in a written page is replaced by PARTS[NAME]().
+PARTS: dict[str, Callable[[], str]] = {"system-packages": system_packages_table}
+
+
 # --- the MkDocs hook -----------------------------------------------------------------------
+
+
+def on_page_markdown(markdown: str, **_: Any) -> str:
+    """Fill the generated parts of a written page."""
+    for name, part in PARTS.items():
+        marker = f"<!-- akops:{name} -->"
+        if marker in markdown:
+            markdown = markdown.replace(marker, part())
+    return markdown
 
 
 def on_files(files: Any, config: Any) -> Any:

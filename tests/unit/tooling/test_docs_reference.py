@@ -115,3 +115,14 @@ def test_every_layer_and_module_of_the_contract(reference: ModuleType) -> None:
     for depth, layer in enumerate(layered["layers"], start=1):
         for module in layer.split("|"):
             assert f"| {depth} | `{module.strip()}` |" in page
+
+
+def test_the_host_changes_page_shows_the_noxfiles_own_package_table(
+    reference: ModuleType,
+) -> None:
+    page = (ROOT / "docs" / "getting-started.md").read_text(encoding="utf-8")
+    assert "<!-- akops:system-packages -->" in page
+    filled = reference.on_page_markdown(page)
+    assert "<!-- akops:" not in filled
+    for name in ("postgresql", "pgbouncer", "prometheus", "skopeo", "docker-registry"):
+        assert f"`{name}`" in filled
