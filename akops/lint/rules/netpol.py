@@ -260,10 +260,30 @@ def needs(world: StackWorld) -> Iterator[Need]:
     )
 
 
-def _labels(p: Peer) -> str:
+def _selector_keys(policies: tuple[Policy, ...], side: str) -> set[str]:
+    """The label keys the pod selectors of ``policies``' ``side`` rules look at."""
+    keys: set[str] = set()
+    for pol in policies:
+        for r in pol.rules(side) or ():
+            for entry in r.peers or ():
+                sel = entry.get("podSelector")
+                if isinstance(sel, dict):
+                    match = sel.get("matchLabels")
+                    keys.update(str(k) for k in (match if isinstance(match, dict) else {}))
+                    exprs = sel.get("matchExpressions")
+                    for e in exprs if isinstance(exprs, list) else ():
+                        if isinstance(e, dict):
+                            keys.add(str(e.get("key")))
+    return keys
+
+
+def _labels(p: Peer, keys: set[str] | None = None) -> str:
+    """A peer as a rule would have to match it: its labels (those ``keys`` name, when the
+    rules name any it has) and its namespace."""
     if isinstance(p, Address):
         return p.ip
-    shown = ",".join(f"{k}={v}" for k, v in p.labels)
+    named = [(k, v) for k, v in p.labels if keys and k in keys]
+    shown = ",".join(f"{k}={v}" for k, v in (named or p.labels))
     return f"{{{shown}}} in namespace {p.namespace}"
 
 
@@ -306,7 +326,8 @@ def reach(ix: Index) -> Iterator[Finding]:
                 pol,
                 ("spec", side),
                 f"{what} is refused: {refs} {select} {world.refs[near]} for {side} and none of "
-                f"{their} rules admits {_labels(far)} on {need.connection}; {need.why}",
+                f"{their} rules admits {_labels(far, _selector_keys(verdict.policies, side))} "
+                f"on {need.connection}; {need.why}",
             )
         elif not need.allowed and verdict:
             pgb = world.peers[names.PGBOUNCER]
