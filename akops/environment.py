@@ -598,6 +598,12 @@ class Exporter(Model):
 
     image: Image
     port: int = Field(default=9127, ge=1, le=65535)
+    user: Annotated[str, Field(pattern=r"^[a-z_][a-z0-9_]*$", max_length=63)] = Field(
+        default="pgbouncer_stats",
+        description="the stats-only user the exporter logs in to PgBouncer's admin console as: "
+        "in userlist.txt and stats_users, no PostgreSQL role; its password is "
+        "secrets.stats_password, never the application's",
+    )
     resources: Resources = Resources(cpu_request="10m", memory_request="32Mi", memory_limit="32Mi")
 
 
@@ -697,6 +703,29 @@ class Environment(Model):
         if "postgres_password" not in self.secrets:
             raise ValueError(
                 "secrets.postgres_password must say where the database password comes from"
+            )
+        return self
+
+    @model_validator(mode="after")
+    def _exporter_has_its_own_credentials(self) -> Environment:
+        if self.monitoring is None:
+            return self
+        user = self.monitoring.exporter.user
+        if user == self.upstream.user:
+            raise ValueError(
+                f"monitoring.exporter.user is {user}, the application's database user: the "
+                "exporter needs a stats-only user of its own (default pgbouncer_stats)"
+            )
+        stats = self.secrets.get("stats_password")
+        if stats is None:
+            raise ValueError(
+                "secrets.stats_password must say where the exporter's password comes from "
+                "(its own secret, not the application's)"
+            )
+        if stats == self.secrets["postgres_password"]:
+            raise ValueError(
+                "secrets.stats_password names the same source as secrets.postgres_password: "
+                "the exporter must not hold the application's password"
             )
         return self
 

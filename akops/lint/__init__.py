@@ -185,6 +185,7 @@ def lint_rendered(
         protected=env.protected,
         runbooks=runbooks,
         network=network_intent(env),
+        database_user=env.upstream.user,
     )
     report = run(texts, settings, config_for(layout.root), _cache(cache), list(promtool))
     from akops.lint.origins import with_origins

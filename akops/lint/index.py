@@ -68,6 +68,8 @@ class Settings:
     pgbouncer_image: str | None = None
     #: who must reach whom (``netpol.reach``); None: what the files alone tell
     network: NetworkIntent | None = None
+    #: the application's database user (an environment's upstream.user; None for --path)
+    database_user: str | None = None
 
     def fingerprint(self) -> str:
         """What decides a file's own findings (waivers are applied after, to the whole run)."""

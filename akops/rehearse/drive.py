@@ -6,7 +6,10 @@ Authentik thread, each holding a persistent connection the way Django does with
 request when 0) and checking it before reuse with ``CONN_HEALTH_CHECKS``. A new connection
 goes to one PgBouncer picked at random among the ready ones, as a Service's virtual IP
 spreads connections. Booting pods run the migration under the advisory lock first and
-become ready only when it is done; a rollout then stops the pod they replace.
+become ready only when it is done; a rollout then stops the pod they replace. The migration
+takes and keeps its lock the way Authentik 2026.2's ``lifecycle/migrate.py`` does
+(``take_migration_lock``): a session-level advisory lock on a connection that then sits idle
+in a transaction nobody commits while the schema is migrated.
 """
 
 from __future__ import annotations
@@ -21,8 +24,12 @@ from typing import Any
 
 from akops.rehearse.topology import LoadShape, PodShape
 
-#: The advisory lock key of the migration (Authentik's migrate takes one fixed key).
-MIGRATION_LOCK = 0x616B_6D69
+#: The advisory lock key of the migration (``lifecycle/migrate.py``: ``ADV_LOCK_UID = 1000``).
+MIGRATION_LOCK = 1000
+#: What a system migration's ``needs_migration()`` runs on the lock's cursor first.
+SYSTEM_MIGRATION_CHECK = (
+    "SELECT * FROM information_schema.tables WHERE table_name = 'authentik_install_id'"
+)
 REQUEST_SQL = "SELECT count(*) FROM pg_class WHERE relkind = 'r'"
 CONNECT_TIMEOUT = 10
 
@@ -107,6 +114,26 @@ def connect(address: str, creds: Credentials, app: str, autocommit: bool = True)
     )
 
 
+def take_migration_lock(conn: Any, lock: int = MIGRATION_LOCK) -> None:
+    """migrate.py's ``wait_for_lock`` and a system migration's first check, on one connection
+    not in autocommit: ``pg_advisory_lock`` (session-level: it outlives transactions) in a
+    committed transaction, then a ``SELECT`` that opens the transaction nobody commits. From
+    here the connection is idle in transaction while Django migrates on connections of its own.
+    (Whether the lock is taken inside ``conn.transaction()``, as 2026 releases do, or as the
+    implicit transaction's first statement, as earlier ones did, changes nothing of this.)"""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_lock(%s)", (lock,))
+    conn.execute(SYSTEM_MIGRATION_CHECK)
+
+
+def release_migration_lock(conn: Any, lock: int = MIGRATION_LOCK) -> None:
+    """``release_lock`` (``pg_advisory_unlock`` in a savepoint of the open transaction), then
+    ``conn.close()``, which rolls that transaction back."""
+    with conn.transaction():
+        conn.execute("SELECT pg_advisory_unlock(%s)", (lock,))
+    conn.close()
+
+
 def _close(conn: Any) -> None:
     if conn is not None:
         with contextlib.suppress(Exception):
@@ -155,11 +182,11 @@ class Pod:
             try:
                 address = self.fleet.endpoints.pick()
                 conn = connect(address, self.fleet.creds, f"authentik {self.name} migrate", False)
-                conn.execute("SELECT pg_advisory_xact_lock(%s)", (MIGRATION_LOCK,))
+                take_migration_lock(conn)
                 if not self.fleet.schema_current.is_set():
-                    self.stop.wait(self.fleet.migration_seconds)
+                    self.stop.wait(self.fleet.migration_seconds)  # Django's migrate
                     self.fleet.schema_current.set()
-                conn.commit()
+                release_migration_lock(conn)
                 self.migrated.set()
                 return
             except Exception:

@@ -33,6 +33,12 @@ class StartError(AkopsError):
     """A service of the rehearsal could not start (exit 2: the rehearsal could not run)."""
 
 
+def _random() -> str:
+    import secrets
+
+    return secrets.token_urlsafe(24)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -278,15 +284,18 @@ def start_pgbouncer(
     adjust: Callable[[str, dict[str, str]], str],
     port: int | None = None,
     version: str | None = None,
+    stats_password: str | None = None,
 ) -> Bouncer:
     """One PgBouncer from ``ini_text`` with only listen address, port and paths changed
     (``adjust`` applies them and the scaled times); ``userlist`` gets the password injected.
-    ``version``: the PgBouncer version to run (default: production's)."""
+    ``version``: the PgBouncer version to run (default: production's). ``stats_password`` is
+    the exporter's stats-only user's (a fresh random one when not given: nobody uses it)."""
     home = root / f"pgbouncer-{index}"
     home.mkdir(exist_ok=True)
     port = port or free_port()
     auth = home / "userlist.txt"
-    auth.write_text(Secrets({"postgres_password": password}).inject(userlist))
+    values = {"postgres_password": password, "stats_password": stats_password or _random()}
+    auth.write_text(Secrets(values).inject(userlist))
     auth.chmod(0o600)
     settings = {
         "listen_addr": "127.0.0.1",

@@ -15,11 +15,16 @@ from .conftest import ENV, emu_environment
 pytestmark = pytest.mark.integration
 
 
+STATS_VAR = "AKOPS_EMU_STATS_PASSWORD"
+
+
 @pytest.fixture
-def monitored(emu: Layout) -> Layout:
-    """The emu environment with the lab's monitoring block (rules as a ConfigMap)."""
+def monitored(emu: Layout, monkeypatch: pytest.MonkeyPatch) -> Layout:
+    """The emu environment with the lab's monitoring block (rules as a ConfigMap), and the
+    exporter's stats-only password that monitoring needs (its own secret)."""
     lab = yaml.safe_load((emu.environments / "lab.yaml").read_text())
-    emu_environment(emu, monitoring=lab["monitoring"])
+    monkeypatch.setenv(STATS_VAR, "stats-canary-not-the-apps")
+    emu_environment(emu, monitoring=lab["monitoring"], secrets__stats_password={"env": STATS_VAR})
     return emu
 
 

@@ -6,6 +6,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import yaml
 
 from akops.layout import Layout
 from akops.secrets import Secrets
@@ -74,7 +75,11 @@ def test_missing_and_stale_manifests_are_drift(cli: Callable[..., object], repo:
 
 def test_no_secret_reaches_manifests(cli: Callable[..., object], repo: Layout) -> None:
     # The canary is what apply would inject; render must never see or write it.
-    env = {"AKOPS_PROD_POSTGRES_PASSWORD": CANARY, "AKOPS_PROD_AUTHENTIK_TOKEN": CANARY + "t"}
+    env = {
+        "AKOPS_PROD_POSTGRES_PASSWORD": CANARY,
+        "AKOPS_PROD_AUTHENTIK_TOKEN": CANARY + "t",
+        "AKOPS_PROD_STATS_PASSWORD": CANARY + "s",
+    }
     for name in ("prod", "lab"):
         result = cli("render", "--env", name, env=env)
         assert result.returncode == 0, result.stderr
@@ -86,7 +91,11 @@ def test_no_secret_reaches_manifests(cli: Callable[..., object], repo: Layout) -
         assert CANARY not in text, path
     secret = (repo.manifests_for("prod") / "pgbouncer-secret.yaml").read_text()
     # ...and the placeholder it leaves is the one apply replaces with the real value.
-    assert CANARY in Secrets({"postgres_password": CANARY}).inject(secret)
+    injected = Secrets({"postgres_password": CANARY, "stats_password": CANARY + "s"}).inject(secret)
+    assert CANARY in injected
+    # The exporter's key holds the stats-only user's password, never the application's.
+    stats = yaml.safe_load(injected)["stringData"]["stats-password"]
+    assert stats == CANARY + "s"
 
 
 def test_unknown_environment_lists_the_known_ones(

@@ -32,7 +32,12 @@ def add_drill_env(repo: Layout) -> None:
     text = text.replace("name: lab", "name: drill", 1)
     start = text.index("secrets:")
     end = text.index("\n\n", start) if "\n\n" in text[start:] else len(text)
-    text = text[:start] + f"secrets:\n  postgres_password: {{env: {SECRET_VAR}}}\n" + text[end:]
+    text = (
+        text[:start]
+        + f"secrets:\n  postgres_password: {{env: {SECRET_VAR}}}\n"
+        + f"  stats_password: {{env: {SECRET_VAR}_STATS}}\n"
+        + text[end:]
+    )
     (repo.environments / "drill.yaml").write_text(text)
 
 
@@ -54,6 +59,7 @@ def drill_repo(repo: Layout, tmp_path: Path) -> tuple[Layout, dict[str, str]]:
         "DRILL_LOG": str(tmp_path / "drill.log"),
         "DRILL_FLAG": str(tmp_path / "flag"),
         SECRET_VAR: CANARY,
+        f"{SECRET_VAR}_STATS": CANARY + "-stats",
         "PATH": f"{bin_dir}{os.pathsep}{os.environ['PATH']}",
     }
     return repo, env

@@ -229,7 +229,9 @@ def rendered(layout: Layout, postgres: Postgres) -> PodRun:
     return pod_run(
         files,
         adjust_ini(ini, settings, (postgres.host, postgres.port)),
-        Secrets({"postgres_password": postgres.password}).inject(userlist),
+        Secrets({"postgres_password": postgres.password, "stats_password": "st-x"}).inject(
+            userlist
+        ),
     )
 
 

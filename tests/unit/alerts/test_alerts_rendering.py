@@ -59,9 +59,11 @@ def test_exporter_sidecar_reads_the_admin_console_as_the_stats_user(
     env = {e["name"]: e for e in x["env"]}
     ini = configparser.ConfigParser()
     ini.read_string(prod["pgbouncer-configmap.yaml"]["data"]["pgbouncer.ini"])
-    stats_user = ini["pgbouncer"]["stats_users"]
+    # Its own stats-only user, listed in stats_users: not the application's (authentik).
+    stats_users = [u.strip() for u in ini["pgbouncer"]["stats_users"].split(",")]
+    assert stats_users == ["authentik", "pgbouncer_stats"]
     assert env["PGBOUNCER_EXPORTER_CONNECTION_STRING"]["value"] == (
-        f"postgres://{stats_user}@127.0.0.1:6432/pgbouncer?sslmode=disable"
+        "postgres://pgbouncer_stats@127.0.0.1:6432/pgbouncer?sslmode=disable"
     )
     # The password comes from the Secret, never from a plain value.
     assert env["PGPASSWORD"] == {
@@ -69,7 +71,11 @@ def test_exporter_sidecar_reads_the_admin_console_as_the_stats_user(
         "valueFrom": {"secretKeyRef": {"name": "pgbouncer-auth", "key": "stats-password"}},
     }
     secret = prod["pgbouncer-secret.yaml"]["stringData"]
-    assert secret["stats-password"] == placeholder("postgres_password")
+    assert secret["stats-password"] == placeholder("stats_password")
+    assert secret["userlist.txt"].splitlines() == [
+        f'"authentik" "{placeholder("postgres_password", "userlist")}"',
+        f'"pgbouncer_stats" "{placeholder("stats_password", "userlist")}"',
+    ]
     assert x["resources"] == {
         "requests": {"cpu": "10m", "memory": "32Mi"},
         "limits": {"memory": "32Mi"},

@@ -8,6 +8,7 @@ numbers, then the nearest value that should pass.
 from __future__ import annotations
 
 import ast
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -480,7 +481,9 @@ CANARY = "canary-Zq8vX3pL0w9"
 
 def test_secret_in_configmap(stack: StackFiles) -> None:
     rule = exercises("secrets.configmap")
-    stack.ini(lambda ini: ini.replace("user=authentik", f"user=authentik password={CANARY}"))
+    stack.ini(
+        lambda ini: ini.replace("dbname=authentik\n", f"dbname=authentik password={CANARY}\n")
+    )
     f = only(stack.findings(rule))
     text = stack.texts["pgbouncer-configmap.yaml"].splitlines()
     assert "password=" in text[f.line - 1]  # type: ignore[operator]
@@ -557,15 +560,15 @@ def test_persistent_connections_need_session_mode(stack: StackFiles) -> None:
     assert stack.findings(rule) == []
 
 
-@pytest.mark.parametrize(("idle", "fails"), [("60", True), ("59", True), ("61", False)])
-def test_persistent_connections_below_server_idle_timeout(
-    stack: StackFiles, idle: str, fails: bool
+@pytest.mark.parametrize("idle", ["600", "60", "59", "1"])
+def test_persistent_connections_are_not_held_to_server_idle_timeout(
+    stack: StackFiles, idle: str
 ) -> None:
+    """The rule's old premise: PgBouncer never applies server_idle_timeout to a session-mode
+    client linked to a server (tests/integration/verify/test_session_mode_idle_clients.py)."""
     stack.ini(lambda ini: ini.replace("server_idle_timeout = 600", f"server_idle_timeout = {idle}"))
-    found = stack.findings("db.persistent-connections")
-    assert bool(found) == fails
-    if fails:
-        assert f"server_idle_timeout = {idle} s" in found[0].message
+    stack.ini(lambda ini: ini + "client_idle_timeout = 30\n")
+    assert stack.findings("db.persistent-connections") == []
 
 
 def test_capacity_against_pgbouncer_pool(stack: StackFiles) -> None:
@@ -837,6 +840,60 @@ def test_a_bare_ini_is_judged_by_the_image_it_is_given(stack: StackFiles) -> Non
     old = files({"pgbouncer.ini": ini}, settings={"pgbouncer_image": "pgbouncer:1.18.0"})
     assert "PgBouncer 1.18.0 refuses to start" in only(old.findings("pgbouncer.invalid")).message
     assert old.findings("pgbouncer.version") == []
+
+
+def _exporter_env(stack: StackFiles, name: str, change: Callable[[dict[str, Any]], None]) -> None:
+    def edit(d: dict[str, Any]) -> None:
+        for c in d["spec"]["template"]["spec"]["containers"]:
+            if c["name"] == "exporter":
+                change(next(e for e in c["env"] if e["name"] == name))
+
+    stack.deployment(edit)
+
+
+def test_pgbouncer_exporter_credentials(stack: StackFiles) -> None:
+    rule = exercises("pgbouncer.exporter-credentials")
+    assert stack.findings(rule) == []  # its own user, its own secret, no forced user=
+    # 1. The exporter's password is the application's (the seed's shape, before issue 21).
+    stack.edit_one(
+        "pgbouncer-secret.yaml",
+        lambda s: s["stringData"].__setitem__(
+            "stats-password", "<<akops-secret:postgres_password>>"
+        ),
+    )
+    f = only(stack.findings(rule))
+    assert f.message == (
+        "container exporter's password (Secret/pgbouncer-auth key stats-password) is also the "
+        "password of authentik in userlist.txt"
+    )
+    assert f.object == "Deployment/pgbouncer" and f.path is not None and "env" in f.path
+    stack.edit_one(
+        "pgbouncer-secret.yaml",
+        lambda s: s["stringData"].__setitem__("stats-password", "<<akops-secret:stats_password>>"),
+    )
+    assert stack.findings(rule) == []
+    # 2. It logs in as the application's user (known from the environment with --env).
+    url = "postgres://authentik@127.0.0.1:6432/pgbouncer?sslmode=disable"
+    _exporter_env(stack, "PGBOUNCER_EXPORTER_CONNECTION_STRING", lambda e: e.update(value=url))
+    # --path: nothing names the application's user; the borrowed password still shows.
+    assert [f.message for f in stack.findings(rule)] == [
+        "container exporter's password (Secret/pgbouncer-auth key stats-password) is also the "
+        "password of pgbouncer_stats in userlist.txt"
+    ]
+    stack.settings["database_user"] = "authentik"
+    assert "container exporter logs in as authentik, the application's database user" in [
+        f.message for f in stack.findings(rule)
+    ]
+    stack.settings.pop("database_user")
+    # 3. A [databases] entry forcing user= hands every PgBouncer user the application's role.
+    url = "postgres://pgbouncer_stats@127.0.0.1:6432/pgbouncer?sslmode=disable"
+    _exporter_env(stack, "PGBOUNCER_EXPORTER_CONNECTION_STRING", lambda e: e.update(value=url))
+    stack.ini(lambda ini: ini.replace("dbname=authentik\n", "dbname=authentik user=authentik\n"))
+    f = only(stack.findings(rule))
+    assert "[databases] authentik forces user=authentik" in f.message
+    assert f.object == "ConfigMap/pgbouncer-config"
+    text = stack.texts["pgbouncer-configmap.yaml"].splitlines()
+    assert "user=authentik" in text[f.line - 1]  # type: ignore[operator]
 
 
 def test_pgbouncer_duplicate_key(stack: StackFiles) -> None:

@@ -45,7 +45,7 @@ def test_only_addresses_paths_and_times_change(layout: Layout) -> None:
     before, after = topology.settings_of(ini), topology.settings_of(out)
     changed = {k for k in after if before.get(k) != after[k]}
     assert changed == set(local) | set(times)
-    assert "host=127.0.0.1 port=5999 dbname=authentik user=authentik" in out
+    assert "authentik = host=127.0.0.1 port=5999 dbname=authentik\n" in out
     assert after["pool_mode"] == before["pool_mode"] == "session"
 
 

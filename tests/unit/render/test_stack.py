@@ -162,11 +162,10 @@ def test_pgbouncer_ini_has_every_setting(prod: dict[str, Any]) -> None:
         "server_idle_timeout": "600",
         "idle_transaction_timeout": "300",
         "ignore_startup_parameters": "extra_float_digits",
-        "stats_users": "authentik",
+        "stats_users": "authentik, pgbouncer_stats",
     }
-    assert parsed["databases"]["authentik"] == (
-        "host=postgresql.dbaas port=5432 dbname=authentik user=authentik"
-    )
+    # No forced user=: the exporter's stats-only user must not reach the database as authentik.
+    assert parsed["databases"]["authentik"] == "host=postgresql.dbaas port=5432 dbname=authentik"
 
 
 def _with_pgbouncer_settings(env: Any, **update: Any) -> Any:
@@ -215,9 +214,9 @@ def test_no_password_in_the_configmap(prod: dict[str, Any]) -> None:
 def test_secret_holds_only_a_placeholder(prod: dict[str, Any]) -> None:
     s = prod["pgbouncer-secret.yaml"]
     assert (s["kind"], s["metadata"]["name"], s["type"]) == ("Secret", "pgbouncer-auth", "Opaque")
-    assert (
-        s["stringData"]["userlist.txt"]
-        == f'"authentik" "{placeholder("postgres_password", "userlist")}"\n'
+    assert s["stringData"]["userlist.txt"] == (
+        f'"authentik" "{placeholder("postgres_password", "userlist")}"\n'
+        f'"pgbouncer_stats" "{placeholder("stats_password", "userlist")}"\n'
     )
     assert "data" not in s
 
