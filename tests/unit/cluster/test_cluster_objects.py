@@ -74,9 +74,14 @@ def test_secret_is_sent_as_base64_data_with_the_value_injected(prod_stack: Rende
     secret = next(
         m for m in manifests(prod_stack, "authentik", ("monitoring",)) if m.ref.kind == "Secret"
     )
-    body = to_apply(secret, Secrets({"postgres_password": "pa$$-canary"}))
+    body = to_apply(
+        secret, Secrets({"postgres_password": "pa$$-canary", "stats_password": 'st"ats-canary'})
+    )
     assert "stringData" not in body
-    assert base64.b64decode(body["data"]["userlist.txt"]).decode() == '"authentik" "pa$$-canary"\n'
+    assert base64.b64decode(body["data"]["userlist.txt"]).decode() == (
+        '"authentik" "pa$$-canary"\n"pgbouncer_stats" "st""ats-canary"\n'
+    )
+    assert base64.b64decode(body["data"]["stats-password"]).decode() == 'st"ats-canary'
     assert "<<akops-secret" in str(secret.body)  # the rendered manifest keeps its placeholder
 
 

@@ -9,6 +9,7 @@ from akops.runbook.masking import available_secrets, secret_refs
 
 PASSWORD = SecretRef(env="AKOPS_PROD_POSTGRES_PASSWORD")
 TOKEN = SecretRef(env="AKOPS_PROD_AUTHENTIK_TOKEN")
+STATS = SecretRef(env="AKOPS_PROD_STATS_PASSWORD")
 
 
 def prod(layout: Layout) -> Environment:
@@ -18,6 +19,7 @@ def prod(layout: Layout) -> Environment:
 def test_every_secret_ref_of_the_environment_is_found_under_its_path(layout: Layout) -> None:
     assert secret_refs(prod(layout)) == {
         "postgres_password": PASSWORD,
+        "stats_password": STATS,
         "authentik.outpost.api.token": TOKEN,
     }
 
@@ -49,12 +51,22 @@ def test_available_secrets_resolve_what_they_can_and_say_why_not(layout: Layout)
     assert secrets.mask("x canary-pw-Lk2 y") == "x *** y"
     assert errors == {
         "authentik.outpost.api.token": "secret 'authentik.outpost.api.token': environment "
-        "variable AKOPS_PROD_AUTHENTIK_TOKEN is not set"
+        "variable AKOPS_PROD_AUTHENTIK_TOKEN is not set",
+        "stats_password": "secret 'stats_password': environment variable "
+        "AKOPS_PROD_STATS_PASSWORD is not set",
     }
 
 
 def test_every_secret_resolved_leaves_no_error(layout: Layout) -> None:
-    environ = {"AKOPS_PROD_POSTGRES_PASSWORD": "a1", "AKOPS_PROD_AUTHENTIK_TOKEN": "b2"}
+    environ = {
+        "AKOPS_PROD_POSTGRES_PASSWORD": "a1",
+        "AKOPS_PROD_AUTHENTIK_TOKEN": "b2",
+        "AKOPS_PROD_STATS_PASSWORD": "c3",
+    }
     secrets, errors = available_secrets(prod(layout), environ)
-    assert secrets.values == {"postgres_password": "a1", "authentik.outpost.api.token": "b2"}
+    assert secrets.values == {
+        "postgres_password": "a1",
+        "stats_password": "c3",
+        "authentik.outpost.api.token": "b2",
+    }
     assert errors == {}
