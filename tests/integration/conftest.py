@@ -12,9 +12,12 @@ Fixtures (all on 127.0.0.1, all real processes or mounts; nothing is mocked):
     (superuser ``postgres`` over the Unix socket by default).
 
 ``pgbouncer`` (function) / ``pgbouncer_factory`` (function)
-    PgBouncer started (``akops.rehearse.start``) from the RENDERED ``pgbouncer.ini`` (ConfigMap) and
+    PgBouncer 1.24.1 (prod's version, ``akops.tools.pgbouncer``) started
+    (``akops.rehearse.start``) from the RENDERED ``pgbouncer.ini`` (ConfigMap) and
     ``userlist.txt`` (Secret) of ``akops.render.render_env(layout, "prod")``, the
-    placeholder password injected with ``akops.secrets``. Only what a test machine
+    placeholder passwords injected with ``akops.secrets``: the application's
+    (``postgres.password``) and the exporter's stats-only user's (``.stats_user``,
+    ``.stats_password``, a fresh value per PgBouncer). Only what a test machine
     needs is adjusted: the upstream host/port (``postgres``), ``listen_addr``,
     ``listen_port``, ``auth_file`` and the socket dir. ``pgbouncer_factory(**extra)``
     adds or overrides settings (e.g. ``default_pool_size="1"``). The object has ``.address``,
@@ -224,6 +227,9 @@ class PgBouncer:
     ini: Path
     child: process.Child
     log: Path
+    #: the exporter's stats-only user and its password (``monitoring.exporter.user``)
+    stats_user: str = "pgbouncer_stats"
+    stats_password: str = field(default="", repr=False)
 
     @property
     def address(self) -> str:
@@ -259,6 +265,7 @@ def pgbouncer_factory(layout: Layout, postgres: Postgres) -> Iterator[Callable[.
             root = stack.enter_context(start.workdir("akops-pgbouncer-"))
             ini_text, userlist = rendered_pgbouncer_files(layout)
             value = postgres.password if password is None else password
+            stats = f"stats-{secrets.token_hex(8)}"  # never the application's password
 
             def adjust(text: str, local: dict[str, str]) -> str:
                 return topology.adjust_ini(text, {**local, **extra}, (postgres.host, postgres.port))
@@ -266,11 +273,11 @@ def pgbouncer_factory(layout: Layout, postgres: Postgres) -> Iterator[Callable[.
             b = require_started(
                 "PgBouncer",
                 lambda: start.start_pgbouncer(
-                    stack, root, count, ini_text, userlist, value, adjust
+                    stack, root, count, ini_text, userlist, value, adjust, stats_password=stats
                 ),
             )
             count += 1
-            return PgBouncer(b.port, b.ini, b.child, b.log)
+            return PgBouncer(b.port, b.ini, b.child, b.log, stats_password=stats)
 
         yield launch
 
