@@ -244,7 +244,10 @@ def report(files: list[Path]) -> list[ModuleReport]:
                 rep.killed += 1
                 continue
             function = function_of(name)
-            offset, before, after = _changed_lines(get_diff_for_mutant(name, path=rel))
+            try:
+                offset, before, after = _changed_lines(get_diff_for_mutant(name, path=rel))
+            except (FileNotFoundError, ValueError):  # mutants/ older than the results
+                offset, before, after = 0, "(the mutant's code is gone: run again)", ""
             first, last = spans.get(function, (1, len(lines)))
             line = _locate(lines, first, last, offset, before)
             match = next(
@@ -336,17 +339,21 @@ def write_json(reports: list[ModuleReport]) -> None:
 
 
 def fresh_copies(files: list[Path]) -> None:
-    """Drop copies in ``mutants/`` that no longer match the tree (mutmut never re-copies a
-    file it copied once): the test suite, and every source file not mutated this run."""
+    """Drop copies in ``mutants/`` that would mislead mutmut: the test suite (it adds
+    files, never removes one), source files that no longer match the tree (it never
+    re-copies a file it copied once), and plain copies of the files to mutate (a module
+    left out of an earlier run was copied unmutated, newer than its source, which mutmut
+    takes for "already mutated")."""
     mutated = {f.relative_to(ROOT) for f in files}
     shutil.rmtree(ROOT / "mutants" / "tests", ignore_errors=True)
     copies = ROOT / "mutants" / "akops"
     for copy in copies.rglob("*.py") if copies.is_dir() else ():
         rel = copy.relative_to(ROOT / "mutants")
-        if rel in mutated:
-            continue
         source = ROOT / rel
-        if not source.exists() or source.read_bytes() != copy.read_bytes():
+        if rel in mutated:
+            if b"_mutmut_mutated" not in copy.read_bytes():
+                copy.unlink()
+        elif not source.exists() or source.read_bytes() != copy.read_bytes():
             copy.unlink()
 
 
