@@ -23,7 +23,7 @@ ID and catalogue text) are still never mutated.
 
 The report counts, per module: mutants, killed (a test failed, or the run timed out),
 survived (every test passed, or no test ran the function), equivalent (listed in
-``tests/mutants/equivalent.toml`` with the reason they change no behaviour), and the
+``tests/mutation/equivalent.toml`` with the reason they change no behaviour), and the
 score killed / (mutants - equivalent). Survivors are listed as ``file:line`` with the
 mutated line. Exit 1 when a module scores under ``--floor`` (default 90 %).
 """
@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-EQUIVALENT = ROOT / "tests" / "mutants" / "equivalent.toml"
+EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.toml"
 REPORT = ROOT / "reports" / "mutants.json"
 #: The files the child mutmut mutates (JSON list), from the parent.
 ONLY = "AKOPS_MUTANTS_ONLY"
