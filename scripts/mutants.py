@@ -7,12 +7,19 @@ module, ``nox -s mutants -- akops/cluster/plan.py`` (a file or a folder of ``MOD
 running anything.
 
 mutmut (3.8) runs each mutant against only the tests that called the mutated function
-(it records them in a first, traced run of ``tests/unit``), in processes forked from
-one that imported everything already, and keeps every result under ``mutants/`` keyed
-by a hash of the function: a second run re-tests only the functions that changed (and
-re-records the tests that changed).
+(it records them in a first, traced run of the unit tests), in processes forked from
+one that imported everything already, and keeps every result under ``mutants/``. A run
+asks it for the pending mutants of the modules named: those not run yet (new, or their
+function changed since) and those no test killed last time (a test added since may);
+killed ones keep their result. Delete ``mutants/`` to start from scratch.
 
-One project-side piece, kept small: mutmut skips every decorated function (a
+Two more project-side pieces, kept small, each for a gap of mutmut's: ``fresh_copies``
+(mutmut never re-copies a file it copied once, so after a rebase its copies of the
+tests and of unmutated modules would be stale), and ``tests/mutation/fastest_first.py``
+(a pytest plugin for mutation runs: quickest tests first, so a killed mutant stops
+sooner; mutmut passes the tests in no particular order).
+
+The main project-side piece: mutmut skips every decorated function (a
 decorator could register each generated copy of the function a second time). The lint
 rules are all ``@rule``-decorated, and the model's ``@property`` are plain code too.
 ``allow_decorated`` lets mutmut mutate functions whose decorators are only
@@ -47,6 +54,8 @@ EQUIVALENT = ROOT / "tests" / "mutation" / "equivalent.toml"
 REPORT = ROOT / "reports" / "mutants.json"
 #: The files the child mutmut mutates (JSON list), from the parent.
 ONLY = "AKOPS_MUTANTS_ONLY"
+#: How many mutants the child runs at once.
+CHILDREN = "AKOPS_MUTANTS_CHILDREN"
 
 #: The modules held to the floor (files, or folders meaning every module in them).
 MODULES = (
@@ -244,6 +253,10 @@ def report(files: list[Path]) -> list[ModuleReport]:
                 rep.killed += 1
                 continue
             function = function_of(name)
+            if status == "not checked":  # not run yet: no need to read its code
+                first = spans.get(function, (0, 0))[0]
+                rep.survivors.append(Survivor(name, function, first, "(not run yet)", "", status))
+                continue
             try:
                 offset, before, after = _changed_lines(get_diff_for_mutant(name, path=rel))
             except (FileNotFoundError, ValueError):  # mutants/ older than the results
@@ -338,44 +351,48 @@ def write_json(reports: list[ModuleReport]) -> None:
     tmp.replace(REPORT)
 
 
-def fresh_copies(files: list[Path]) -> None:
+def fresh_copies() -> None:
     """Drop copies in ``mutants/`` that would mislead mutmut: the test suite (it adds
-    files, never removes one), source files that no longer match the tree (it never
-    re-copies a file it copied once), and plain copies of the files to mutate (a module
-    left out of an earlier run was copied unmutated, newer than its source, which mutmut
-    takes for "already mutated")."""
-    mutated = {f.relative_to(ROOT) for f in files}
+    files, never removes one) and source files that no longer match the tree (it never
+    re-copies a file it copied once)."""
     shutil.rmtree(ROOT / "mutants" / "tests", ignore_errors=True)
     copies = ROOT / "mutants" / "akops"
+    mutated = {p.relative_to(ROOT) for p in module_files(list(MODULES))}
     for copy in copies.rglob("*.py") if copies.is_dir() else ():
         rel = copy.relative_to(ROOT / "mutants")
         source = ROOT / rel
         if rel in mutated:
-            if b"_mutmut_mutated" not in copy.read_bytes():
-                copy.unlink()
-        elif not source.exists() or source.read_bytes() != copy.read_bytes():
+            continue  # mutmut regenerates it when the source is newer
+        if not source.exists() or source.read_bytes() != copy.read_bytes():
             copy.unlink()
 
 
-def survivors(files: list[Path]) -> list[str]:
-    """Mutants of ``files`` that every test let through (or no test ran) last time, but
-    for the listed equivalent ones (they survive every test; re-running them costs time)."""
-    return sorted(s.name for r in report(files) for s in r.survivors)
+def pending(files: list[Path]) -> list[str]:
+    """Mutants of ``files`` to run: not run yet (new, or their function changed), or not
+    killed last time (a test added since may kill them), but for listed equivalents."""
+    from mutmut.mutation.data import SourceFileMutationData
+
+    names = []
+    for path in files:
+        data = SourceFileMutationData(path=path.relative_to(ROOT).as_posix())
+        data.load()
+        names += [n for n, code in data.exit_code_by_key.items() if code is None]
+    names += [s.name for r in report(files) for s in r.survivors if s.status != "not checked"]
+    return sorted(set(names))
 
 
 _RESULT_LINE = re.compile(r"^\S+ akops\.")
 
 
-def mutmut(files: list[Path], *args: str) -> int:
-    """``mutmut ARGS`` in a child process that mutates only ``files`` (decorated rules too)."""
+def mutmut(files: list[Path], max_children: int | None) -> int:
+    """Run the pending mutants of ``files`` in a child process (``as_mutmut``)."""
     env = {
         **os.environ,
         ONLY: json.dumps([f.relative_to(ROOT).as_posix() for f in files]),
-        # Tests that read third-party inputs find them from inside mutants/ too.
-        "AKOPS_TEST_DATA": os.environ.get("AKOPS_TEST_DATA") or str(ROOT.parent / "shared"),
+        CHILDREN: str(max_children or os.cpu_count() or 2),
     }
     child = subprocess.Popen(
-        [sys.executable, __file__, "--mutmut", *args], cwd=ROOT, env=env,
+        [sys.executable, __file__, "--mutmut"], cwd=ROOT, env=env,
         stdout=subprocess.PIPE, text=True, errors="replace",
     )  # fmt: skip
     assert child.stdout is not None
@@ -386,15 +403,36 @@ def mutmut(files: list[Path], *args: str) -> int:
     return child.wait()
 
 
-def as_mutmut(args: list[str]) -> int:
-    """The child: mutmut's own command line, with ``allow_decorated`` and the files to mutate."""
-    allow_decorated()
-    from mutmut.__main__ import cli
-    from mutmut.configuration import config
+def as_mutmut() -> int:
+    """The child: mutmut with ``allow_decorated``, on the pending mutants of the files asked.
 
-    config().only_mutate = json.loads(os.environ[ONLY])
+    Every module of ``MODULES`` is mutated (``[tool.mutmut] only_mutate``), so the traced
+    run that maps tests to functions covers them all, whichever module a run asks for;
+    only the pending mutants of the files asked are run (mutmut runs the ones it is
+    named, and keeps every other result).
+    """
+    import contextlib
+    import io
+
+    allow_decorated()
+    from mutmut.__main__ import cli, create_mutants
+    from mutmut.utils.file_utils import copy_also_copy_files, copy_src_dir
+
+    files = [ROOT / f for f in json.loads(os.environ[ONLY])]
+    children = os.environ[CHILDREN]
+    (ROOT / "mutants").mkdir(exist_ok=True)
+    print("mutants: generating the mutants of changed modules", flush=True)
+    with contextlib.redirect_stdout(io.StringIO()):
+        copy_src_dir()
+        copy_also_copy_files()
+        create_mutants(int(children))
+    names = pending(files)
+    if not names:
+        print("mutants: nothing to run (no module or test changed since the last run)")
+        return 0
+    print(f"mutants: running {len(names)} mutants (new, changed or not killed last time)")
     try:
-        cli.main(args, standalone_mode=False)
+        cli.main(["run", "--max-children", children, *names], standalone_mode=False)
     except SystemExit as e:
         return e.code if isinstance(e.code, int) else 1
     return 0
@@ -402,8 +440,9 @@ def as_mutmut(args: list[str]) -> int:
 
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
+    os.chdir(ROOT)
     if argv[:1] == ["--mutmut"]:
-        return as_mutmut(argv[1:])
+        return as_mutmut()
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("modules", nargs="*", help="files or folders of MODULES (default: all)")
     parser.add_argument("--report", action="store_true", help="only print the last run's report")
@@ -412,24 +451,15 @@ def main(argv: list[str] | None = None) -> int:
         "--max-children",
         type=int,
         default=None,
-        help="mutants run at once (default: mutmut's, the CPU count)",
+        help="mutants run at once (default: the CPU count)",
     )
     args = parser.parse_args(argv)
-    os.chdir(ROOT)
     files = module_files(args.modules or list(MODULES))
     if not args.report:
-        children = ["--max-children", str(args.max_children)] if args.max_children else []
-        fresh_copies(files)
-        # New and changed functions (and new tests' stats); unchanged results stand.
-        code = mutmut(files, "run", *children)
+        fresh_copies()
+        code = mutmut(files, args.max_children)
         if code != 0:
             return code
-        # Last run's survivors again: a test added or changed since may kill them now.
-        again = survivors(files)
-        if again:
-            code = mutmut(files, "run", *children, *again)
-            if code != 0:
-                return code
     reports = report(files)
     write_json(reports)
     return 0 if print_reports(reports, args.floor) else 1
