@@ -162,7 +162,8 @@ def test_pool_capacity_and_exhaustion_fire_the_pool_alerts(
     assert {
         a.name: a.duration for a in alerts_of(rf) if a.name in EXPORTER_ALERTS
     } == dict.fromkeys(EXPORTER_ALERTS, HOLD_FOR)
-    secrets = {"postgres_password": postgres.password}
+    # The exporter logs in as its stats-only user, with its own password (not the app's).
+    secrets = {"postgres_password": postgres.password, "stats_password": bouncer.stats_password}
     with (
         pgbouncer_exporter(files, bouncer.port, secrets, tmp_path) as exporter,
         prometheus(
@@ -222,7 +223,8 @@ def test_lost_pool_metrics_fire_the_missing_alert(
     fault: str,
 ) -> None:
     rf, files, bouncer = started(repo, postgres, pgbouncer_factory)
-    secrets = {"postgres_password": postgres.password}
+    # The exporter logs in as its stats-only user, with its own password (not the app's).
+    secrets = {"postgres_password": postgres.password, "stats_password": bouncer.stats_password}
     with contextlib.ExitStack() as stack:
         exporter = stack.enter_context(pgbouncer_exporter(files, bouncer.port, secrets, tmp_path))
         target = Target("kubernetes-pods", exporter.port, POD_LABELS)
