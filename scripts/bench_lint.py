@@ -284,7 +284,7 @@ def main() -> int:
     print()
     for size, lint in cold.items():
         for r in rows:
-            if r.size == size and r.tool in ("kubeconform", "kubernetes-validate"):
+            if r.size == size and r.tool in ("kubeconform", "kubernetes-validate") and not r.exit:
                 print(
                     f"{size:,} documents: invoke lint (cold) / {r.tool} wall time "
                     f"{lint.wall_s / r.wall_s:.2f}x, CPU {lint.cpu_s / max(r.cpu_s, 0.01):.2f}x"
