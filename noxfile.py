@@ -6,6 +6,7 @@ import functools
 import importlib.util
 import os
 import shutil
+import sys
 import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -152,6 +153,8 @@ def _layout_module() -> ModuleType:
     spec = importlib.util.spec_from_file_location("_akops_layout", ROOT / "akops" / "layout.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
+    # dataclasses look their module up in sys.modules while building the class.
+    sys.modules[spec.name] = module
     spec.loader.exec_module(module)
     return module
 
