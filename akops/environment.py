@@ -617,7 +617,7 @@ class ShmExporter(Model):
 
     image: Image
     port: int = Field(default=9100, ge=1, le=65535)
-    resources: Resources = Resources(cpu_request="10m", memory_request="24Mi", memory_limit="24Mi")
+    resources: Resources = Resources(cpu_request="10m", memory_request="32Mi", memory_limit="32Mi")
 
 
 class Monitoring(Model):
@@ -626,6 +626,12 @@ class Monitoring(Model):
     rules: Literal["configmap", "prometheusrule"] = Field(
         description="configmap: a rule file in a ConfigMap mounted by the prometheus-community "
         "chart (server.extraConfigmapMounts + rule_files); prometheusrule: prometheus-operator"
+    )
+    rules_dir: str = Field(
+        default="/etc/config/authentik",
+        pattern=r"^/[A-Za-z0-9._/-]*[A-Za-z0-9._-]$",
+        description="rules: configmap: where the prometheus-community chart's server and its "
+        "config-reloader both mount the rule ConfigMap (alerts-prometheus-values.yaml)",
     )
     scrape: Literal["annotations", "servicemonitor"] = Field(
         description="annotations: prometheus.io/* pod annotations; servicemonitor: prometheus-operator"

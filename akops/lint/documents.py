@@ -4,8 +4,9 @@ and pgbouncer.ini, each remembering its file and lines; and what it does not rea
 Rule: ``classify`` is pure (texts in, ``Sources`` out); ``expand_paths`` and ``read_ref`` are the only I/O
 (reading files and expanding directories). A YAML document with string ``apiVersion``
 and ``kind`` is a Kubernetes object; one with ``kubernetes_json_patches`` is the
-outpost's patches; a mapping whose top-level keys are the Authentik chart's (or any
-mapping of a file named with ``--values``) is chart values. A ``.ini`` file, or a
+outpost's patches; a mapping with ``serverFiles`` or ``configmapReload`` is the
+prometheus-community ``prometheus`` chart's values; a mapping whose top-level keys are the
+Authentik chart's (or any mapping of a file named with ``--values``) is chart values. A ``.ini`` file, or a
 ConfigMap key ending in ``.ini``, is a pgbouncer.ini (its lines map to the file's lines
 exactly when the value is a block scalar, ``|``, as our templates write it).
 
@@ -74,6 +75,17 @@ class ChartValues(Located):
 
 
 @dataclass(frozen=True)
+class PrometheusValues(Located):
+    """Values of the prometheus-community ``prometheus`` chart: the cluster's Prometheus,
+    where the stack's rule ConfigMap is mounted (``alerts.reload`` reads them)."""
+
+
+#: Top-level keys of the prometheus-community ``prometheus`` chart that no other common chart
+#: has: a mapping with one of them is that chart's values (unless named with ``--values``).
+PROMETHEUS_CHART_KEYS = frozenset({"serverFiles", "configmapReload"})
+
+
+@dataclass(frozen=True)
 class OutpostPatches(Located):
     """The outpost's ``kubernetes_json_patches`` as rendered for the Authentik API."""
 
@@ -103,6 +115,7 @@ class Sources:
     patches: tuple[OutpostPatches, ...] = ()
     inis: tuple[PgBouncerIni, ...] = ()
     notes: tuple[Finding, ...] = ()  # input.skipped notes and yaml.syntax errors
+    prometheus: tuple[PrometheusValues, ...] = ()
 
     @property
     def documents(self) -> int:
@@ -110,6 +123,7 @@ class Sources:
             len(self.objects)
             + len(self.values)
             + len(self.patches)
+            + len(self.prometheus)
             + sum(1 for i in self.inis if i.object is None)
         )
 
@@ -202,6 +216,9 @@ def _classify_doc(
         return KubeObject(doc, file)
     if "kubernetes_json_patches" in data:
         return OutpostPatches(doc, file)
+    named = header or file in how.values_files
+    if not named and {str(k) for k in data} & PROMETHEUS_CHART_KEYS:
+        return PrometheusValues(doc, file)
     if how.is_values(data, file, header):
         return ChartValues(doc, file)
     if isinstance(kind, str) and isinstance(data.get("metadata"), dict):
@@ -231,6 +248,7 @@ def classify(texts: Iterable[SourceText], how: Classifier | None = None) -> Sour
     patches: list[OutpostPatches] = []
     inis: list[PgBouncerIni] = []
     notes: list[Finding] = []
+    prometheus: list[PrometheusValues] = []
     for src in texts:
         if not src.readable:
             suffix = PurePath(src.file).suffix or "(no suffix)"
@@ -272,8 +290,16 @@ def classify(texts: Iterable[SourceText], how: Classifier | None = None) -> Sour
                 patches.append(item)
             elif isinstance(item, ChartValues):
                 values.append(item)
+            elif isinstance(item, PrometheusValues):
+                prometheus.append(item)
     return Sources(
-        tuple(kept), tuple(objects), tuple(values), tuple(patches), tuple(inis), tuple(notes)
+        tuple(kept),
+        tuple(objects),
+        tuple(values),
+        tuple(patches),
+        tuple(inis),
+        tuple(notes),
+        tuple(prometheus),
     )
 
 

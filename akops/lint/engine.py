@@ -115,7 +115,14 @@ def lint_sources(
         findings.extend(schema.check(obj, settings.kube_version, settings.strict_kinds))
     for v in sources.values:
         findings.extend(values.check(v, settings.chart_version))
-    ix = Index(sources.objects, sources.values, sources.patches, sources.inis, settings)
+    ix = Index(
+        sources.objects,
+        sources.values,
+        sources.patches,
+        sources.inis,
+        settings,
+        prometheus=sources.prometheus,
+    )
     findings.extend(evaluate(ix, "file"))
     waivers = list(annotation_waivers(sources.objects))
     for w in waivers:

@@ -19,7 +19,13 @@ from typing import Any
 from akops import names
 from akops.alerts.rules import Runbooks
 from akops.environment import Kube
-from akops.lint.documents import ChartValues, KubeObject, Located, OutpostPatches
+from akops.lint.documents import (
+    ChartValues,
+    KubeObject,
+    Located,
+    OutpostPatches,
+    PrometheusValues,
+)
 from akops.lint.findings import Finding
 from akops.lint.pgbouncer import PgBouncerIni, ReleaseChoice
 from akops.lint.reach import NetworkIntent
@@ -115,12 +121,14 @@ class Index:
         patches: Iterable[OutpostPatches] = (),
         inis: Iterable[PgBouncerIni] = (),
         settings: Settings | None = None,
+        prometheus: Iterable[PrometheusValues] = (),
     ) -> None:
         self.settings = settings or Settings()
         self.objects = tuple(objects)
         self.values = tuple(values)
         self.patches = tuple(patches)
         self.inis = tuple(inis)
+        self.prometheus = tuple(prometheus)
         self.visits = 0
         by_kind: dict[str, list[KubeObject]] = defaultdict(list)
         self._by_name: dict[tuple[str, str], KubeObject] = {}

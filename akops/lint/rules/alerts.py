@@ -3,7 +3,10 @@ numbers; every alert a runbook names exists in the rendered rules.
 
 Rule: pure. Rule files are found in ConfigMaps (keys ``*.rules.yml``) and PrometheusRules
 (``akops.alerts.rules``); the runbooks come from ``Settings.runbooks`` (the caller reads
-them; without them only the rule files' own shape and summaries are checked).
+them; without them only the rule files' own shape and summaries are checked). The
+prometheus-community chart's values (rendered as ``alerts-prometheus-values.yaml``, or the
+operator's own under ``--path``) must mount the rule ConfigMap for the server and its
+config-reloader alike (``alerts.reload``).
 ``promtool check rules`` itself is I/O and runs in ``akops.lint`` (``alerts.promtool``).
 """
 
@@ -11,6 +14,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from akops.alerts.rules import (
     RULE_FILE_SUFFIX,
@@ -21,10 +25,11 @@ from akops.alerts.rules import (
     rule_files,
 )
 from akops.errors import InputError
-from akops.lint.documents import KubeObject
+from akops.lint.documents import KubeObject, PrometheusValues
 from akops.lint.findings import Finding
-from akops.lint.index import Index
+from akops.lint.index import Index, located
 from akops.lint.registry import finding, rule
+from akops.yamldoc import PathKey
 
 RULE_KINDS = frozenset({"ConfigMap", "PrometheusRule"})
 
@@ -194,3 +199,98 @@ def runbook_alerts(ix: Index) -> Iterator[Finding]:
         return  # without rule files there is nothing to hold the runbooks to
     alerts, _ = alerts_in(files)
     yield from check_runbooks(alerts, books)
+
+
+# --- the rule ConfigMap, mounted so that a change reloads ------------------------------------
+
+#: What the prometheus-community chart's config-reloader watches without being told more.
+RELOADER_DEFAULT_DIR = "/etc/config"
+_SERVER_MOUNTS = ("server", "extraConfigmapMounts")
+_RELOADER = ("configmapReload", "prometheus")
+
+
+def _node(data: Any, path: PathKey) -> Any:
+    for key in path:
+        data = data.get(key) if isinstance(data, dict) else None
+    return data
+
+
+def _mounts(data: Any, path: PathKey) -> list[tuple[int, dict[str, Any]]]:
+    found = _node(data, path)
+    items = found if isinstance(found, list) else []
+    return [(i, m) for i, m in enumerate(items) if isinstance(m, dict) and m.get("configMap")]
+
+
+def _dir(path: Any) -> str:
+    return str(path).rstrip("/") or "/"
+
+
+def check_reload(v: PrometheusValues) -> Iterator[Finding]:
+    """Each ConfigMap the server mounts is also mounted, and watched, by the config-reloader;
+    the reloader mounts nothing the server does not; no mount uses subPath (never updated)."""
+    server = _mounts(v.data, _SERVER_MOUNTS)
+    reloader = _node(v.data, _RELOADER)
+    reloader = reloader if isinstance(reloader, dict) else {}
+    theirs = _mounts(v.data, (*_RELOADER, "extraConfigmapMounts"))
+    dirs = reloader.get("extraVolumeDirs")
+    watched = {_dir(d) for d in dirs if isinstance(d, str)} if isinstance(dirs, list) else set()
+    watched.add(RELOADER_DEFAULT_DIR)
+
+    def at(path: PathKey, message: str) -> Finding:
+        return located(v, "alerts.reload", path, message, "prometheus chart values")
+
+    for i, m in server:
+        name, where = m["configMap"], m.get("mountPath")
+        path: PathKey = (*_SERVER_MOUNTS, i)
+        if m.get("subPath"):
+            yield at(
+                (*path, "subPath"),
+                f"the server mounts ConfigMap {name} with subPath {m['subPath']!r}: the kubelet "
+                "never updates a subPath mount, so a rule change loads only with a new pod",
+            )
+        if reloader.get("enabled") is False:
+            yield at(
+                (*_RELOADER, "enabled"),
+                f"the config-reloader is disabled: a change to ConfigMap {name} (mounted at "
+                f"{where}) loads only when Prometheus restarts",
+            )
+            continue
+        mine = [(j, r) for j, r in theirs if r["configMap"] == name]
+        if not mine:
+            yield at(
+                path,
+                f"the server mounts ConfigMap {name} at {where}, the config-reloader does not "
+                "(configmapReload.prometheus.extraConfigmapMounts): a rule change loads only "
+                "when Prometheus restarts",
+            )
+        for j, r in mine:
+            if _dir(r.get("mountPath")) not in watched:
+                yield at(
+                    (*_RELOADER, "extraConfigmapMounts", j, "mountPath"),
+                    f"the config-reloader mounts ConfigMap {name} at {r.get('mountPath')} but "
+                    "does not watch that directory (configmapReload.prometheus.extraVolumeDirs): "
+                    "a rule change loads only when Prometheus restarts",
+                )
+    mounted = {m["configMap"] for _, m in server}
+    for j, r in theirs:
+        if r["configMap"] not in mounted:
+            yield at(
+                (*_RELOADER, "extraConfigmapMounts", j),
+                f"the config-reloader mounts ConfigMap {r['configMap']}, the server does not "
+                "(server.extraConfigmapMounts): Prometheus never reads its rules",
+            )
+
+
+@rule(
+    "alerts.reload",
+    "error",
+    "rule ConfigMap mounted by only one of Prometheus's server and its config-reloader",
+    hint="mount the ConfigMap in both server.extraConfigmapMounts and "
+    "configmapReload.prometheus.extraConfigmapMounts, and list its mountPath in "
+    "configmapReload.prometheus.extraVolumeDirs (alerts-prometheus-values.yaml is the recipe)",
+    why="Prometheus rereads rule files only when told to (POST /-/reload): without the "
+    "reloader watching the mounted ConfigMap, an alert change waits for an unrelated restart",
+)
+def rule_reload(ix: Index) -> Iterator[Finding]:
+    for v in ix.prometheus:
+        yield from check_reload(v)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -59,3 +60,24 @@ def test_without_promtool_lint_says_so_or_refuses_when_required(
     assert "promtool not on PATH" in result.stderr
     required = cli("lint", "--env", "prod", "--require-promtool", env={"PATH": str(empty)})
     one_line_error(required, ["promtool is not on PATH", "apt-get install prometheus"])
+
+
+def test_a_rule_configmap_the_reloader_does_not_mount_fails_lint(
+    repo: Layout, cli: Callable[..., Any]
+) -> None:
+    """The recipe with the server's mount only: `lint --env` and `lint --path` refuse it."""
+    template = repo.root / "templates/alerts/prometheus-values.yaml.j2"
+    text = template.read_text()
+    one_sided = text.replace("    extraConfigmapMounts:\n{{ mount() | indent(6, true) }}\n", "", 1)
+    assert one_sided != text
+    template.write_text(one_sided)
+    assert cli("render", "--env", "prod").returncode == 0
+    for args in (("--env", "prod"), ("--path", "manifests/prod/alerts-prometheus-values.yaml")):
+        result = cli("lint", *args)
+        assert result.returncode == 1, result.stdout + result.stderr
+        assert re.search(
+            r"manifests/prod/alerts-prometheus-values\.yaml:[0-9]+:1: error alerts\.reload "
+            r"the server mounts ConfigMap authentik-alerts at /etc/config/authentik, the "
+            r"config-reloader does not",
+            result.stdout,
+        ), result.stdout

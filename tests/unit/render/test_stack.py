@@ -58,6 +58,7 @@ def test_every_file_is_headed_do_not_edit(layout: Layout, env: str) -> None:
     assert {f.name for f in stack.files} == {
         "authentik-serviceaccount.yaml",
         "alerts-rules.yaml",
+        "alerts-prometheus-values.yaml",
         "authentik-values.yaml",
         "outpost-patches.yaml",
         "pgbouncer-configmap.yaml",
