@@ -193,8 +193,10 @@ def tests(session: nox.Session) -> None:
     # PgBouncer 1.24.1 (prod's version) built once per machine from its source tarball.
     session.run("python", "-m", "akops.tools", "pgbouncer")
     # Go programs the tests run, each built once per machine from its tools/go/ module set:
-    # np-guard's NetworkPolicy analyser and the two exporters of the alert tests.
-    for program in ("k8snetpolicy", "pgbouncer_exporter", "node_exporter"):
+    # np-guard's NetworkPolicy analyser, the two exporters and the chart's config-reloader
+    # of the alert tests.
+    programs = ("k8snetpolicy", "pgbouncer_exporter", "node_exporter", "prometheus-config-reloader")
+    for program in programs:
         session.run("python", "-m", "akops.tools", "go", program)
     session.run("pytest", "--durations=15", *session.posargs)
 

@@ -28,5 +28,12 @@ PROGRAMS: dict[str, GoProgram] = {
         # The outpost's /dev/shm sidecar at the sidecar image's tag: the real-Prometheus test
         # runs it on a real tmpfs with the rendered arguments.
         GoProgram("node_exporter", "node_exporter", "github.com/prometheus/node_exporter"),
+        # The prometheus-community chart's config-reloader (prometheus-operator's): the rule
+        # reload test runs it with the rendered recipe's watched directories.
+        GoProgram(
+            "prometheus-config-reloader",
+            "prometheus-config-reloader",
+            "github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader",
+        ),
     )
 }
