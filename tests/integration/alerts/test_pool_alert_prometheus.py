@@ -134,11 +134,14 @@ def verify_alerts(cli: Callable[..., Any], url: str, report: Path) -> tuple[Any,
 
 
 def started(repo: Layout, postgres: Postgres, factory: Callable[..., PgBouncer]) -> Any:
+    """The test environment's rules and files, its PgBouncer, and the secret values of both
+    (the application's password, and the exporter's stats-only user's)."""
     env = alert_test_environment(repo)
     rf = rendered_rule_file(repo, env)
     _, stack = render_env(repo, env)
     bouncer = factory(default_pool_size=str(POOL), reserve_pool_size="0")
-    return rf, stack.by_name(), bouncer
+    values = {"postgres_password": postgres.password, "stats_password": bouncer.stats_password}
+    return rf, stack.by_name(), bouncer, values
 
 
 def pool_series_seen(prom: Prometheus) -> None:
@@ -158,14 +161,12 @@ def test_pool_capacity_and_exhaustion_fire_the_pool_alerts(
     pgbouncer_factory: Callable[..., PgBouncer],
     tmp_path: Path,
 ) -> None:
-    rf, files, bouncer = started(repo, postgres, pgbouncer_factory)
+    rf, files, bouncer, values = started(repo, postgres, pgbouncer_factory)
     assert {
         a.name: a.duration for a in alerts_of(rf) if a.name in EXPORTER_ALERTS
     } == dict.fromkeys(EXPORTER_ALERTS, HOLD_FOR)
-    # The exporter logs in as its stats-only user, with its own password (not the app's).
-    secrets = {"postgres_password": postgres.password, "stats_password": bouncer.stats_password}
     with (
-        pgbouncer_exporter(files, bouncer.port, secrets, tmp_path) as exporter,
+        pgbouncer_exporter(files, bouncer.port, values, tmp_path) as exporter,
         prometheus(
             rf.text, [Target("kubernetes-pods", exporter.port, POD_LABELS)], tmp_path
         ) as prom,
@@ -222,11 +223,9 @@ def test_lost_pool_metrics_fire_the_missing_alert(
     tmp_path: Path,
     fault: str,
 ) -> None:
-    rf, files, bouncer = started(repo, postgres, pgbouncer_factory)
-    # The exporter logs in as its stats-only user, with its own password (not the app's).
-    secrets = {"postgres_password": postgres.password, "stats_password": bouncer.stats_password}
+    rf, files, bouncer, values = started(repo, postgres, pgbouncer_factory)
     with contextlib.ExitStack() as stack:
-        exporter = stack.enter_context(pgbouncer_exporter(files, bouncer.port, secrets, tmp_path))
+        exporter = stack.enter_context(pgbouncer_exporter(files, bouncer.port, values, tmp_path))
         target = Target("kubernetes-pods", exporter.port, POD_LABELS)
         prom = stack.enter_context(prometheus(rf.text, [target], tmp_path))
         with holding(bouncer, postgres, 1):
@@ -242,7 +241,7 @@ def test_lost_pool_metrics_fire_the_missing_alert(
                 pgbouncer_exporter(
                     files,
                     bouncer.port,
-                    secrets,
+                    values,
                     tmp_path,
                     password="not-the-stats-password",
                     port=exporter.port,
