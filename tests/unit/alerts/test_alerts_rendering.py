@@ -229,3 +229,45 @@ def test_prometheus_operator_forms(prod_env: Environment, layout: Layout) -> Non
 
     refs = {str(m.ref) for m in manifests(render_stack(env, layout.templates), "authentik")}
     assert {"PrometheusRule/authentik-alerts", "ServiceMonitor/pgbouncer"} <= refs
+
+
+def _shm_ops(files: dict[str, str]) -> dict[str, Any]:
+    ops = yaml.safe_load(files["outpost-patches.yaml"])["kubernetes_json_patches"]["deployment"]
+    return {op["path"]: op["value"] for op in ops}
+
+
+def test_the_outposts_shm_sidecar_is_scraped_in_either_form(
+    prod_env: Environment, layout: Layout
+) -> None:
+    """Annotations (prod): the patches annotate the pod for the kubernetes-pods job.
+    ServiceMonitor: a headless Service over the sidecar's port and a ServiceMonitor instead."""
+    files = render_stack(prod_env, layout.templates).by_name()
+    ops = _shm_ops(files)
+    sidecar = ops["/spec/template/spec/containers/-"]
+    assert sidecar["name"] == "shm-exporter"
+    assert sidecar["volumeMounts"] == [{"name": "dshm", "mountPath": "/dev/shm", "readOnly": True}]
+    assert ops["/spec/template/metadata/annotations"] == {
+        "prometheus.io/scrape": "true",
+        "prometheus.io/port": "9100",
+        "prometheus.io/path": "/metrics",
+    }
+    assert "outpost-metrics.yaml" not in files
+    env = tuned(prod_env, scrape="servicemonitor", operator_labels={"release": "kps"})
+    files = render_stack(env, layout.templates).by_name()
+    assert "/spec/template/metadata/annotations" not in _shm_ops(files)
+    service, monitor = yaml.safe_load_all(files["outpost-metrics.yaml"])
+    assert service["spec"]["selector"] == {
+        "goauthentik.io/outpost-name": "authentik-embedded-outpost"
+    }
+    assert service["spec"]["ports"][0]["targetPort"] == "shm-metrics"
+    assert monitor["spec"]["selector"]["matchLabels"] == {"akops.io/scrape": "outpost-shm"}
+    assert service["metadata"]["labels"]["akops.io/scrape"] == "outpost-shm"
+    assert monitor["metadata"]["labels"]["release"] == "kps"
+    from akops.cluster.objects import manifests
+
+    stack = render_stack(env, layout.templates)
+    refs = {str(m.ref) for m in manifests(stack, "authentik", env.other_namespaces)}
+    assert {"Service/outpost-shm-metrics", "ServiceMonitor/outpost-shm"} <= refs
+    # Without monitoring there is no sidecar: nothing would scrape it.
+    bare = render_stack(without_monitoring(prod_env), layout.templates).by_name()
+    assert "/spec/template/spec/containers/-" not in _shm_ops(bare)
