@@ -19,11 +19,14 @@ sent a read-only ``verify --only http.live`` straight at production.
 from __future__ import annotations
 
 import math
+import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, TypeVar
 
+from akops import files
 from akops.errors import InputError
+from akops.quantities import parse_quantity
 
 ENV_VAR = "AKOPS_ENV"
 
@@ -52,8 +55,10 @@ def seconds(flag: str, value: str | float | None, *, allow_zero: bool = False) -
     return number
 
 
-def count(flag: str, value: str | int | None, *, minimum: int = 0) -> int | None:
-    """A whole number of at least ``minimum`` from ``--flag VALUE`` (None stays None)."""
+def count(
+    flag: str, value: str | int | None, *, minimum: int = 0, maximum: int | None = None
+) -> int | None:
+    """A whole number in ``minimum..maximum`` from ``--flag VALUE`` (None stays None)."""
     if value is None or value == "":
         return None
     try:
@@ -62,7 +67,34 @@ def count(flag: str, value: str | int | None, *, minimum: int = 0) -> int | None
         raise InputError(f"--{flag} {value!r}: expected a whole number") from e
     if number < minimum:
         raise InputError(f"--{flag} {value!r}: must be at least {minimum}")
+    if maximum is not None and number > maximum:
+        raise InputError(f"--{flag} {value!r}: must be at most {maximum}")
     return number
+
+
+#: A size in bytes as Kubernetes writes it: digits and a binary or decimal suffix.
+_SIZE = re.compile(r"^[0-9]+(\.[0-9]+)?(Ki|Mi|Gi|Ti|k|M|G|T)?$")
+
+
+def size(flag: str, value: str | None, *, minimum: int = 1, maximum: int) -> int | None:
+    """A size in bytes (``512Mi``, ``2Gi``, ``1000000``) from ``--flag VALUE`` (None stays None)."""
+    if value is None or value == "":
+        return None
+    number = parse_quantity(value) if _SIZE.match(value) else None
+    if number is None:
+        raise InputError(f"--{flag} {value!r}: expected a size such as 64Mi, 512Mi or 2Gi")
+    if not minimum <= number <= maximum:
+        raise InputError(
+            f"--{flag} {value!r}: must be between {_bytes(minimum)} and {_bytes(maximum)}"
+        )
+    return int(number)
+
+
+def _bytes(n: int) -> str:
+    for unit, factor in (("Ti", 2**40), ("Gi", 2**30), ("Mi", 2**20), ("Ki", 2**10)):
+        if n >= factor and n % factor == 0:
+            return f"{n // factor}{unit}"
+    return f"{n} bytes"
 
 
 # --- typed requests: a dataclass whose fields carry their flags ----------------------------
@@ -101,13 +133,41 @@ def secs(*, allow_zero: bool = False) -> Parser:
     return parse
 
 
-def whole(*, minimum: int = 0) -> Parser:
-    """A whole number of at least ``minimum``."""
+def whole(*, minimum: int = 0, maximum: int | None = None) -> Parser:
+    """A whole number in ``minimum..maximum``."""
 
     def parse(flag: str, raw: str) -> int | None:
-        return count(flag.lstrip("-"), text(flag, raw), minimum=minimum)
+        return count(flag.lstrip("-"), text(flag, raw), minimum=minimum, maximum=maximum)
 
     return parse
+
+
+def bytes_size(*, minimum: int, maximum: int) -> Parser:
+    """A Kubernetes size of bytes (``512Mi``) in ``minimum..maximum``; the text as given."""
+
+    def parse(flag: str, raw: str) -> str:
+        size(flag.lstrip("-"), text(flag, raw), minimum=minimum, maximum=maximum)
+        return raw
+
+    return parse
+
+
+def output_file(*, parents: bool = False) -> Parser:
+    """A file the operation will write: checked when the flag is read, before anything runs
+    (``akops.files.output_file``: not a directory or special file, a directory to put it in);
+    the path as given."""
+
+    def parse(flag: str, raw: str) -> str:
+        files.output_file(flag, text(flag, raw), parents=parents)
+        return raw
+
+    return parse
+
+
+def output_dir(flag: str, raw: str) -> str:
+    """A directory the operation will write into (made when missing); not an existing file."""
+    files.output_dir(flag, text(flag, raw))
+    return raw
 
 
 def one_of(*choices: str) -> Parser:

@@ -32,7 +32,15 @@ from pydantic import (
 from akops import names
 from akops.errors import EnvironmentConfigError, InputError
 from akops.images.reference import parse_image
-from akops.yamldoc import NAME_RE, display, named_mapping, parse_one, read_text, validated
+from akops.yamldoc import (
+    NAME_RE,
+    FieldError,
+    display,
+    named_mapping,
+    parse_one,
+    read_text,
+    validated,
+)
 
 INT32_MAX = 2**31 - 1
 
@@ -138,7 +146,8 @@ def _scalar(value: Any) -> None:
 
 class Model(BaseModel):
     # allow_inf_nan: YAML's .inf/.nan would make timeouts infinite or every comparison false.
-    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False)
+    # strict: a YAML `true` is no replica count, `"3"` no port; lax coercion hid both.
+    model_config = ConfigDict(frozen=True, extra="forbid", allow_inf_nan=False, strict=True)
 
     @field_validator("*", mode="after")
     @classmethod
@@ -315,9 +324,11 @@ class NetworkPolicy(Model):
     @model_validator(mode="after")
     def _waived_with_reason(self) -> NetworkPolicy:
         if not self.enabled and not self.waiver:
-            raise ValueError("a disabled network_policy needs 'waiver': the reason, in words")
+            raise FieldError(
+                ("waiver",), "a disabled network_policy needs 'waiver': the reason, in words"
+            )
         if self.enabled and self.waiver:
-            raise ValueError("'waiver' is only for a disabled network_policy")
+            raise FieldError(("waiver",), "'waiver' is only for a disabled network_policy")
         return self
 
 
@@ -398,7 +409,8 @@ class OutpostApi(Model):
     @model_validator(mode="after")
     def _complete(self) -> OutpostApi:
         if self.enabled and (not self.url or self.token is None):
-            raise ValueError("an enabled outpost API needs 'url' and 'token'")
+            missing = "url" if not self.url else "token"
+            raise FieldError((missing,), "an enabled outpost API needs 'url' and 'token'")
         return self
 
 
@@ -527,7 +539,7 @@ RunbookUrl = Annotated[
 class Rule(Model):
     """One alert's tuning: how long the condition must hold (``for``) before it fires."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
 
     for_: Duration = Field(alias="for", description="how long the condition holds before firing")
 
@@ -696,19 +708,25 @@ class Environment(Model):
     @model_validator(mode="after")
     def _policy_has_upstream(self) -> Environment:
         if self.pgbouncer.network_policy.enabled and self.upstream.namespace is None:
-            raise ValueError(
+            raise FieldError(
+                ("upstream",),
                 "upstream.namespace is needed for PgBouncer's NetworkPolicy egress "
-                "(or set pgbouncer.network_policy.enabled: false with a waiver)"
+                "(or set pgbouncer.network_policy.enabled: false with a waiver)",
             )
         return self
 
     @model_validator(mode="after")
     def _pdbs_fit(self) -> Environment:
-        if self.pgbouncer.replicas and self.pgbouncer.pdb_min_available > self.pgbouncer.replicas:
-            raise ValueError("pgbouncer.pdb_min_available exceeds pgbouncer.replicas")
+        p = self.pgbouncer
+        if p.replicas and p.pdb_min_available > p.replicas:
+            raise FieldError(
+                ("pgbouncer", "pdb_min_available"),
+                f"{p.pdb_min_available} exceeds pgbouncer.replicas ({p.replicas})",
+            )
         if "postgres_password" not in self.secrets:
-            raise ValueError(
-                "secrets.postgres_password must say where the database password comes from"
+            raise FieldError(
+                ("secrets",),
+                "secrets.postgres_password must say where the database password comes from",
             )
         return self
 

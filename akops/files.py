@@ -169,6 +169,38 @@ def read_text(
         raise InputError(f"{_label(path, flag, label)}: not UTF-8 text") from e
 
 
+def output_file(flag: str, value: str | None, *, parents: bool = False) -> Path | None:
+    """Where ``--flag FILE`` will be written, checked before anything runs: not a
+    directory, not a special file (a FIFO would block the write), in a directory that exists
+    or, with ``parents``, will be made (None for an empty flag)."""
+    if not value:
+        return None
+    path = Path(value)
+    try:
+        st = os.stat(path)
+    except FileNotFoundError:
+        st = None
+    except OSError as e:
+        raise InputError(f"{flag} {value}: cannot write: {_why(e)}") from e
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise InputError(f"{flag} {value}: is {kind_of(st.st_mode)}, expected a file to write")
+    parent = path.parent
+    if not parent.is_dir() and not (parents and not parent.exists()):
+        raise InputError(f"{flag} {value}: no directory {parent} to write it in")
+    return path.resolve()
+
+
+def output_dir(flag: str, value: str) -> Path | None:
+    """Where ``--flag DIR`` will be written (created when missing), checked before anything
+    runs: not an existing file (None for an empty flag)."""
+    if not value:
+        return None
+    path = Path(value)
+    if path.exists() and not path.is_dir():
+        raise InputError(f"{flag} {value}: exists and is not a directory")
+    return path.resolve()
+
+
 def read_head(path: Path | str, size: int) -> bytes | None:
     """The first ``size`` bytes of ``path`` if it is a regular file; None for anything else
     (a sniff before the real read, which then says what is wrong, in its place)."""

@@ -25,7 +25,19 @@ import shlex
 from dataclasses import dataclass
 from typing import Any
 
-from akops.cli import Request, flags_in, named, one_of, option, secs, text, whole
+from akops.cli import (
+    Request,
+    bytes_size,
+    flags_in,
+    named,
+    one_of,
+    option,
+    output_dir,
+    output_file,
+    secs,
+    text,
+    whole,
+)
 from akops.errors import InputError
 
 #: A runbook check step may set this flag in its ``args`` (where a check looks).
@@ -196,8 +208,12 @@ class VerifyRequest(Request):
         "run only this " + CHECK_ID_HELP, repeatable=True, groups=(CHECKS,)
     )
     skip: tuple[str, ...] = option("skip this " + CHECK_ID_HELP, repeatable=True, groups=(CHECKS,))
-    json: str | None = option("also write the report as JSON to this path")
-    junit: str | None = option("also write the report as JUnit XML to this path")
+    json: str | None = option(
+        "also write the report as JSON to this path", parse=output_file(parents=True)
+    )
+    junit: str | None = option(
+        "also write the report as JUnit XML to this path", parse=output_file(parents=True)
+    )
     url: str | None = option("Authentik base URL (local default: verify.local.url)", groups=_LOOKS)
     outpost_url: str | None = option(
         "outpost base URL for the ping (local default: verify.local.outpost_url)", groups=_LOOKS
@@ -236,7 +252,7 @@ class VerifyRequest(Request):
     workers: int | None = option(
         "most checks run at once (default: one per pod, URL, API read or query, at most 256; "
         "up to 1024)",
-        parse=whole(minimum=1),
+        parse=whole(minimum=1, maximum=1024),
         kind="count",
     )
     prometheus: str | None = option(
@@ -282,6 +298,7 @@ class PlanRequest(_OnCluster):
         "also write the plan to FILE (JSON; secret values only as salted hashes) for "
         "`invoke apply --plan FILE`",
         default="",
+        parse=output_file(),
     )
     format: str = option(
         "text (the default) or json (the saved plan's structure, on stdout)",
@@ -444,6 +461,14 @@ class RunbookRunRequest(Request):
 
 # --- rehearse, images, chart ---------------------------------------------------------------
 
+# The range of each flag a rehearsal takes over the environment, read before anything starts.
+#: PostgreSQL refuses fewer than its reserved connections plus one; MAX_BACKENDS above.
+MAX_CONNECTIONS = (4, 262_143)
+#: Each replica is a real PgBouncer process on this machine.
+PGBOUNCER_REPLICAS_MAX = 32
+#: The outpost's /dev/shm before the scenario's size factor divides it: 1Mi..1Ti.
+SHM_SIZE = (1024 * 1024, 1024**4)
+
 
 @dataclass(frozen=True, kw_only=True, eq=False)
 class RehearseRequest(Request):
@@ -455,24 +480,31 @@ class RehearseRequest(Request):
         positional=True,
     )
     env: str = environment()
-    json: str = option("also write the report as JSON to this path", default="")
+    json: str = option(
+        "also write the report as JSON to this path", default="", parse=output_file()
+    )
     out: str = option(
         "directory for the report, plot and runbook transcript (default: runs/rehearsals/...)",
         default="",
+        parse=output_dir,
     )
     pgbouncer_ini: str = option(
         "run PgBouncer from this pgbouncer.ini instead of the rendered one", default=""
     )
     shm_size: str = option(
-        "outpost /dev/shm size instead of the rendered patch's (64Mi: no patch)", default=""
+        "outpost /dev/shm size instead of the rendered patch's (64Mi: no patch)",
+        default="",
+        parse=bytes_size(minimum=SHM_SIZE[0], maximum=SHM_SIZE[1]),
     )
     max_connections: int | None = option(
         "PostgreSQL max_connections instead of the environment's",
-        parse=whole(minimum=4),
+        parse=whole(minimum=MAX_CONNECTIONS[0], maximum=MAX_CONNECTIONS[1]),
         kind="count",
     )
     pgbouncer_replicas: int | None = option(
-        "PgBouncer replicas instead of the environment's", parse=whole(minimum=1), kind="count"
+        "PgBouncer replicas instead of the environment's",
+        parse=whole(minimum=1, maximum=PGBOUNCER_REPLICAS_MAX),
+        kind="count",
     )
     act: tuple[str, ...] = option("run only this act of the scenario (repeatable)", repeatable=True)
 

@@ -168,6 +168,15 @@ def named_mapping(text: str, source: str, name: str, error: type[InputError]) ->
     return doc
 
 
+class FieldError(ValueError):
+    """A model validator's complaint about one field: ``path`` (relative to the model that
+    raised it) is where the file should be pointed at, not the model's top."""
+
+    def __init__(self, path: PathKey, message: str) -> None:
+        super().__init__(message)
+        self.path = path
+
+
 def validated(
     model: type[M],
     data: dict[str, Any],
@@ -184,7 +193,9 @@ def validated(
         return model.model_validate(data)
     except ValidationError as e:
         first = e.errors()[0]
-        loc = tuple(p for p in first["loc"] if isinstance(p, int) or p not in hidden)
+        cause = (first.get("ctx") or {}).get("error")
+        inner = cause.path if isinstance(cause, FieldError) else ()
+        loc = tuple(p for p in (*first["loc"], *inner) if isinstance(p, int) or p not in hidden)
         field = dotted(loc) or "(top level)"
         more = f" (+{e.error_count() - 1} more)" if e.error_count() > 1 else ""
         raise error(f"{doc.source}:{doc.line_of(loc)}: {field}: {_why(first)}{more}") from e

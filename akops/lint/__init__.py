@@ -244,24 +244,44 @@ def split_waiver(env: Environment) -> list[Waiver]:
 
 
 def read_waivers(path: Path) -> list[Waiver]:
-    """A --waivers file: a list of {rule, object, reason}, or an environment's ``lint:`` block."""
+    """A --waivers file: a list of {rule, object, reason}, or an environment's ``lint:`` block.
+
+    Errors name the file, the line and the field as the file has it (``waivers[1].reason``,
+    ``lint.waivers[0].rule``), like an environment file's.
+    """
     from pydantic import TypeAdapter, ValidationError
 
     from akops.environment import LintWaiver
-    from akops.errors import InputError
-    from akops.yamldoc import parse_all, read_text
+    from akops.yamldoc import PathKey, dotted, parse_all, read_text
 
-    docs = parse_all(read_text(path), str(path))
-    data = docs[0].data if docs else []
+    shown = display(path)
+    docs = parse_all(read_text(path, flag="--waivers", label=shown), shown)
+    if not docs:
+        return []
+    doc = docs[0]
+    data = doc.data
+    at: PathKey = ()
     if isinstance(data, dict):
-        data = data.get("lint", data)
-        data = data.get("waivers", []) if isinstance(data, dict) else data
+        if isinstance(data.get("lint"), dict) and "waivers" in data["lint"]:
+            data, at = data["lint"]["waivers"], ("lint", "waivers")
+        elif "waivers" in data:
+            data, at = data["waivers"], ("waivers",)
+        else:
+            raise InputError(
+                f"{shown}:{doc.start_line}: expected a list of waivers ({{rule, object, reason}}) "
+                "or a mapping with `waivers:` or `lint: {waivers: ...}`"
+            )
+    prefix: PathKey = at or ("waivers",)
     try:
         return list(TypeAdapter(list[LintWaiver]).validate_python(data))
     except ValidationError as e:
         err = e.errors()[0]
-        where = ".".join(str(p) for p in err["loc"])
-        raise InputError(f"{path}: waivers[{where}]: {err['msg']}") from e
+        loc: PathKey = tuple(p for p in err["loc"] if isinstance(p, int | str))
+        why = "required field is missing" if err["type"] == "missing" else err["msg"]
+        why = "unknown field" if err["type"] == "extra_forbidden" else why
+        raise InputError(
+            f"{shown}:{doc.line_of((*at, *loc))}: {dotted((*prefix, *loc))}: {why}"
+        ) from e
 
 
 def read_heads(refs: Sequence[FileRef]) -> dict[str, str]:

@@ -189,9 +189,18 @@ class Rehearsal:
         self.pool = topology.pool_capacity(settings, self.replicas)
         if s.topology.postgres:
             max_conn = self.opts.max_connections or env.upstream.max_connections
-            self.pg = start.start_postgres(
-                stack, work, env.upstream.user, env.upstream.database, max_conn, self.password
-            )
+            try:
+                self.pg = start.start_postgres(
+                    stack, work, env.upstream.user, env.upstream.database, max_conn, self.password
+                )
+            except start.StartError as e:
+                if self.opts.max_connections is None:
+                    raise
+                # In range, yet more than this machine gives PostgreSQL: the flag is the why.
+                raise start.StartError(
+                    f"--max-connections {self.opts.max_connections}: PostgreSQL did not start "
+                    f"with it ({e})"
+                ) from e
         if s.topology.pgbouncer:
             assert self.pg is not None
             extra: dict[str, str] = {}

@@ -72,7 +72,8 @@ CheckId = Annotated[str, AfterValidator(_rehearsable)]
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: a YAML `true` is no replica count, `"3"` no port; lax coercion hid both.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class Setting(Model):
@@ -105,7 +106,7 @@ class Expectation(Model):
     #: (instead of "reaches it once")
     throughout: bool = False
 
-    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(frozen=True, extra="forbid", populate_by_name=True, strict=True)
 
     @property
     def kind(self) -> str:

@@ -58,7 +58,8 @@ KINDS: tuple[Kind, ...] = ("check", "task", "command", "manual", "decision")
 
 
 class Model(BaseModel):
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    # strict: a YAML `true` is no replica count, `"3"` no port; lax coercion hid both.
+    model_config = ConfigDict(frozen=True, extra="forbid", strict=True)
 
 
 class When(Model):

@@ -55,9 +55,14 @@ def tasks() -> list[str]:
     return names
 
 
+#: A flag the line tells the operator to use ("pass --yes", "or --answer", "with --values");
+#: a flag it only names (the bad one, another command's list) is no advice.
+ADVICE = re.compile(r"\b(?:pass|give|use|try|see|or|with|unless|add|set)\s+(--[a-z][a-z0-9-]*)")
+
+
 def advised_flags(line: str) -> set[str]:
     """The flags an error line advises for the task that printed it."""
-    return set(FLAG.findall(OTHER_COMMAND.sub("", line)))
+    return set(ADVICE.findall(OTHER_COMMAND.sub("", line)))
 
 
 def held(

@@ -140,7 +140,7 @@ def test_waivers_file_in_path_mode(cli: Callable[..., Any], tmp_path: Path) -> N
     assert "warning lint.unused-waiver waiver of pdb.missing matches no finding" in result.stdout
     waivers.write_text("- rule: image.pinned\n  reason: short\n")
     result = cli("lint", "--path", str(tmp_path / "web.yaml"), "--waivers", str(waivers))
-    assert result.returncode == 2 and "waivers.yaml: waivers[0.reason]" in result.stderr
+    assert result.returncode == 2 and "waivers.yaml:2: waivers[0].reason" in result.stderr
 
 
 def test_annotation_waiver_needs_a_reason(cli: Callable[..., Any], tmp_path: Path) -> None:
