@@ -22,7 +22,7 @@ from pathlib import Path
 import pytest
 
 from akops.layout import Layout
-from tests.integration.inputs.contract import Runner, held
+from tests.integration.inputs.contract import Runner, held, tasks
 
 pytestmark = pytest.mark.integration
 
@@ -156,3 +156,24 @@ def test_the_line_names_where_and_shows_it_safely(case: Case, repo: Layout, tmp_
     line = held(result, case.argv[0], case.parts, code=case.code)
     for part in case.absent:
         assert part not in line, line
+
+
+# --- the contract holds for every task -----------------------------------------------------
+
+#: How each task is handed a bad value; by default an environment that does not exist.
+BAD_VALUE: dict[str, tuple[str, ...]] = {
+    "runbook.list": ("--format", "xml"),
+    "runbook.show": ("no-such-runbook",),
+    "runbook.run": ("deploy", "--env", "no-such-env"),
+    "rehearse": ("boot-storm", "--env", "no-such-env"),
+    "lint": ("--env", "no-such-env"),
+}
+
+
+@pytest.mark.parametrize("task", tasks())
+def test_every_task_answers_a_bad_value_with_one_line(
+    task: str, repo: Layout, tmp_path: Path
+) -> None:
+    argv = BAD_VALUE.get(task, ("--env", "no-such-env"))
+    result = Runner(repo.root)(task, *argv, env={"KUBECONFIG": str(tmp_path / "absent")})
+    held(result, task, ("no-such" if "no-such" in " ".join(argv) else argv[-1],))
