@@ -111,7 +111,10 @@ def test_spread_nodes_points_at_an_affinity_that_does_not_spread() -> None:
     affinity = {"nodeAffinity": {}}
     f = one(lint(deployment(3, affinity=affinity), pdb(minAvailable=2)), "spread.nodes")
     assert f.path == "spec.template.spec.affinity"
-    assert "no pod anti-affinity" in f.message
+    assert f.message == (
+        "Deployment/pgbouncer: 3 replicas may share one node: no pod anti-affinity or "
+        "topology spread on kubernetes.io/hostname selects its own pods"
+    )
 
 
 def test_spread_nodes_by_another_topology_key_does_not_count() -> None:
@@ -126,7 +129,11 @@ def test_spread_nodes_by_another_topology_key_does_not_count() -> None:
         }
     }
     f = one(lint(deployment(3, affinity=zone), pdb(minAvailable=2)), "spread.nodes")
-    assert "selects other pods" in f.message
+    assert f.message == (
+        "Deployment/pgbouncer: 3 replicas may share one node: its pod anti-affinity selects "
+        "other pods, not its own replicas"
+    )
+    assert f.path == "spec.template.spec.affinity"
 
 
 # --- what is exempt ----------------------------------------------------------------------
@@ -186,7 +193,11 @@ def test_a_critical_deployment_without_a_pdb_is_named() -> None:
         (3, {"minAvailable": "50%"}, None),  # 1.5 rounds up to 2
         (4, {"minAvailable": "50%"}, None),  # exactly 2
         (3, {"minAvailable": "34%"}, None),  # 1.02 rounds up to 2
-        (3, {"minAvailable": "33%"}, "minAvailable 1 with 3 replicas keeps fewer than 2"),
+        (
+            3,
+            {"minAvailable": "33%"},
+            "minAvailable 1 with 3 replicas keeps fewer than 2 pods serving during a drain",
+        ),
         (3, {"minAvailable": "67%"}, "minAvailable 3 with 3 replicas blocks every node drain"),
         (3, {"maxUnavailable": 1}, None),
         (3, {"maxUnavailable": 2}, None),
@@ -209,8 +220,7 @@ def test_pdb_budget(replicas: int, budget: dict[str, Any], problem: str | None) 
     if problem is None:
         assert got == []
         return
-    assert len(got) == 1 and got[0].message.startswith("PodDisruptionBudget/pgbouncer: ")
-    assert problem in got[0].message
+    assert [f.message for f in got] == [f"PodDisruptionBudget/pgbouncer: {problem}"]
     assert got[0].object == "PodDisruptionBudget/pgbouncer"
     field = "maxUnavailable" if "maxUnavailable" in budget else "minAvailable"
     assert got[0].path == f"spec.{field}"
@@ -239,20 +249,31 @@ def rolling(surge: Any, down: Any) -> dict[str, Any]:
         (
             rolling(0, 2),
             {"maxUnavailable": 1},
-            "takes 2 of 3 pods down at once, leaving 1 while PodDisruptionBudget/pgbouncer promises 2",
+            "a rollout takes 2 of 3 pods down at once, leaving 1 while "
+            "PodDisruptionBudget/pgbouncer promises 2",
         ),
         (rolling(0, 2), {"maxUnavailable": 2}, None),
         (rolling(0, 1), {"maxUnavailable": "34%"}, None),  # promises 3 - 2 = 1
         (rolling(0, 2), {"maxUnavailable": "bad"}, None),  # pdb.budget reports it
         # percentages of the rollout round down (maxUnavailable) and up (maxSurge)
         (rolling(0, "50%"), {"minAvailable": 2}, None),  # 1.5 rounds down to 1
-        (rolling(0, "67%"), {"minAvailable": 2}, "takes 2 of 3 pods down at once, leaving 1"),
+        (
+            rolling(0, "67%"),
+            {"minAvailable": 2},
+            "a rollout takes 2 of 3 pods down at once, leaving 1 while "
+            "PodDisruptionBudget/pgbouncer promises 2",
+        ),
         (rolling("1%", 0), {"minAvailable": 3}, None),  # surge 1 (rounded up): progresses
-        (rolling(0, "1%"), {"minAvailable": 2}, "maxSurge 0 and maxUnavailable 0"),
+        (
+            rolling(0, "1%"),
+            {"minAvailable": 2},
+            "maxSurge 0 and maxUnavailable 0, the rollout cannot progress",
+        ),
         (
             rolling(0, 1),
             {"minAvailable": "100%"},
-            "leaving 2 while PodDisruptionBudget/pgbouncer promises 3",
+            "a rollout takes 1 of 3 pods down at once, leaving 2 while "
+            "PodDisruptionBudget/pgbouncer promises 3",
         ),
         ({"type": "RollingUpdate"}, {"minAvailable": 2}, None),  # 25 %: surge 1, down 0
         ({"type": "RollingUpdate", "rollingUpdate": "odd"}, {"minAvailable": 2}, None),
@@ -266,7 +287,7 @@ def test_pdb_rollout(strategy: dict[str, Any], budget: dict[str, Any], problem: 
     if problem is None:
         assert got == [], [f.message for f in got]
         return
-    assert len(got) == 1 and problem in got[0].message, [f.message for f in got]
+    assert [f.message for f in got] == [f"Deployment/pgbouncer: {problem}"]
     assert got[0].path == "spec.strategy"
 
 
