@@ -312,3 +312,96 @@ def test_a_rollout_that_cannot_progress_is_named_without_a_pdb() -> None:
     assert found(stack, "pdb.rollout") == [
         "Deployment/pgbouncer: maxSurge 0 and maxUnavailable 0, the rollout cannot progress"
     ]
+
+
+def anti(term: dict[str, Any], preferred: bool = False) -> dict[str, Any]:
+    if preferred:
+        return {
+            "podAntiAffinity": {
+                "preferredDuringSchedulingIgnoredDuringExecution": [
+                    {"weight": 100, "podAffinityTerm": term}
+                ]
+            }
+        }
+    return {"podAntiAffinity": {"requiredDuringSchedulingIgnoredDuringExecution": [term]}}
+
+
+OWN = {"matchLabels": {"app": "pgbouncer"}}
+HOST = "kubernetes.io/hostname"
+
+
+@pytest.mark.parametrize(
+    ("affinity", "spreads"),
+    [
+        (anti({"topologyKey": HOST, "labelSelector": OWN}), True),
+        (anti({"topologyKey": HOST, "labelSelector": OWN}, preferred=True), True),
+        (anti({"topologyKey": HOST, "labelSelector": {}}), False),  # empty: selects nothing
+        (anti({"topologyKey": HOST, "labelSelector": {"matchLabels": {"app": "x"}}}), False),
+        (
+            anti(
+                {
+                    "topologyKey": HOST,
+                    "labelSelector": {
+                        "matchExpressions": [
+                            {"key": "app", "operator": "In", "values": ["pgbouncer"]}
+                        ]
+                    },
+                }
+            ),
+            True,
+        ),
+        (
+            anti(
+                {
+                    "topologyKey": HOST,
+                    "labelSelector": {
+                        "matchExpressions": [{"key": "app", "operator": "NotIn", "values": ["x"]}]
+                    },
+                }
+            ),
+            True,
+        ),
+        (
+            anti(
+                {
+                    "topologyKey": HOST,
+                    "labelSelector": {
+                        "matchExpressions": [{"key": "app", "operator": "DoesNotExist"}]
+                    },
+                }
+            ),
+            False,
+        ),
+        (
+            anti(
+                {
+                    "topologyKey": HOST,
+                    "labelSelector": {"matchExpressions": [{"key": "tier", "operator": "Exists"}]},
+                }
+            ),
+            False,
+        ),
+        ({"podAntiAffinity": {"preferredDuringSchedulingIgnoredDuringExecution": ["odd"]}}, False),
+    ],
+)
+def test_spread_by_anti_affinity_must_select_the_workloads_own_pods(
+    affinity: dict[str, Any], spreads: bool
+) -> None:
+    stack = lint(deployment(3, affinity=affinity), pdb(minAvailable=2))
+    assert (found(stack, "spread.nodes") == []) == spreads
+
+
+@pytest.mark.parametrize(
+    ("constraint", "spreads"),
+    [
+        ({"topologyKey": HOST, "labelSelector": OWN}, True),
+        ({"topologyKey": "topology.kubernetes.io/zone", "labelSelector": OWN}, False),
+        ({"topologyKey": HOST, "labelSelector": {"matchLabels": {"app": "x"}}}, False),
+    ],
+)
+def test_spread_by_topology_constraint(constraint: dict[str, Any], spreads: bool) -> None:
+    d = deployment(3, affinity=None)
+    d["spec"]["template"]["spec"]["topologySpreadConstraints"] = [
+        {"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", **constraint}
+    ]
+    assert (found(lint(d, pdb(minAvailable=2)), "spread.nodes") == []) == spreads
