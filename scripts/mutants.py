@@ -57,16 +57,47 @@ ONLY = "AKOPS_MUTANTS_ONLY"
 #: How many mutants the child runs at once.
 CHILDREN = "AKOPS_MUTANTS_CHILDREN"
 
-#: The modules held to the floor (files, or folders meaning every module in them).
-MODULES = (
-    "akops/cluster/plan.py",
-    "akops/cluster/saved_plan.py",
-    "akops/secrets.py",
-    "akops/runbook/masking.py",
-    "akops/lint/rules",
-    "akops/verify/checks",
-    "akops/alerts/rules.py",
-)
+LINT = "tests/unit/lint"
+RULES = f"{LINT}/test_lint_rules.py"  # every rule on the prod stack, one field broken at a time
+#: The modules held to the floor (a file, or a folder: each module in it), each with the
+#: unit tests that judge it: a mutant runs those of them that call the mutated function.
+MODULES: dict[str, tuple[str, ...]] = {
+    "akops/cluster/plan.py": ("tests/unit/cluster",),
+    "akops/cluster/saved_plan.py": ("tests/unit/cluster",),
+    "akops/secrets.py": ("tests/unit/foundation", "tests/unit/cluster", "tests/unit/runbook"),
+    "akops/runbook/masking.py": ("tests/unit/runbook",),
+    "akops/alerts/rules.py": ("tests/unit/alerts", f"{LINT}/test_lint_alert_rules.py"),
+    "akops/lint/rules": (LINT,),  # a rule module not named below: every lint test
+    "akops/lint/rules/replicas.py": (RULES, f"{LINT}/test_lint_budgets.py"),
+    "akops/lint/rules/containers.py": (RULES, f"{LINT}/test_lint_containers.py"),
+    "akops/lint/rules/secrets.py": (RULES, f"{LINT}/test_lint_secret_rules.py"),
+    "akops/lint/rules/security.py": (
+        f"{LINT}/test_lint_security.py",
+        f"{LINT}/test_lint_security_edges.py",
+    ),
+    "akops/lint/rules/alerts.py": (
+        f"{LINT}/test_lint_alert_rules.py",
+        "tests/unit/alerts/test_alerts_lint.py",
+    ),
+    "akops/lint/rules/authentik.py": (RULES, f"{LINT}/test_lint_authentik_rules.py"),
+    "akops/lint/rules/database.py": (RULES,),
+    "akops/lint/rules/pgbouncer.py": (
+        RULES,
+        f"{LINT}/test_lint_pgbouncer_rules.py",
+        f"{LINT}/test_pgbouncer_ini.py",
+    ),
+    "akops/lint/rules/images.py": (
+        f"{LINT}/test_lint_image_digest.py",
+        f"{LINT}/test_lint_outpost_images.py",
+    ),
+    "akops/lint/rules/outpost.py": (RULES, f"{LINT}/test_lint_outpost_images.py"),
+    "akops/lint/rules/netpol.py": (f"{LINT}/test_lint_reach.py",),
+    "akops/verify/checks": ("tests/unit/verify",),
+}
+#: The tests each mutant's module is judged by, for tests/mutation/fastest_first.py (JSON).
+TESTS = "AKOPS_MUTANTS_TESTS"
+#: Run every mutant of the modules asked, not only the pending ones ("1").
+AGAIN = "AKOPS_MUTANTS_AGAIN"
 #: Decorators that register the function they are given and return it unchanged.
 REGISTERING = frozenset({"rule"})
 KILLED = frozenset({"killed", "timeout", "caught by type check", "segfault"})
@@ -117,7 +148,8 @@ def module_files(selection: list[str]) -> list[Path]:
         path = ROOT / item
         if not any(item == m or item.startswith(m.rstrip("/") + "/") for m in MODULES):
             raise SystemExit(
-                f"mutants: {item} is not one of the modules held to the floor: {', '.join(MODULES)}"
+                f"mutants: {item} is not one of the modules held to the floor: "
+                f"{', '.join(m for m in MODULES if not m.startswith('akops/lint/rules/'))}"
             )
         if path.is_dir():
             files += sorted(p for p in path.glob("*.py") if p.name != "__init__.py")
@@ -125,7 +157,13 @@ def module_files(selection: list[str]) -> list[Path]:
             files.append(path)
         else:
             raise SystemExit(f"mutants: {item}: no such file or folder")
-    return files
+    return sorted(set(files))
+
+
+def judges(path: Path) -> tuple[str, ...]:
+    """The tests that judge the module at ``path``: its own entry, else its folder's."""
+    rel = path.relative_to(ROOT).as_posix()
+    return MODULES.get(rel) or MODULES[path.relative_to(ROOT).parent.as_posix()]
 
 
 def dotted(path: Path) -> str:
@@ -367,16 +405,17 @@ def fresh_copies() -> None:
             copy.unlink()
 
 
-def pending(files: list[Path]) -> list[str]:
+def pending(files: list[Path], everything: bool = False) -> list[str]:
     """Mutants of ``files`` to run: not run yet (new, or their function changed), or not
-    killed last time (a test added since may kill them), but for listed equivalents."""
+    killed last time (a test added since may kill them), but for listed equivalents;
+    ``everything``: all of them."""
     from mutmut.mutation.data import SourceFileMutationData
 
     names = []
     for path in files:
         data = SourceFileMutationData(path=path.relative_to(ROOT).as_posix())
         data.load()
-        names += [n for n, code in data.exit_code_by_key.items() if code is None]
+        names += [n for n, code in data.exit_code_by_key.items() if everything or code is None]
     names += [s.name for r in report(files) for s in r.survivors if s.status != "not checked"]
     return sorted(set(names))
 
@@ -384,12 +423,14 @@ def pending(files: list[Path]) -> list[str]:
 _RESULT_LINE = re.compile(r"^\S+ akops\.")
 
 
-def mutmut(files: list[Path], max_children: int | None) -> int:
+def mutmut(files: list[Path], max_children: int | None, again: bool) -> int:
     """Run the pending mutants of ``files`` in a child process (``as_mutmut``)."""
     env = {
         **os.environ,
         ONLY: json.dumps([f.relative_to(ROOT).as_posix() for f in files]),
         CHILDREN: str(max_children or os.cpu_count() or 2),
+        AGAIN: "1" if again else "",
+        TESTS: json.dumps({dotted(f): judges(f) for f in module_files(list(MODULES))}),
     }
     child = subprocess.Popen(
         [sys.executable, __file__, "--mutmut"], cwd=ROOT, env=env,
@@ -426,7 +467,7 @@ def as_mutmut() -> int:
         copy_src_dir()
         copy_also_copy_files()
         create_mutants(int(children))
-    names = pending(files)
+    names = pending(files, everything=os.environ.get(AGAIN) == "1")
     if not names:
         print("mutants: nothing to run (no module or test changed since the last run)")
         return 0
@@ -453,11 +494,16 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="mutants run at once (default: the CPU count)",
     )
+    parser.add_argument(
+        "--again",
+        action="store_true",
+        help="run every mutant of the modules again, killed ones too (after changing tests)",
+    )
     args = parser.parse_args(argv)
     files = module_files(args.modules or list(MODULES))
     if not args.report:
         fresh_copies()
-        code = mutmut(files, args.max_children)
+        code = mutmut(files, args.max_children, args.again)
         if code != 0:
             return code
     reports = report(files)
