@@ -198,6 +198,9 @@ def tests(session: nox.Session) -> None:
     programs = ("k8snetpolicy", "pgbouncer_exporter", "node_exporter", "prometheus-config-reloader")
     for program in programs:
         session.run("python", "-m", "akops.tools", "go", program)
+    # The local Kubernetes control plane's programs (KUBEBUILDER_ASSETS, else built once from
+    # tools/go and cached); the tests start the plane and stop it (docs/guides/local-cluster.md).
+    session.run("python", "-m", "akops.launch", "binaries")
     session.run("pytest", "--durations=15", *session.posargs)
 
 

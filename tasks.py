@@ -23,3 +23,7 @@ ns = assemble(
     "chart",  # chart.pull
     "rehearse",  # rehearse
 )
+
+from tasks_cluster import cluster  # noqa: E402  (task modules: one line each)
+
+ns.add_collection(cluster)

@@ -156,6 +156,10 @@ class CallTimeout(AkopsError):
     exit_code = 1
 
 
+class ControlPlaneError(AkopsError):
+    """The local control plane (``akops.launch``) could not be started, found or stopped."""
+
+
 class ToolMissingError(AkopsError):
     """An external program the step needs is not installed."""
 

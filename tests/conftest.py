@@ -24,6 +24,7 @@ REPO_PARTS = (
     "runbooks",
     "rehearsals",
     "checks",
+    "tasks_cluster.py",
 )
 
 

@@ -2,11 +2,42 @@
 
 Rule: pure (values only). Each entry names its module set in ``tools/go/<set>/`` (``go.mod`` and
 ``go.sum`` pin the versions). Add a program here and its module set there; nothing else.
+
+The control plane (``kube`` set) is Kubernetes ``KUBE_VERSION`` and the etcd that release pins in
+its own ``go.mod``; both share one dependency graph, so the second and later builds reuse the Go
+build cache of the first. kwok has a set of its own: it pins other versions of the shared
+libraries, and mixing them would move the API server off the dependencies it was released with.
 """
 
 from __future__ import annotations
 
 from akops.tools.gobuild import GoProgram
+
+#: The Kubernetes release of the local control plane (``tools/go/kube/go.mod`` pins the same).
+KUBE_VERSION = "v1.33.13"
+#: Its commit and date, as the release build stamps them (``/version`` reports them).
+KUBE_COMMIT = "c029d48d28322ad0369aabdcf8b656fd3195cd30"
+KUBE_BUILD_DATE = "2026-06-11T16:59:07Z"
+
+
+def _kube_ldflags() -> str:
+    """What ``hack/lib/version.sh`` stamps into a release build: ``--version`` and ``/version``."""
+    major, minor = KUBE_VERSION.lstrip("v").split(".")[:2]
+    stamps = {
+        "gitVersion": KUBE_VERSION,
+        "gitMajor": major,
+        "gitMinor": minor,
+        "gitCommit": KUBE_COMMIT,
+        "gitTreeState": "clean",
+        "buildDate": KUBE_BUILD_DATE,
+    }
+    flags = ["-s", "-w"]  # no symbol tables: a third less to link and store
+    for pkg in ("k8s.io/component-base/version", "k8s.io/client-go/pkg/version"):
+        flags += [f"-X {pkg}.{var}={value}" for var, value in stamps.items()]
+    return " ".join(flags)
+
+
+KUBE_LDFLAGS = _kube_ldflags()
 
 #: name -> program.
 PROGRAMS: dict[str, GoProgram] = {
@@ -35,5 +66,18 @@ PROGRAMS: dict[str, GoProgram] = {
             "prometheus-config-reloader",
             "github.com/prometheus-operator/prometheus-operator/cmd/prometheus-config-reloader",
         ),
+        # The local control plane (akops.launch).
+        GoProgram("kube-apiserver", "kube", "k8s.io/kubernetes/cmd/kube-apiserver", KUBE_LDFLAGS),
+        GoProgram(
+            "kube-controller-manager",
+            "kube",
+            "k8s.io/kubernetes/cmd/kube-controller-manager",
+            KUBE_LDFLAGS,
+        ),
+        GoProgram("kube-scheduler", "kube", "k8s.io/kubernetes/cmd/kube-scheduler", KUBE_LDFLAGS),
+        # The etcd release Kubernetes pins (go.etcd.io/etcd/server/v3's main package).
+        GoProgram("etcd", "kube", "go.etcd.io/etcd/server/v3", "-s -w"),
+        # Fake nodes: kwok runs their kubelets' part (leases, pod status) against the API server.
+        GoProgram("kwok", "kwok", "sigs.k8s.io/kwok/cmd/kwok", "-s -w"),
     )
 }

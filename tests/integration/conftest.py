@@ -522,3 +522,50 @@ def chart_repo(real_helm: Path, pinned_chart: Path, tmp_path: Path) -> Iterator[
     finally:
         server.shutdown()
         server.server_close()
+
+
+# --- a real Kubernetes control plane -----------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def control_plane(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """etcd + kube-apiserver 1.33 + controllers + scheduler + 4 kwok nodes on 127.0.0.1, one per
+    session (shared by xdist workers): tests/integration/controlplane.py, docs/guides/local-cluster.md.
+    """
+    from tests.integration.controlplane import session_plane
+
+    with session_plane(tmp_path_factory) as plane:
+        yield plane
+
+
+@pytest.fixture(scope="session")
+def kube_api(control_plane: Any) -> Any:
+    """A ``kubernetes.client.ApiClient`` for the plane as ``system:masters`` (the test's hands)."""
+    return control_plane.api_client()
+
+
+@pytest.fixture
+def fresh_namespace(control_plane: Any, kube_api: Any) -> Iterator[str]:
+    """A namespace of the plane's, new for this test (created; deleted after it, not awaited)."""
+    from kubernetes import client
+
+    from tests.integration.controlplane import new_namespace_name
+
+    name = new_namespace_name()
+    core = client.CoreV1Api(kube_api)
+    core.create_namespace({"metadata": {"name": name}})
+    try:
+        yield name
+    finally:
+        with contextlib.suppress(Exception):
+            core.delete_namespace(name)
+
+
+@pytest.fixture
+def plane_kubeconfig(control_plane: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KUBECONFIG = a copy of the plane's kubeconfig (context ``akops-local``, the current one)."""
+    from tests.integration.controlplane import kubeconfig_for
+
+    path = kubeconfig_for(control_plane, tmp_path / "kubeconfig")
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
