@@ -52,6 +52,14 @@ def outpost_pod(outpost: str, kind: str = "proxy") -> dict[str, str]:
     }
 
 
+# --- the local control plane's fake nodes (akops.launch) ------------------------------------
+
+#: kwok plays the kubelet of the nodes carrying this annotation: their pods are scheduled and
+#: Ready, and have no containers (nothing to exec into, nothing answering HTTP).
+KWOK_NODE_ANNOTATION = "kwok.x-k8s.io/node"
+KWOK_NODE = "fake"
+
+
 def ours(app: str) -> dict[str, str]:
     """The labels every object of ours carries; prune and plan find our objects by them."""
     return {APP_LABEL: app, MANAGED_BY_LABEL: MANAGED_BY, STACK_LABEL: STACK}

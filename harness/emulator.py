@@ -44,6 +44,7 @@ import kmock
 Path = tuple[str, ...]
 APPLY = "application/apply-patch+yaml"
 IDENTITY = {("apiVersion",), ("kind",), ("metadata", "name"), ("metadata", "namespace")}
+NAMESPACE_PATH = re.compile(r"/api/v1/namespaces/([^/]+)")
 LEASE_PATH = re.compile(r"/apis/coordination\.k8s\.io/v1/namespaces/([^/]+)/leases(?:/([^/]+))?")
 
 
@@ -141,6 +142,7 @@ class SsaEmulator(kmock.KubernetesEmulator):
         self.version = 0
         self.apply_log: list[dict[str, Any]] = []
         self.leases: dict[tuple[str, str], dict[str, Any]] = {}
+        self.namespaces: dict[str, dict[str, Any]] = {}
 
     # --- request dispatch -------------------------------------------------------------
 
@@ -169,6 +171,9 @@ class SsaEmulator(kmock.KubernetesEmulator):
                     status=fault.status,
                     headers={"Retry-After": "0"} if fault.status == 429 else None,
                 )
+        namespace = NAMESPACE_PATH.fullmatch(request.url.path)
+        if namespace:
+            return await self._namespace(request, namespace.group(1))
         lease = LEASE_PATH.fullmatch(request.url.path)
         if lease:
             return await self._lease(request, lease.group(1), lease.group(2))
@@ -194,6 +199,60 @@ class SsaEmulator(kmock.KubernetesEmulator):
                 if all(labels.get(k) == v for k, v in wanted.items()):
                     items.append(obj.raw)
         return {"metadata": {"resourceVersion": str(self.version)}, "items": items}
+
+    # --- Namespaces (kmock reads /api/v1/namespaces/NAME as a list) ------------------------
+
+    async def __call__(self, raw_request: Any) -> aiohttp.web.StreamResponse:
+        # kmock cannot parse the cluster-scoped collection /api/v1/namespaces at all.
+        if raw_request.path == "/api/v1/namespaces" and raw_request.method == "POST":
+            return await self._create_namespace(json.loads(await raw_request.read()))
+        return await super().__call__(raw_request)
+
+    async def _create_namespace(self, body: dict[str, Any]) -> aiohttp.web.StreamResponse:
+        name = str((body.get("metadata") or {}).get("name"))
+        if name in self.namespaces:
+            body = status_body(409, "AlreadyExists", f'namespaces "{name}" already exists')
+            return aiohttp.web.json_response(body, status=409)
+        self.version += 1
+        self.namespaces[name] = {
+            "apiVersion": "v1",
+            "kind": "Namespace",
+            "metadata": {
+                "name": name,
+                "uid": str(uuid.uuid4()),
+                "resourceVersion": str(self.version),
+            },
+        }
+        return aiohttp.web.json_response(self.namespaces[name], status=201)
+
+    async def _namespace(self, request: Any, name: str) -> aiohttp.web.StreamResponse:
+        """GET and server-side apply of one Namespace: the stack applies only its labels."""
+        method = request.method.value
+        if method == "PATCH":
+            applied = json.loads(request.body)
+            self.apply_log.append(
+                {
+                    "params": dict(request.params),
+                    "content_type": request.headers.get("Content-Type"),
+                }
+            )
+            live = copy.deepcopy(self.namespaces.get(name)) or {
+                "apiVersion": "v1",
+                "kind": "Namespace",
+                "metadata": {"name": name, "uid": str(uuid.uuid4())},
+            }
+            live["metadata"]["labels"] = dict((applied.get("metadata") or {}).get("labels") or {})
+            if request.params.get("dryRun") != "All":
+                self.version += 1
+                live["metadata"]["resourceVersion"] = str(self.version)
+                self.namespaces[name] = live
+            return aiohttp.web.json_response(live)
+        if method == "GET" and name in self.namespaces:
+            return aiohttp.web.json_response(self.namespaces[name])
+        if method == "GET":
+            body = status_body(404, "NotFound", f'namespaces "{name}" not found')
+            return aiohttp.web.json_response(body, status=404)
+        return await super()._handle(request)
 
     # --- Leases (optimistic concurrency) ------------------------------------------------
 

@@ -52,6 +52,11 @@ def get(api: ApiClient, ref: Ref) -> Obj | None:
         return None
 
 
+def namespace_exists(api: ApiClient, namespace: str) -> bool:
+    """Whether ``namespace`` exists (objects in a missing one cannot even be dry-run)."""
+    return get(api, Ref("Namespace", "", namespace)) is not None
+
+
 def server_apply(
     api: ApiClient,
     body: Obj,
@@ -84,6 +89,8 @@ def list_ours(api: ApiClient, namespace: str) -> list[Obj]:
     """Live objects this repository applied earlier (our labels and field manager)."""
     found: list[Obj] = []
     for kind in KINDS.values():
+        if not kind.namespaced:
+            continue  # the Namespace: never a prune candidate (see akops.cluster.objects)
         try:
             doc = call(
                 api,
@@ -149,10 +156,28 @@ def restart_all(
     return done
 
 
-def delete(api: ApiClient, ref: Ref) -> None:
-    """Delete an object; one that is already gone counts as deleted."""
+def delete(api: ApiClient, ref: Ref, version: str | None = None) -> None:
+    """Delete an object; one that is already gone counts as deleted.
+
+    With ``version`` (the resourceVersion the plan saw), the API deletes only that version:
+    an object changed since the plan is refused with 409 instead of deleted unseen.
+    """
+    body: Obj | None = None
+    if version:
+        body = {
+            "apiVersion": "v1",
+            "kind": "DeleteOptions",
+            "preconditions": {"resourceVersion": version},
+        }
     try:
-        call(api, "DELETE", ref.path, what=str(ref), query=[("propagationPolicy", "Foreground")])
+        call(
+            api,
+            "DELETE",
+            ref.path,
+            what=str(ref),
+            query=[("propagationPolicy", "Foreground")],
+            body=body,
+        )
     except NotFound:
         return
 
@@ -164,11 +189,26 @@ def plan_objects(
     secrets: Secrets,
     *,
     force: bool = False,
+    absent: bool | None = None,
 ) -> list[ObjectPlan]:
-    """Dry-run apply every manifest and compare; add destroy entries for what we left behind."""
+    """Dry-run apply every manifest and compare; add destroy entries for what we left behind.
+
+    In a namespace that does not exist yet (a first deploy) the API refuses even a dry run
+    (404, NamespaceLifecycle): its objects, and the Namespace, are planned as what we send,
+    unchecked. ``absent`` says so instead of asking (a saved plan made that way is checked
+    the same way after the deploy lock created the namespace).
+    """
     plans: list[ObjectPlan] = []
+    if absent is None:
+        absent = not namespace_exists(api, namespace)
     for m in ordered(manifests):
         body = to_apply(m, secrets)
+        if absent and namespace in (
+            m.ref.namespace,
+            m.ref.name if m.ref.kind == "Namespace" else None,
+        ):
+            plans.append(object_plan(m.ref, None, body))
+            continue
         live = get(api, m.ref)
         if live is None:
             # Shown as what we send, not the server's defaulted result: that is what was written.
@@ -230,6 +270,7 @@ def apply_objects(
         if by_ref.get(m.ref, ObjectPlan(m.ref, "add")).action != "none"
     ]
     doomed = [p.ref for p in plans if p.action == "destroy"] if prune else []
+    seen = {p.ref: p.version for p in plans}
     # Ahead of later steps already pending (restarts, the release): the order they run in.
     progress.pending[0:0] = [str(m.ref) for m in todo] + [f"delete {r}" for r in doomed]
     changed: list[Ref] = []
@@ -246,7 +287,7 @@ def apply_objects(
     for ref in destroy_order(doomed):
 
         def remove(r: Ref = ref) -> None:
-            delete(api, r)
+            delete(api, r, seen.get(r))
 
         progress.step(f"delete {ref}", remove)
         log(f"deleted {ref}")

@@ -24,6 +24,7 @@ from akops.cluster.apply import (
     Ledger,
     apply_objects,
     get,
+    namespace_exists,
     plan_objects,
     restart_all,
     server_apply,
@@ -176,7 +177,13 @@ def _basis(
 def plan_basis(target: Target, plan: Plan, *, commit: str, dirty: bool, salt: str) -> Basis:
     """What ``plan`` was computed against: the resourceVersions and revision it saw."""
     objects = [*plan.objects, *(plan.release.objects if plan.release else ())]
-    versions = [(str(o.ref), o.version) for o in objects]
+    # A Namespace the plan adds is created bare by the deploy lock before the apply (the
+    # Lease lives in it): its appearance is the plan being carried out, not a change under it.
+    versions = [
+        (str(o.ref), o.version)
+        for o in objects
+        if not (o.ref.kind == "Namespace" and o.action == "add")
+    ]
     revision = plan.release.revision if plan.release else None
     return _basis(target, versions, revision, commit=commit, dirty=dirty, salt=salt)
 
@@ -202,7 +209,9 @@ def live_basis(
     return _basis(target, versions, revision, commit=commit, dirty=dirty, salt=salt)
 
 
-def plan_release_objects(api: ApiClient, target: Target, release: ReleasePlan) -> ReleasePlan:
+def plan_release_objects(
+    api: ApiClient, target: Target, release: ReleasePlan, absent: bool | None = None
+) -> ReleasePlan:
     """The release's objects as the pinned chart renders them, diffed like the stack's own.
 
     ``helm template`` of the pulled chart (``invoke chart.pull``) with the rendered values
@@ -231,8 +240,13 @@ def plan_release_objects(api: ApiClient, target: Target, release: ReleasePlan) -
     )
     found, skipped = chart_manifests(text, env.kube.namespace, f"chart {pulled.label}")
     plans = []
+    if absent is None:
+        absent = not namespace_exists(api, env.kube.namespace)
     for m in found:
         body = to_apply(m, target.secrets)
+        if absent:  # a first deploy: the API refuses a dry run in a missing namespace
+            plans.append(object_plan(m.ref, None, body))
+            continue
         live = get(api, m.ref)
         planned = server_apply(
             api, body, dry_run=True, force=True, secrets=target.secrets, manager=HELM_MANAGER
@@ -243,9 +257,16 @@ def plan_release_objects(api: ApiClient, target: Target, release: ReleasePlan) -
 
 
 def make_plan(
-    api: ApiClient, target: Target, *, skip_helm: bool = False, force: bool = False
+    api: ApiClient,
+    target: Target,
+    *,
+    skip_helm: bool = False,
+    force: bool = False,
+    absent: bool | None = None,
 ) -> Plan:
-    """The plan for objects, the Authentik release (unless ``skip_helm``) and outpost patches."""
+    """The plan for objects, the Authentik release (unless ``skip_helm``) and outpost patches.
+
+    ``absent``: plan as for a namespace that does not exist yet (``plan_objects``)."""
     if not skip_helm:
         helm_program()  # before any API call: a missing tool is known at once
     usable = [m for m in target.objects if not _unresolved_in(m, target)]
@@ -254,8 +275,10 @@ def make_plan(
         for m in target.objects
         for name in _unresolved_in(m, target)
     )
-    objects = plan_objects(api, usable, target.env.kube.namespace, target.secrets, force=force)
-    release = None if skip_helm else plan_release_objects(api, target, plan_release(target))
+    objects = plan_objects(
+        api, usable, target.env.kube.namespace, target.secrets, force=force, absent=absent
+    )
+    release = None if skip_helm else plan_release_objects(api, target, plan_release(target), absent)
     outpost = None
     if target.env.authentik.outpost.api.enabled:
         pending = outpost_patches(target, dry_run=True)

@@ -419,5 +419,27 @@ def locked(
     if refusal:
         raise StepFailed(f"{task} --env {env.name}: {refusal}")
     api = connect(env, context)
-    with api, DeployLock(api, env.kube.namespace, me) as lock:
-        yield lock
+    with api:
+        make_namespace(api, env.kube.namespace)
+        with DeployLock(api, env.kube.namespace, me) as lock:
+            yield lock
+
+
+def make_namespace(api: ApiClient, namespace: str) -> bool:
+    """Create ``namespace`` bare when it does not exist (a first deploy): the Lease lives in it.
+
+    The stack's own Namespace object (its Pod Security labels) is applied by the plan like any
+    other object. True when this call created it.
+    """
+    path = f"/api/v1/namespaces/{namespace}"
+    try:
+        call(api, "GET", path, what=f"namespace {namespace}")
+        return False
+    except NotFound:
+        pass
+    body = {"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": namespace}}
+    try:
+        call(api, "POST", "/api/v1/namespaces", what=f"namespace {namespace}", body=body)
+    except ConflictError:
+        return False  # another run created it in between
+    return True

@@ -33,15 +33,22 @@ class Kind:
     rank: int
     #: a custom resource (prometheus-operator's): its API is absent where the CRD is not installed
     custom: bool = False
+    #: False for a cluster-scoped kind (the Namespace): no namespace in its path or identity
+    namespaced: bool = True
 
     def collection(self, namespace: str) -> str:
         prefix = "/api/v1" if self.api_version == "v1" else f"/apis/{self.api_version}"
+        if not self.namespaced:
+            return f"{prefix}/{self.plural}"
         return f"{prefix}/namespaces/{namespace}/{self.plural}"
 
 
 KINDS: dict[str, Kind] = {
     k.kind: k
     for k in (
+        # The stack's namespace and its Pod Security level: before anything that lives in it.
+        # Never pruned (deleting it deletes everything in it, the chart's objects too).
+        Kind("Namespace", "v1", "namespaces", -1, namespaced=False),
         Kind("ConfigMap", "v1", "configmaps", 0),
         Kind("Secret", "v1", "secrets", 0),
         Kind("ServiceAccount", "v1", "serviceaccounts", 0),
@@ -82,9 +89,10 @@ class Ref:
 
 def ref_of(obj: Mapping[str, Any], default_namespace: str | None = None) -> Ref:
     meta = obj.get("metadata") or {}
-    return Ref(
-        str(obj.get("kind")), str(meta.get("namespace") or default_namespace), str(meta.get("name"))
-    )
+    kind = str(obj.get("kind"))
+    if kind in KINDS and not KINDS[kind].namespaced:
+        return Ref(kind, "", str(meta.get("name")))
+    return Ref(kind, str(meta.get("namespace") or default_namespace), str(meta.get("name")))
 
 
 @dataclass(frozen=True)
@@ -128,6 +136,14 @@ def manifests(stack: RenderedStack, namespace: str, also: Collection[str] = ()) 
             meta = data.get("metadata") or {}
             if not meta.get("name"):
                 raise InputError(f"{where}: metadata.name is missing")
+            if not kind.namespaced:
+                if meta["name"] != namespace:
+                    raise InputError(
+                        f"{where}: Namespace {meta['name']!r} is not the environment's "
+                        f"namespace {namespace!r}"
+                    )
+                out.append(Manifest(ref_of(data), copy.deepcopy(data), file.name))
+                continue
             if meta.get("namespace", namespace) not in (namespace, *also):
                 raise InputError(
                     f"{where}: metadata.namespace {meta['namespace']!r} is not the environment's "
@@ -145,7 +161,8 @@ def manifests(stack: RenderedStack, namespace: str, also: Collection[str] = ()) 
 
 
 def ordered(items: Iterable[Manifest]) -> list[Manifest]:
-    """Apply order: ConfigMap/Secret, then Deployment, then PDB/Service; by name within a rank."""
+    """Apply order: the Namespace, ConfigMap/Secret, then Deployment, then PDB/Service; by name
+    within a rank."""
     return sorted(items, key=lambda m: (m.ref.rank, m.ref.kind, m.ref.name))
 
 

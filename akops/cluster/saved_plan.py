@@ -146,6 +146,13 @@ class SavedPlan:
     def salt(self) -> str:
         return str(self.body["salt"])
 
+    def adds_namespace(self) -> bool:
+        """Whether the plan was made before the stack's namespace existed (it adds it)."""
+        return any(
+            o.get("kind") == "Namespace" and o.get("action") == "add"
+            for o in self.body["plan"]["objects"]
+        )
+
     def actions(self) -> dict[str, str]:
         """``Kind/name`` → planned action for every object of the plan."""
         return {o["ref"]: o["action"] for o in self.body["plan"]["objects"]}

@@ -224,7 +224,10 @@ def check_saved(run: Run) -> str:
             + "; ".join(reasons)
             + f"; plan again (`invoke plan --env {run.env_name} --out FILE`)"
         )
-    fresh = make_plan(run.cluster(), target, skip_helm=f.skip_helm, force=f.force)
+    # A plan made before the namespace existed is asked again the same way: the deploy lock
+    # has created the namespace since (the Lease lives in it).
+    absent = True if saved.adds_namespace() else None
+    fresh = make_plan(run.cluster(), target, skip_helm=f.skip_helm, force=f.force, absent=absent)
     again = save(fresh, now, salt=saved.salt, secrets=target.secrets, created="")
     if again.body["plan"] != saved.body["plan"]:
         raise StalePlan(

@@ -107,6 +107,8 @@ class Subject:
     no_credentials: str | None = None
     #: the Prometheus whose alerts verify reads (base URL), or "" when none is named
     prometheus: str = ""
+    #: why no check can reach a container of the stack (its pods run on kwok's fake nodes)
+    no_containers: str | None = None
 
     @property
     def namespace(self) -> str:
@@ -190,6 +192,8 @@ class Check:
     roles: tuple[str, ...] = ()
     #: whether, on the cluster target, it reads the API even though its scope is "any"
     uses_api: Callable[[Options], bool] | None = None
+    #: answered by a process in the stack's own pods (Authentik's HTTP, the outpost's ping)
+    served: bool = False
 
     def __post_init__(self) -> None:
         if (self.observe is None) == (self.shell is None):
@@ -198,6 +202,11 @@ class Check:
     def plan(self, subject: Subject) -> Sequence[Probe]:
         """This check's probes for a run."""
         return self.probes(self.id, subject)
+
+    @property
+    def needs_container(self) -> bool:
+        """Whether it needs a running container of the stack: an exec, or an answer from one."""
+        return self.served or self.shell is not None
 
     def needs_api(self, options: Options) -> bool:
         if self.scope == "cluster" or self.roles:

@@ -7,11 +7,13 @@ plain dicts; the verdicts on them are pure (``akops.verify.checks``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
+from akops import names
 from akops.cluster.call import call
-from akops.errors import NotFound
+from akops.errors import ClusterError, NotFound
 from akops.verify.check import Answer
 
 if TYPE_CHECKING:
@@ -27,6 +29,21 @@ def pods(api: ApiClient, namespace: str, selector: str) -> list[dict[str, Any]]:
         query=[("labelSelector", selector)],
     )
     return list(doc.get("items") or [])
+
+
+def fake_nodes(api: ApiClient, nodes: Iterable[str]) -> set[str] | None:
+    """Which of ``nodes`` are kwok's fake nodes (``names.KWOK_NODE_ANNOTATION``): their pods
+    have no containers. None when a node cannot be read (RBAC may not allow it): unknown."""
+    fake = set()
+    for node in sorted(set(nodes)):
+        try:
+            doc = call(api, "GET", f"/api/v1/nodes/{quote(node)}", what=f"node {node}")
+        except (NotFound, ClusterError):
+            return None
+        annotations = (doc.get("metadata") or {}).get("annotations") or {}
+        if annotations.get(names.KWOK_NODE_ANNOTATION) == names.KWOK_NODE:
+            fake.add(node)
+    return fake
 
 
 def deployment(api: ApiClient, namespace: str, name: str) -> dict[str, Any] | None:

@@ -315,6 +315,28 @@ def _pods(api: ApiClient, env: Environment, names: Iterable[str]) -> dict[str, l
     return found
 
 
+def _containerless(
+    api: ApiClient, env: Environment, resolved: Mapping[str, Sequence[Pod]]
+) -> str | None:
+    """Why no check can reach a container of the stack, when every pod of it runs on kwok's
+    fake nodes (the local control plane); None on a cluster with real nodes, or unknown."""
+    pods = dict(resolved)
+    try:
+        pods.update(_pods(api, env, sorted(set(probes.roles(env)) - set(pods))))
+    except ClusterError:
+        return None
+    nodes = {p.node for found in pods.values() for p in found if p.node}
+    from akops.verify import observe
+
+    fake = observe.fake_nodes(api, nodes) if nodes else None
+    if not fake or fake != nodes:
+        return None
+    return (
+        f"the stack's pods run on kwok's fake nodes ({', '.join(sorted(nodes))}): "
+        "no container to exec into or to answer HTTP"
+    )
+
+
 def _reachable(api: ApiClient, env: Environment) -> None:
     """One bounded request first: an API that cannot be reached is "could not run" (exit 2,
     within ``kube.api_timeout``), not a convergence check retried until its deadline."""
@@ -377,7 +399,8 @@ def prepare(
             raise
         except Exception as e:
             raise ClusterError(f"cannot list pods in {env.kube.namespace}: {e}") from e
-    subject = probes.subject(env, kind, options, pods, exec_context, why)
+    no_containers = _containerless(api, env, pods) if api is not None else None
+    subject = probes.subject(env, kind, options, pods, exec_context, why, no_containers)
     return Prepared(
         env=env,
         target=kind,

@@ -104,6 +104,7 @@ def _endpoint(cid: str, path: str, judge: Callable[[Answer], Outcome], what: str
             Probe(cid, _shown(s.base + path), "http", args={"url": s.base + path})
         ],
         observe=lambda probe, src: judge(_get(probe, src)),
+        served=True,
     )
 
 
@@ -154,6 +155,7 @@ CHECKS = (
         probes=_ping_probes,
         observe=_observe_ping,
         uses_api=lambda options: not options.outpost_url,
+        served=True,
     ),
     Check(
         "http.forward-auth",
@@ -161,5 +163,6 @@ CHECKS = (
         "any",
         probes=_forward_auth_probes,
         observe=lambda probe, src: forward_auth(_get(probe, src), probe.args["auth_host"]),
+        served=True,
     ),
 )

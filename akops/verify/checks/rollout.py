@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from akops import names
-from akops.verify.check import Check, Probe, Sources, Subject
+from akops.verify.check import Check, Probe, Sources, Subject, skip
 from akops.verify.results import Outcome, failed, passed
 
 if TYPE_CHECKING:
@@ -41,13 +41,13 @@ def deployments(s: Subject) -> list[str]:
 
 
 def _converged_probes(cid: str, s: Subject) -> list[Probe]:
+    outpost = s.env.authentik.outpost.deployment
     return [
-        Probe(
-            cid,
-            f"Deployment/{name}",
-            "api",
-            args={"namespace": s.namespace, "name": name},
-        )
+        # The running Authentik server creates the outpost's Deployment: without containers
+        # (kwok's nodes) nothing ever will, and its absence says nothing about the deploy.
+        skip(cid, f"Deployment/{name}", f"Authentik creates it once it runs; {s.no_containers}")
+        if name == outpost and s.no_containers
+        else Probe(cid, f"Deployment/{name}", "api", args={"namespace": s.namespace, "name": name})
         for name in deployments(s)
     ]
 

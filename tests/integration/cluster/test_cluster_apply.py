@@ -51,6 +51,7 @@ def test_first_plan_adds_everything_then_apply_converges_to_no_changes(
 ) -> None:
     first = plan(emu)
     assert [(str(o.ref), o.action) for o in first.objects] == [
+        ("Namespace/authentik", "add"),
         ("ConfigMap/pgbouncer-config", "add"),
         ("Secret/pgbouncer-auth", "add"),
         ("ServiceAccount/goauthentik-server", "add"),
@@ -59,7 +60,7 @@ def test_first_plan_adds_everything_then_apply_converges_to_no_changes(
         ("PodDisruptionBudget/pgbouncer", "add"),
         ("Service/pgbouncer", "add"),
     ]
-    assert first.summary() == "Plan: 7 to add, 0 to change, 0 to destroy."
+    assert first.summary() == "Plan: 8 to add, 0 to change, 0 to destroy."
     assert first.has_changes
     assert cluster.get("configmaps", "pgbouncer-config") is None  # a plan changes nothing
 
@@ -84,7 +85,7 @@ def test_apply_sends_server_side_apply_with_our_manager_and_dry_run_for_plans(
     assert dry and all(a["params"].get("dryRun") == "All" for a in dry)
     apply(emu)
     real = [a for a in cluster.api.apply_log if "dryRun" not in a["params"]]
-    assert len(real) == 7
+    assert len(real) == 8
     for a in cluster.api.apply_log:
         assert a["content_type"] == "application/apply-patch+yaml"
         assert a["params"]["fieldManager"] == "akops"
@@ -330,7 +331,7 @@ def test_partial_failure_reports_what_was_applied_and_what_was_not(
     message = str(failed.value)
     assert message.startswith("Deployment/pgbouncer: the API answered 422: injected 422")
     assert (
-        "; applied: ConfigMap/pgbouncer-config, Secret/pgbouncer-auth, "
+        "; applied: Namespace/authentik, ConfigMap/pgbouncer-config, Secret/pgbouncer-auth, "
         "ServiceAccount/goauthentik-server;" in message
     )
     assert message.endswith(

@@ -28,7 +28,7 @@ pytestmark = pytest.mark.integration
 def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -> None:
     first = run("plan", "--env", ENV, "--skip-helm")
     assert first.returncode == 0, first.stderr  # planned: changes are not an error
-    assert first.stdout.rstrip().endswith("Plan: 7 to add, 0 to change, 0 to destroy.")
+    assert first.stdout.rstrip().endswith("Plan: 8 to add, 0 to change, 0 to destroy.")
     assert "+ Secret/pgbouncer-auth will be created" in first.stdout
     assert "data[userlist.txt]: (sensitive value) added" in first.stdout
 
@@ -46,7 +46,7 @@ def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -
     applied = run("apply", "--env", ENV, "--skip-helm", "--yes")
     assert applied.returncode == 0, applied.stderr
     assert "applied Deployment/pgbouncer" in applied.stdout
-    assert "Apply complete: 7 object(s)." in applied.stdout
+    assert "Apply complete: 8 object(s)." in applied.stdout
     # The banner comes before the first change: where it goes, and from which commit.
     banner = f"akops: environment {ENV} · context emulator · namespace authentik · commit "
     assert banner in applied.stdout
@@ -60,7 +60,7 @@ def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -
 def test_plan_detailed_exitcode_is_terraforms(run: Callable[..., Any], cluster: Cluster) -> None:
     changes = run("plan", "--env", ENV, "--skip-helm", "--detailed-exitcode")
     assert changes.returncode == 2, changes.stderr
-    assert changes.stdout.rstrip().endswith("Plan: 7 to add, 0 to change, 0 to destroy.")
+    assert changes.stdout.rstrip().endswith("Plan: 8 to add, 0 to change, 0 to destroy.")
     assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
     clean = run("plan", "--env", ENV, "--skip-helm", "--detailed-exitcode")
     assert clean.returncode == 0, clean.stderr
@@ -104,7 +104,7 @@ def test_context_mismatch_is_one_line_exit_2(
     explicit = run(
         "plan", "--env", ENV, "--skip-helm", "--context", "emulator", env={"KUBECONFIG": str(other)}
     )
-    assert explicit.returncode == 0 and "Plan: 7 to add" in explicit.stdout
+    assert explicit.returncode == 0 and "Plan: 8 to add" in explicit.stdout
 
 
 def test_unreachable_api_server_is_one_line_exit_2_within_the_timeout(
@@ -140,7 +140,7 @@ def test_missing_helm_is_one_line_exit_2(
 
 def test_deploy_dry_run_summary(run: Callable[..., Any], cluster: Cluster, helm: Any) -> None:
     result = run("deploy", "--env", ENV, "--dry-run")
-    assert "Plan: 8 to add, 0 to change, 0 to destroy." in result.stdout
+    assert "Plan: 9 to add, 0 to change, 0 to destroy." in result.stdout
     assert "summary:" in result.stdout
     for stage in ("confirm", "apply", "rollout", "verify"):
         assert any(line.split()[:2] == [stage, "skipped"] for line in result.stdout.splitlines()), (
@@ -208,7 +208,7 @@ def test_an_api_error_echoing_the_secret_is_masked(
     )
     assert '"authentik" "***" is rejected' in line
     assert (
-        "applied: ConfigMap/pgbouncer-config; not applied: Secret/pgbouncer-auth, "
+        "applied: Namespace/authentik, ConfigMap/pgbouncer-config; not applied: Secret/pgbouncer-auth, "
         "ServiceAccount/goauthentik-server, Deployment/pgbouncer" in line
     )
 

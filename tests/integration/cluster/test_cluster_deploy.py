@@ -37,7 +37,7 @@ def test_release_is_planned_then_installed_with_the_pinned_chart(
 ) -> None:
     first = deploy.plan_env(emu, PlanRequest(env=ENV))
     assert first.release is not None and first.release.action == "add"
-    assert first.summary() == "Plan: 8 to add, 0 to change, 0 to destroy."
+    assert first.summary() == "Plan: 9 to add, 0 to change, 0 to destroy."
     assert (
         "+ helm release authentik/goauthentik (chart authentik 2026.2.2) will be created"
         in first.to_text()
@@ -118,7 +118,7 @@ def test_deploy_runs_every_stage_and_a_second_deploy_changes_nothing(
         ("verify", "ok"),
     ]
     assert summary.exit_code == 0
-    assert summary.results[2].detail == "Plan: 8 to add, 0 to change, 0 to destroy."
+    assert summary.results[2].detail == "Plan: 9 to add, 0 to change, 0 to destroy."
     # The release changed: Authentik's server and worker are watched with PgBouncer.
     assert summary.results[5].detail == (
         "pgbouncer 2/2, goauthentik-server 2/2, goauthentik-worker 2/2"
@@ -222,7 +222,7 @@ def test_deploy_runs_the_real_lint_stage(emu: Layout, cluster: Cluster, helm: Fa
     said = "\n".join(lines)
     # The report of akops.lint on the stack rendered for `emu` (its waivers included).
     # emu is the lab: not protected, so its images without a digest are warnings (image.digest).
-    assert "lint: ok: 0 error(s), 3 warning(s), 11 waived (9 file(s), 9 document(s))" in said
+    assert "lint: ok: 0 error(s), 3 warning(s), 11 waived (10 file(s), 10 document(s))" in said
     assert "manifests/emu/pgbouncer-deployment.yaml" in said
 
 

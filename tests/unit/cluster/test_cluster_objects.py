@@ -31,6 +31,7 @@ def prod_stack(layout: Layout) -> RenderedStack:
 def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) -> None:
     found = manifests(prod_stack, "authentik", ("monitoring",))
     assert [str(m.ref) for m in found] == [
+        "Namespace/authentik",
         "ConfigMap/authentik-alerts",
         "ConfigMap/pgbouncer-config",
         "Secret/pgbouncer-auth",
@@ -41,6 +42,7 @@ def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) ->
         "Service/pgbouncer",
     ]
     assert {m.source for m in found} == {
+        "namespace.yaml",
         "alerts-rules.yaml",
         "authentik-serviceaccount.yaml",
         "pgbouncer-configmap.yaml",
@@ -51,6 +53,11 @@ def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) ->
         "pgbouncer-service.yaml",
     }  # Helm values and outpost patches are not Kubernetes objects
     assert all(labels_match(m.body) for m in found)
+    # Cluster-scoped: no namespace in its identity or path, and never one set on its body.
+    assert found[0].ref == Ref("Namespace", "", "authentik")
+    assert found[0].ref.path == "/api/v1/namespaces/authentik"
+    assert "namespace" not in found[0].body["metadata"]
+    found = found[1:]
     assert found[3].ref.path == "/api/v1/namespaces/authentik/serviceaccounts/goauthentik-server"
     assert found[4].ref.path == "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer"
     assert (
@@ -63,6 +70,13 @@ def test_rendered_prod_objects_in_dependency_order(prod_stack: RenderedStack) ->
     assert found[1].ref.path == "/api/v1/namespaces/authentik/configmaps/pgbouncer-config"
     # The Prometheus server mounts the rule ConfigMap: it lives in Prometheus's namespace.
     assert found[0].ref.path == "/api/v1/namespaces/monitoring/configmaps/authentik-alerts"
+
+
+def test_the_namespace_rendered_must_be_the_environments(prod_stack: RenderedStack) -> None:
+    ns = next(f for f in prod_stack.files if f.name == "namespace.yaml")
+    other = RenderedStack("prod", (ns,))
+    with pytest.raises(InputError, match="Namespace 'authentik' is not the environment's"):
+        manifests(other, "elsewhere")
 
 
 def test_an_object_in_a_namespace_not_allowed_is_an_error(prod_stack: RenderedStack) -> None:

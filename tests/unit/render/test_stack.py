@@ -56,6 +56,7 @@ def test_rendering_twice_gives_identical_bytes(layout: Layout, env: str, tmp_pat
 def test_every_file_is_headed_do_not_edit(layout: Layout, env: str) -> None:
     _, stack = render_env(layout, env)
     assert {f.name for f in stack.files} == {
+        "namespace.yaml",
         "authentik-serviceaccount.yaml",
         "alerts-rules.yaml",
         "alerts-prometheus-values.yaml",
