@@ -22,8 +22,5 @@ ns = assemble(
     "images",  # images.pin, images.check
     "chart",  # chart.pull
     "rehearse",  # rehearse
+    "cluster",  # cluster.up, cluster.down
 )
-
-from tasks_cluster import cluster  # noqa: E402  (task modules: one line each)
-
-ns.add_collection(cluster)

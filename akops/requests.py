@@ -556,6 +556,32 @@ class ChartPullRequest(Request):
     )
 
 
+# --- the local control plane --------------------------------------------------------------
+
+PLANE_DIR_HELP = "the plane's folder (default: <akops cache>/cluster/akops-local)"
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ClusterUpRequest(Request):
+    """Start a real Kubernetes control plane on this machine."""
+
+    dir: str = option(PLANE_DIR_HELP, default="")
+    merge: bool = option(
+        "add the akops-local context to your kubeconfig (KUBECONFIG's first file, else "
+        "~/.kube/config); --no-merge leaves that file alone",
+        default=True,
+    )
+    dry_run: bool = dry_run("say where the programs come from and what would start; start nothing")
+
+
+@dataclass(frozen=True, kw_only=True, eq=False)
+class ClusterDownRequest(Request):
+    """Stop the local control plane."""
+
+    dir: str = option(PLANE_DIR_HELP, default="")
+    dry_run: bool = dry_run("say what would be stopped; stop nothing")
+
+
 #: Every task's request, by task name: the reference documentation iterates this.
 REQUESTS: dict[str, type[Request]] = {
     "render": RenderRequest,
@@ -575,4 +601,6 @@ REQUESTS: dict[str, type[Request]] = {
     "images.pin": ImagesPinRequest,
     "images.check": ImagesCheckRequest,
     "chart.pull": ChartPullRequest,
+    "cluster.up": ClusterUpRequest,
+    "cluster.down": ClusterDownRequest,
 }

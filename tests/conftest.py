@@ -24,7 +24,6 @@ REPO_PARTS = (
     "runbooks",
     "rehearsals",
     "checks",
-    "tasks_cluster.py",
 )
 
 

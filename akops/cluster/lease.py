@@ -267,7 +267,12 @@ class DeployLock:
                     transitions=0,
                     resource_version=None,
                 )
-                return _write(self.api, self.namespace, body, create=True)
+                try:
+                    return _write(self.api, self.namespace, body, create=True)
+                except NotFound:
+                    # A first deploy: the namespace the Lease lives in does not exist yet.
+                    make_namespace(self.api, self.namespace)
+                    return _write(self.api, self.namespace, body, create=True)
             taken = found.transitions + (step != "mine")
             return _replace(
                 self.api, self.namespace, found, self.me, at, self.duration, transitions=taken
@@ -419,10 +424,8 @@ def locked(
     if refusal:
         raise StepFailed(f"{task} --env {env.name}: {refusal}")
     api = connect(env, context)
-    with api:
-        make_namespace(api, env.kube.namespace)
-        with DeployLock(api, env.kube.namespace, me) as lock:
-            yield lock
+    with api, DeployLock(api, env.kube.namespace, me) as lock:
+        yield lock
 
 
 def make_namespace(api: ApiClient, namespace: str) -> bool:

@@ -161,7 +161,7 @@ def test_a_dry_run_needs_no_secret_it_does_not_use(
         f"? Secret/pgbouncer-auth: secret 'postgres_password': environment variable "
         f"{PASSWORD_VAR} is not set (a dry run plans without it; a real run needs it)"
     ) in dry.stdout
-    assert "Plan: 7 to add, 0 to change, 0 to destroy." in dry.stdout
+    assert "Plan: 8 to add, 0 to change, 0 to destroy." in dry.stdout
     real = run("deploy", "--env", ENV, "--yes")
     assert real.returncode == 2 and PASSWORD_VAR in real.stdout + real.stderr
     assert cluster.get("configmaps", "pgbouncer-config") is None

@@ -279,9 +279,10 @@ def test_deploy_without_yes_on_a_pipe_refuses_before_changing_anything(
     failed = summary.failed
     assert failed is not None and failed.name == "confirm" and failed.exit_code == 2
     assert "pass --yes" in failed.detail
-    assert cluster.requests("PATCH") and all(
-        r.params.get("dryRun") == "All" for r in cluster.requests("PATCH")
-    )
+    # A first deploy: the namespace is missing, so the plan sent no dry run either; nothing
+    # was written.
+    assert all(r.params.get("dryRun") == "All" for r in cluster.requests("PATCH"))
+    assert not cluster.api.namespaces
 
 
 def test_rollback_restores_the_previous_pod_template_and_release(

@@ -18,6 +18,7 @@ import pytest
 import yaml
 
 from akops import chart as charts
+from akops import names
 from akops.cluster.call import call
 from akops.cluster.objects import manifests
 from akops.environment import Environment
@@ -80,7 +81,7 @@ def outpost_deployment(env: Environment) -> dict[str, Any]:
     """The embedded outpost's Deployment as Authentik's Kubernetes controller builds it: one
     ``proxy`` container with its ports, and no security context (why the patches set one)."""
     outpost = env.authentik.outpost
-    labels = {"goauthentik.io/outpost-name": outpost.name}
+    labels = names.outpost_pod(outpost.name)
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",

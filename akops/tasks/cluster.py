@@ -1,8 +1,8 @@
-"""``invoke cluster.up`` / ``cluster.down``: a real Kubernetes control plane on this machine.
+"""``cluster.up`` / ``cluster.down``: a real Kubernetes control plane on this machine.
 
-Thin adapters over ``akops.launch``: parse flags, call one library function, map errors to exit
-codes (``tasks.exits``). Registered in the index (tasks.py) with one line. The kubeconfig path
-goes to stdout alone (``export KUBECONFIG=$(invoke cluster.up)``), everything else to stderr.
+Rule: adapter (parse flags, call one library function, map errors to exit codes). The library is
+``akops.launch`` (docs/guides/local-cluster.md). ``cluster.up`` prints the kubeconfig's path on
+stdout, alone (``export KUBECONFIG=$(invoke cluster.up)``); everything else goes to stderr.
 """
 
 from __future__ import annotations
@@ -11,12 +11,15 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from invoke import Collection, Context, task
+from invoke.collection import Collection
+from invoke.context import Context
+
+from akops.requests import ClusterDownRequest, ClusterUpRequest
+from akops.tasks.common import exits, layout, operation
 
 if TYPE_CHECKING:
     from akops.launch import ControlPlane
-
-DIR_HELP = "the plane's folder (default: <akops cache>/cluster/akops-local)"
+    from akops.layout import Layout
 
 
 def _say(line: str) -> None:
@@ -30,17 +33,16 @@ def _root(dir: str) -> Path:
     return Path(dir).expanduser().resolve() if dir else user_cache("cluster", CONTEXT)
 
 
-def _expected_namespaces() -> set[str]:
+def _expected_namespaces(repo: Layout) -> set[str]:
     """The namespaces environments/*.yaml expect a cluster to have besides their own
     (Prometheus's, the database's): a deploy to the plane then meets what it meets there."""
     from akops.environment import known_environments, load_environment
     from akops.errors import AkopsError
-    from tasks import LAYOUT
 
     found: set[str] = set()
-    for name in known_environments(LAYOUT.environments):
+    for name in known_environments(repo.environments):
         try:
-            env = load_environment(name, LAYOUT.environments)
+            env = load_environment(name, repo.environments)
         except AkopsError:
             continue  # a broken environment file is `invoke lint`'s to report, not ours
         found.update(env.other_namespaces)
@@ -58,36 +60,27 @@ def _register(plane: ControlPlane, merge: bool) -> None:
         _say(f"context {plane.context} is in {where}")
 
 
-@task(
-    name="up",
-    help={
-        "dir": DIR_HELP,
-        "merge": "add the akops-local context to your kubeconfig (KUBECONFIG's first file, "
-        "else ~/.kube/config); --no-merge leaves that file alone",
-        "dry_run": "say where the programs come from and what would start; start nothing",
-    },
-)
-def up(c: Context, dir: str = "", merge: bool = True, dry_run: bool = False) -> None:
+@operation(ClusterUpRequest, name="up")
+def up(c: Context, req: ClusterUpRequest) -> None:
     """Start etcd, kube-apiserver, controllers, scheduler and 4 kwok nodes on loopback."""
     from akops import launch
     from akops.launch import binaries, register
-    from tasks import exits
 
     with exits():
-        root = _root(dir)
+        root = _root(req.dir)
         running = launch.load(root)
-        if running is not None and running.healthy() and not dry_run:
+        if running is not None and running.healthy() and not req.dry_run:
             _say(f"a control plane already runs in {root} ({running.server}, {running.version})")
-            _register(running, merge)
+            _register(running, req.merge)
             print(running.kubeconfig)
             return
-        if dry_run:
+        if req.dry_run:
             folder = binaries.assets_folder()
             # A broken KUBEBUILDER_ASSETS is refused here too (one line, exit 2).
             source = binaries.from_assets(folder).source if folder else "tools/go (built once)"
             _say(f"would start a control plane in {root} with the programs from {source}")
             _say(f"would write {root / 'kubeconfig'} (context {launch.CONTEXT})")
-            if merge:
+            if req.merge:
                 _say(f"would add context {launch.CONTEXT} to {register.target()}")
             return
         launch.stop(root)  # what a crashed plane left (idempotent)
@@ -99,43 +92,36 @@ def up(c: Context, dir: str = "", merge: bool = True, dry_run: bool = False) -> 
             _say(f"nodes (kwok): {', '.join(plane.nodes)}")
         if plane.missing:
             _say(f"not started ({found.source} has no such program): {', '.join(plane.missing)}")
-        made = launch.make_namespaces(plane, _expected_namespaces())
+        made = launch.make_namespaces(plane, _expected_namespaces(layout(c)))
         if made:
             _say(f"namespaces the environments expect to find: {', '.join(made)}")
-        _register(plane, merge)
+        _register(plane, req.merge)
         _say(f"kubeconfig (context {plane.context}); stop it with `invoke cluster.down`:")
         print(plane.kubeconfig)
 
 
-@task(
-    name="down",
-    help={
-        "dir": DIR_HELP,
-        "dry_run": "say what would be stopped; stop nothing",
-    },
-)
-def down(c: Context, dir: str = "", dry_run: bool = False) -> None:
+@operation(ClusterDownRequest, name="down")
+def down(c: Context, req: ClusterDownRequest) -> None:
     """Stop the local control plane and remove its context; nothing is left running."""
+    import shutil
+
     from akops import launch
     from akops.launch import register
-    from tasks import exits
 
     with exits():
-        root = _root(dir)
+        root = _root(req.dir)
         plane = launch.load(root)
-        if dry_run:
+        if req.dry_run:
             names = ", ".join(plane.running()) if plane else ""
-            _say(f"would stop: {names or 'nothing (no control plane runs in ' + str(root) + ')'}")
+            _say(f"would stop: {names or f'nothing (no control plane runs in {root})'}")
             return
         stopped = launch.stop(root)
         removed = register.remove(register.target(), launch.CONTEXT)
         if root.is_dir() and not (root / "state.json").exists():
-            import shutil
-
             shutil.rmtree(root, ignore_errors=True)
         _say(f"stopped: {', '.join(stopped)}" if stopped else f"no control plane ran in {root}")
         if removed:
             _say(f"context {launch.CONTEXT} removed from {register.target()}")
 
 
-cluster = Collection("cluster", up, down)
+ns = Collection("cluster", up, down)
