@@ -33,8 +33,13 @@ from akops.errors import AkopsError
 from akops.launch import ControlPlane
 from akops.layout import Layout
 
+#: A plane already running in this folder serves the session instead of a new one, and is left
+#: running after it (the inner loop: ``python -m akops.launch up DIR`` once, then many runs).
+REUSE_VAR = "AKOPS_TEST_PLANE"
 #: Environment variable a test environment reads the database password from (a canary).
 PASSWORD_VAR = "AKOPS_PLANE_POSTGRES_PASSWORD"
+#: Environment variable the exporter's stats-only password comes from (another canary).
+STATS_VAR = "AKOPS_PLANE_STATS_PASSWORD"
 
 
 def _binaries() -> launch.Binaries:
@@ -49,6 +54,17 @@ def session_plane(factory: pytest.TempPathFactory) -> Iterator[ControlPlane]:
     """The session's plane (see the module docstring for who starts and stops it)."""
     worker = os.environ.get("PYTEST_XDIST_WORKER")
     try:
+        given = os.environ.get(REUSE_VAR)
+        if given:
+            found = launch.load(Path(given))
+            if found is None or not found.healthy():
+                pytest.fail(
+                    f"{REUSE_VAR}={given} holds no running control plane "
+                    f"(start one: python -m akops.launch up {given})",
+                    pytrace=False,
+                )
+            yield found  # someone else's: left running
+            return
         if not worker:
             with launch.running(factory.mktemp("control-plane"), _binaries()) as plane:
                 yield plane
@@ -90,12 +106,15 @@ def plane_environment(
     **changes: Any,
 ) -> str:
     """Write environments/<name>.yaml: ``base`` aimed at the plane (context, namespace), the
-    database password from ``PASSWORD_VAR``. ``changes`` set dotted fields (``kube__api_timeout``).
+    database password from ``PASSWORD_VAR``, the exporter's from ``STATS_VAR``. ``changes`` set dotted fields (``kube__api_timeout``).
     """
     data = yaml.safe_load((repo.environments / f"{base}.yaml").read_text(encoding="utf-8"))
     data["name"] = name
     data["kube"].update(context=context, namespace=namespace)
-    data["secrets"] = {"postgres_password": {"env": PASSWORD_VAR}}
+    data["secrets"] = {
+        "postgres_password": {"env": PASSWORD_VAR},
+        "stats_password": {"env": STATS_VAR},
+    }
     for dotted, value in changes.items():
         node = data
         *parents, last = dotted.split("__")

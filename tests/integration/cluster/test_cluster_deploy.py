@@ -564,7 +564,7 @@ def test_a_rollback_conflict_names_no_flag_rollback_lacks(
     """rollback has no --force-conflicts: its conflict says which task takes the fields over."""
     from tests.integration.cluster.test_cluster_apply import foreign_apply
 
-    deploy.apply_env(emu, ENV, yes=True, out=quiet, skip_helm=True)
+    deploy.apply_env(emu, ApplyRequest(env=ENV, yes=True, skip_helm=True), out=quiet)
     old = pgbouncer_template(cluster)
     old["spec"]["containers"][0]["image"] = "edoburu/pgbouncer:v1.23.1-p3"
     record_revisions(cluster, old)
@@ -576,7 +576,10 @@ def test_a_rollback_conflict_names_no_flag_rollback_lacks(
          "spec": {"replicas": 5}},
     )  # fmt: skip
     summary = deploy.rollback_env(
-        emu, ENV, yes=True, skip_helm=True, out=quiet, hooks=DeployHooks(verify=lambda *a: "ok")
+        emu,
+        RollbackRequest(env=ENV, yes=True, skip_helm=True),
+        out=quiet,
+        hooks=DeployHooks(verify=lambda *a: "ok"),
     )
     assert summary.exit_code == 1, summary.to_text()
     text = summary.to_text()

@@ -22,13 +22,15 @@ from harness.emulator import Cluster
 from .conftest import ENV, emu_environment
 
 pytestmark = pytest.mark.integration
+STATS_VAR = "AKOPS_EMU_STATS_PASSWORD"
 
 
 @pytest.fixture
-def monitored(emu: Layout) -> Layout:
+def monitored(emu: Layout, monkeypatch: pytest.MonkeyPatch) -> Layout:
     """The emu environment with the lab's monitoring block: alert rules with runbook links."""
     lab = yaml.safe_load((emu.environments / "lab.yaml").read_text())
-    emu_environment(emu, monitoring=lab["monitoring"])
+    monkeypatch.setenv(STATS_VAR, "stats-canary-not-the-apps")
+    emu_environment(emu, monitoring=lab["monitoring"], secrets__stats_password={"env": STATS_VAR})
     return emu
 
 

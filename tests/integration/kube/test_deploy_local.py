@@ -23,6 +23,7 @@ from akops.layout import Layout
 from tests.conftest import Cli
 from tests.integration.controlplane import (
     PASSWORD_VAR,
+    STATS_VAR,
     new_namespace_name,
     plane_environment,
     require_workloads,
@@ -31,6 +32,7 @@ from tests.integration.controlplane import (
 pytestmark = pytest.mark.integration
 
 CANARY = "canary-plane-9fT2xQ-never-print-me"
+STATS_CANARY = "canary-stats-Qm3vW7-never-print-me"
 #: The API-side checks of verify (they read objects, no container needed).
 API_CHECKS = ("pdb.budget", "rollout.converged", "rollout.pods", "spread.replicas", "images.pinned")
 #: Checks that need a container of the stack: an exec, or an answer over HTTP.
@@ -90,6 +92,7 @@ def test_deploy_to_the_local_plane_ends_verified_and_a_second_plan_is_clean(
     )
     run_env = {
         PASSWORD_VAR: CANARY,
+        STATS_VAR: STATS_CANARY,
         "PATH": f"{real_helm.parent}{os.pathsep}{os.environ['PATH']}",
         "AKOPS_CACHE_DIR": str(repo.root / ".akops-cache"),
     }
@@ -100,6 +103,7 @@ def test_deploy_to_the_local_plane_ends_verified_and_a_second_plan_is_clean(
     )  # fmt: skip
     out = deploy.stdout + deploy.stderr
     assert CANARY not in out
+    assert STATS_CANARY not in out
     assert "Traceback" not in out
     assert deploy.returncode == 0, out[-3000:]
     assert "VERIFY RESULT: PASS" in out
@@ -121,5 +125,6 @@ def test_deploy_to_the_local_plane_ends_verified_and_a_second_plan_is_clean(
         env=run_env, timeout=300,
     )  # fmt: skip
     assert CANARY not in again.stdout + again.stderr
+    assert STATS_CANARY not in again.stdout + again.stderr
     assert again.returncode == 0, again.stdout[-3000:] + again.stderr
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in again.stdout
