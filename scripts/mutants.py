@@ -59,8 +59,17 @@ CHILDREN = "AKOPS_MUTANTS_CHILDREN"
 
 LINT = "tests/unit/lint"
 RULES = f"{LINT}/test_lint_rules.py"  # every rule on the prod stack, one field broken at a time
+
+
+def rules_tests(*prefixes: str) -> tuple[str, ...]:
+    """The tests of ``RULES`` about one module's rules (each lints the whole prod stack, so
+    every one of them calls every rule; only these judge the module)."""
+    return tuple(f"{RULES}::test_{p}" for p in prefixes)
+
+
 #: The modules held to the floor (a file, or a folder: each module in it), each with the
-#: unit tests that judge it: a mutant runs those of them that call the mutated function.
+#: unit tests that judge it (a test file, or a node-ID prefix such as ``file::test_pdb``):
+#: a mutant runs those of them that call the mutated function.
 MODULES: dict[str, tuple[str, ...]] = {
     "akops/cluster/plan.py": ("tests/unit/cluster",),
     "akops/cluster/saved_plan.py": ("tests/unit/cluster",),
@@ -68,9 +77,18 @@ MODULES: dict[str, tuple[str, ...]] = {
     "akops/runbook/masking.py": ("tests/unit/runbook",),
     "akops/alerts/rules.py": ("tests/unit/alerts", f"{LINT}/test_lint_alert_rules.py"),
     "akops/lint/rules": (LINT,),  # a rule module not named below: every lint test
-    "akops/lint/rules/replicas.py": (RULES, f"{LINT}/test_lint_budgets.py"),
-    "akops/lint/rules/containers.py": (RULES, f"{LINT}/test_lint_containers.py"),
-    "akops/lint/rules/secrets.py": (RULES, f"{LINT}/test_lint_secret_rules.py"),
+    "akops/lint/rules/replicas.py": (
+        *rules_tests("replicas", "pdb", "spread"),
+        f"{LINT}/test_lint_budgets.py",
+    ),
+    "akops/lint/rules/containers.py": (
+        *rules_tests("resources", "outpost_patch", "probes", "liveness", "image"),
+        f"{LINT}/test_lint_containers.py",
+    ),
+    "akops/lint/rules/secrets.py": (
+        *rules_tests("secret", "a_config_checksum"),
+        f"{LINT}/test_lint_secret_rules.py",
+    ),
     "akops/lint/rules/security.py": (
         f"{LINT}/test_lint_security.py",
         f"{LINT}/test_lint_security_edges.py",
@@ -79,10 +97,15 @@ MODULES: dict[str, tuple[str, ...]] = {
         f"{LINT}/test_lint_alert_rules.py",
         "tests/unit/alerts/test_alerts_lint.py",
     ),
-    "akops/lint/rules/authentik.py": (RULES, f"{LINT}/test_lint_authentik_rules.py"),
-    "akops/lint/rules/database.py": (RULES,),
+    "akops/lint/rules/authentik.py": (
+        *rules_tests(
+            "values", "inert", "authentik", "version", "an_unknown_chart", "renamed", "gunicorn"
+        ),
+        f"{LINT}/test_lint_authentik_rules.py",
+    ),
+    "akops/lint/rules/database.py": rules_tests("persistent", "capacity"),
     "akops/lint/rules/pgbouncer.py": (
-        RULES,
+        *rules_tests("pgbouncer", "a_bare_ini"),
         f"{LINT}/test_lint_pgbouncer_rules.py",
         f"{LINT}/test_pgbouncer_ini.py",
     ),
@@ -90,7 +113,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         f"{LINT}/test_lint_image_digest.py",
         f"{LINT}/test_lint_outpost_images.py",
     ),
-    "akops/lint/rules/outpost.py": (RULES, f"{LINT}/test_lint_outpost_images.py"),
+    "akops/lint/rules/outpost.py": (
+        *rules_tests("outpost_shm"),
+        f"{LINT}/test_lint_outpost_images.py",
+    ),
     "akops/lint/rules/netpol.py": (f"{LINT}/test_lint_reach.py",),
     "akops/verify/checks": ("tests/unit/verify",),
 }
@@ -405,6 +431,52 @@ def fresh_copies() -> None:
             copy.unlink()
 
 
+STATS = ROOT / "mutants" / "mutmut-stats.json"
+#: sha256 of each test file when mutmut last traced its tests (ours, beside mutmut's stats).
+TRACED = ROOT / "mutants" / "akops-traced-tests.json"
+
+
+def retrace_changed_tests() -> None:
+    """Make mutmut trace again the tests of every test file changed since it traced them.
+
+    mutmut traces a test once, when it first sees its name: a test edited since (a new
+    case under an old id, a call it did not make before) keeps its old map of the
+    functions it calls, and a mutant of a function it now calls would not run it. The
+    tests of a changed file are dropped from mutmut's stats, so it takes them for new;
+    a changed ``conftest.py`` drops them all (mutmut then traces every test).
+    """
+    import hashlib
+
+    digests = {
+        p.relative_to(ROOT).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted((ROOT / "tests").rglob("*.py"))
+    }
+    old = json.loads(TRACED.read_text(encoding="utf-8")) if TRACED.exists() else {}
+    changed = {f for f, d in digests.items() if old.get(f) != d}
+    if STATS.exists() and changed:
+        if not old or any(Path(f).name == "conftest.py" for f in changed):
+            STATS.unlink()
+        else:
+            stats = json.loads(STATS.read_text(encoding="utf-8"))
+
+            def stale(test: str) -> bool:
+                return test.partition("::")[0] in changed
+
+            durations = stats.get("duration_by_test", {})
+            stats["duration_by_test"] = {t: d for t, d in durations.items() if not stale(t)}
+            by_function = stats.get("tests_by_mangled_function_name", {})
+            stats["tests_by_mangled_function_name"] = {
+                f: [t for t in tests if not stale(t)] for f, tests in by_function.items()
+            }
+            tmp = STATS.with_suffix(".tmp")
+            tmp.write_text(json.dumps(stats), encoding="utf-8")
+            tmp.replace(STATS)
+    TRACED.parent.mkdir(exist_ok=True)
+    tmp = TRACED.with_suffix(".tmp")
+    tmp.write_text(json.dumps(digests, indent=0), encoding="utf-8")
+    tmp.replace(TRACED)
+
+
 def pending(files: list[Path], everything: bool = False) -> list[str]:
     """Mutants of ``files`` to run: not run yet (new, or their function changed), or not
     killed last time (a test added since may kill them), but for listed equivalents;
@@ -503,6 +575,7 @@ def main(argv: list[str] | None = None) -> int:
     files = module_files(args.modules or list(MODULES))
     if not args.report:
         fresh_copies()
+        retrace_changed_tests()
         code = mutmut(files, args.max_children, args.again)
         if code != 0:
             return code
