@@ -10,11 +10,13 @@ import pytest
 from akops.environment import SecretRef
 from akops.errors import SecretError
 from akops.secrets import (
+    ENCODINGS,
     Secrets,
     placeholder,
     placeholders_in,
     resolve,
     resolve_available,
+    resolve_needed_or_why,
     resolve_one,
 )
 
@@ -145,3 +147,56 @@ def test_resolve_available_keeps_what_resolves_for_masking() -> None:
     refs = {"a": SecretRef(env="A"), "b": SecretRef(env="B"), "c": SecretRef(env="C")}
     assert resolve_available(refs, {"A": "1", "C": "3"}).values == {"a": "1", "c": "3"}
     assert resolve_available({}, {}).values == {}
+
+
+def test_an_unknown_encoding_lists_every_known_one_comma_separated(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # A second encoding in the registry: the message joins them with ", ".
+    monkeypatch.setitem(ENCODINGS, "env", lambda value: value)
+    with pytest.raises(SecretError) as err:
+        placeholder("pw", "shell")
+    assert str(err.value) == "unknown secret encoding 'shell' (known: userlist, env)"
+
+
+def test_only_line_breaks_and_nul_are_refused_not_other_characters() -> None:
+    value = "X-\t \"'$`\\;#|&<>{}()*?~XX"
+    assert resolve_one("pw", SecretRef(env="E"), {"E": value}) == value
+
+
+def test_mask_replaces_the_longer_value_first_whatever_their_order() -> None:
+    # "zz" sorts after "azzb" but is inside it: masked first, it would leave "a***b".
+    secrets = Secrets({"short": "zz", "long": "azzb"})
+    assert secrets.mask("[azzb] [zz]") == "[***] [***]"
+
+
+def test_resolve_names_the_secret_that_failed() -> None:
+    refs = {"a": SecretRef(env="A"), "b": SecretRef(env="B")}
+    with pytest.raises(SecretError) as err:
+        resolve(refs, None, {"A": "1"})
+    assert str(err.value) == "secret 'b': environment variable B is not set"
+
+
+def test_resolve_needed_or_why_resolves_what_it_can_and_explains_each_needed_gap() -> None:
+    refs = {
+        "a": SecretRef(env="A"),  # resolves
+        "b": SecretRef(env="B"),  # unset, needed
+        "c": SecretRef(env="C"),  # unset, not needed: left out silently
+    }
+    secrets, why = resolve_needed_or_why(refs, ["b", "z", "a"], {"A": CANARY})
+    assert secrets.values == {"a": CANARY}
+    assert why == {
+        "b": "secret 'b': environment variable B is not set",
+        "z": "secret 'z' is used but the environment does not declare it",
+    }
+    assert CANARY not in repr(why)
+
+
+def test_resolve_needed_or_why_resolves_unneeded_secrets_too_for_masking() -> None:
+    refs = {"a": SecretRef(env="A"), "b": SecretRef(env="B")}
+    secrets, why = resolve_needed_or_why(refs, [], {"A": "1", "B": "2"})
+    assert secrets.values == {"a": "1", "b": "2"}
+    assert why == {}
+    secrets, why = resolve_needed_or_why({}, ["x"], {})
+    assert secrets.values == {}
+    assert why == {"x": "secret 'x' is used but the environment does not declare it"}
