@@ -59,7 +59,8 @@ def pdb_missing(ix: Index) -> Iterator[Finding]:
             yield at(w, "pdb.missing", where, f"no PodDisruptionBudget selects the pods of {w.ref}")
 
 
-def _budget_problem(budget_min: Any, budget_max: Any, replicas: int) -> tuple[str, str | None]:
+def _budget_problem(budget_min: Any, budget_max: Any, replicas: int) -> tuple[str, str] | None:
+    """The budget's field at fault and what is wrong with it, or None when it is sound."""
     if budget_max is None and budget_min is None:
         return "minAvailable", "sets neither minAvailable nor maxUnavailable"
     if budget_max is not None:
@@ -70,7 +71,7 @@ def _budget_problem(budget_min: Any, budget_max: Any, replicas: int) -> tuple[st
             return "maxUnavailable", f"maxUnavailable {allowed} blocks every node drain"
         if allowed >= replicas:
             return "maxUnavailable", f"maxUnavailable {allowed} lets all {replicas} pods go at once"
-        return "maxUnavailable", None
+        return None
     floor = scaled(budget_min, replicas, round_up=True)
     if floor is None:
         return "minAvailable", "minAvailable is not an integer or percentage"
@@ -84,7 +85,7 @@ def _budget_problem(budget_min: Any, budget_max: Any, replicas: int) -> tuple[st
             "minAvailable",
             f"minAvailable {floor} with {replicas} replicas blocks every node drain",
         )
-    return "minAvailable", None
+    return None
 
 
 @rule(
@@ -103,8 +104,9 @@ def pdb_budget(ix: Index) -> Iterator[Finding]:
         budget = ix.budget_for(w)
         if budget is None:
             continue
-        field, problem = _budget_problem(budget.min_available, budget.max_unavailable, w.replicas)
-        if problem:
+        fault = _budget_problem(budget.min_available, budget.max_unavailable, w.replicas)
+        if fault is not None:
+            field, problem = fault
             src = budget.source
             path = (*budget.path, field)
             yield finding(
@@ -130,8 +132,7 @@ def pdb_rollout(ix: Index) -> Iterator[Finding]:
     for w in ix.workloads:
         if w.strategy is None or w.replicas is None or not w.critical:
             continue
-        kind = w.strategy.get("type", "RollingUpdate")
-        if kind == "Recreate":
+        if w.strategy.get("type") == "Recreate":  # no type is RollingUpdate
             yield at(
                 w,
                 "pdb.rollout",

@@ -11,6 +11,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from akops.lint.findings import Finding
 from tests.unit.lint.small import Linted, lint
@@ -405,3 +406,110 @@ def test_spread_by_topology_constraint(constraint: dict[str, Any], spreads: bool
         {"maxSkew": 1, "whenUnsatisfiable": "DoNotSchedule", **constraint}
     ]
     assert (found(lint(d, pdb(minAvailable=2)), "spread.nodes") == []) == spreads
+
+
+# --- one workload's verdict never hides the next one's -----------------------------------
+
+
+def outpost(
+    name: str, replicas: Any = 3, *, strategy: dict[str, Any] | None = None, spread: bool = True
+) -> dict[str, Any]:
+    """A critical Deployment of its own (an outpost, by its name), spread over nodes."""
+    own = {"matchLabels": {"app": name}}
+    affinity = anti({"topologyKey": HOST, "labelSelector": own}) if spread else None
+    return deployment(replicas, name=name, strategy=strategy, affinity=affinity)
+
+
+def critical_job(name: str = "ak-outpost-migrate") -> dict[str, Any]:
+    """A critical workload without replicas (a Job): the replica rules pass it by."""
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "authentik"},
+        "spec": {
+            "template": {
+                "metadata": {"labels": {"app": name}},
+                "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "x:1"}]},
+            }
+        },
+    }
+
+
+def test_pdb_budget_judges_every_workload_after_one_it_passes_by() -> None:
+    stack = lint(
+        critical_job(),  # no replicas: no budget to judge
+        outpost("ak-outpost-a"),  # no PDB: pdb.missing's, not pdb.budget's
+        outpost("ak-outpost-b"),
+        pdb("ak-outpost-b", minAvailable=1),
+    )
+    assert found(stack, "pdb.budget") == [
+        "PodDisruptionBudget/ak-outpost-b: minAvailable 1 with 3 replicas keeps fewer than "
+        "2 pods serving during a drain"
+    ]
+
+
+def test_pdb_rollout_judges_every_workload_after_one_it_passes_by() -> None:
+    statefulset = outpost("ak-outpost-s")
+    statefulset["kind"] = "StatefulSet"  # replicas, but no Deployment strategy
+    stack = lint(
+        critical_job(),
+        statefulset,
+        outpost("ak-outpost-a", strategy={"type": "Recreate"}),
+        outpost("ak-outpost-b", strategy=rolling("x", 1)),  # malformed: the schema's
+        outpost("ak-outpost-c", strategy=rolling(0, 0)),
+        outpost("ak-outpost-d", strategy=rolling(0, 2)),  # no PDB: nothing promised
+        outpost("ak-outpost-e", strategy=rolling(0, 2)),
+        pdb("ak-outpost-e", minAvailable=2),
+    )
+    assert found(stack, "pdb.rollout") == [
+        "Deployment/ak-outpost-a uses Recreate: every pod stops before the new ones start",
+        "Deployment/ak-outpost-c: maxSurge 0 and maxUnavailable 0, the rollout cannot progress",
+        "Deployment/ak-outpost-e: a rollout takes 2 of 3 pods down at once, leaving 1 while "
+        "PodDisruptionBudget/ak-outpost-e promises 2",
+    ]
+
+
+def test_spread_nodes_judges_every_workload_after_one_that_spreads() -> None:
+    # spread.nodes is a file rule: both workloads in one file, the one that spreads first.
+    one_file = yaml.safe_dump_all([outpost("ak-outpost-a"), outpost("ak-outpost-b", spread=False)])
+    stack = lint(one_file)
+    assert found(stack, "spread.nodes") == [
+        "Deployment/ak-outpost-b: 3 replicas may share one node: no pod anti-affinity or "
+        "topology spread on kubernetes.io/hostname selects its own pods"
+    ]
+
+
+@pytest.mark.parametrize(
+    ("given", "budget", "problem"),
+    [
+        # maxUnavailable unset is 25 %, of 3 rounded down: 0; with maxSurge 0 nothing moves.
+        ({"maxSurge": 0}, {"minAvailable": 2}, "maxSurge 0 and maxUnavailable 0"),
+        # maxSurge unset is 25 % (rounded up: 1): the rollout is judged against the PDB.
+        ({"maxUnavailable": 2}, {"minAvailable": 2}, "takes 2 of 3 pods down"),
+    ],
+)
+def test_an_unset_surge_or_unavailable_is_25_percent(
+    given: dict[str, Any], budget: dict[str, Any], problem: str
+) -> None:
+    strategy = {"type": "RollingUpdate", "rollingUpdate": given}
+    messages = found(lint(deployment(3, strategy=strategy), pdb(**budget)), "pdb.rollout")
+    assert len(messages) == 1 and problem in messages[0], messages
+
+
+@pytest.mark.parametrize(
+    ("down", "budget", "problem"),
+    [
+        # maxUnavailable "34%" of 3 is 1.02, rounded up to 2: the PDB promises only 1.
+        (2, {"maxUnavailable": "34%"}, None),
+        # minAvailable "50%" of 3 is 1.5, rounded up to 2: two down at once leaves 1.
+        (2, {"minAvailable": "50%"}, "leaving 1 while PodDisruptionBudget/pgbouncer promises 2"),
+    ],
+)
+def test_the_pdb_promise_rounds_percentages_up(
+    down: int, budget: dict[str, Any], problem: str | None
+) -> None:
+    messages = found(lint(deployment(3, strategy=rolling(0, down)), pdb(**budget)), "pdb.rollout")
+    if problem is None:
+        assert messages == []
+    else:
+        assert len(messages) == 1 and messages[0].endswith(problem), messages

@@ -275,6 +275,21 @@ def test_pdb_missing(stack: StackFiles) -> None:
     }
 
 
+def test_pdb_missing_of_chart_values_points_at_each_components_pdb_key(
+    stack: StackFiles,
+) -> None:
+    def no_pdbs(v: dict[str, Any]) -> None:
+        v["server"]["pdb"]["enabled"] = False
+        v["worker"]["pdb"] = {"enabled": False}
+
+    stack.values(no_pdbs)
+    found = {f.object: f.path for f in stack.findings("pdb.missing")}
+    assert found == {
+        "Deployment/goauthentik-server": "server.pdb",
+        "Deployment/goauthentik-worker": "worker.pdb",
+    }
+
+
 def test_pdb_must_select_the_workload(stack: StackFiles) -> None:
     stack.edit_one(
         "pgbouncer-pdb.yaml", lambda p: p["spec"]["selector"]["matchLabels"].update(app="other")
