@@ -238,7 +238,9 @@ def plan_release_objects(
         values_text=target.secrets.inject(target.files.get(VALUES_FILE, "")),
         kube_version=env.kube.version,
     )
-    found, skipped = chart_manifests(text, env.kube.namespace, f"chart {pulled.label}")
+    found, skipped = chart_manifests(
+        text, env.kube.namespace, f"chart {pulled.label}", release=env.authentik.chart.release
+    )
     plans = []
     if absent is None:
         absent = not namespace_exists(api, env.kube.namespace)

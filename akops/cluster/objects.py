@@ -217,11 +217,22 @@ def ours(obj: Mapping[str, Any]) -> bool:
     return labels_match(obj) and names.FIELD_MANAGER in managers(obj)
 
 
-def chart_manifests(text: str, namespace: str, source: str) -> tuple[list[Manifest], list[str]]:
+#: What helm stamps on every object of a release when it installs or upgrades it (helm's
+#: ``setMetadataVisitor``); ``helm template`` prints the objects without it.
+HELM_OWNER_LABELS = {"app.kubernetes.io/managed-by": "Helm"}
+HELM_RELEASE_NAME = "meta.helm.sh/release-name"
+HELM_RELEASE_NAMESPACE = "meta.helm.sh/release-namespace"
+
+
+def chart_manifests(
+    text: str, namespace: str, source: str, release: str | None = None
+) -> tuple[list[Manifest], list[str]]:
     """The objects of a ``helm template`` stream that akops can plan, and the refs it cannot.
 
     The chart also renders kinds akops does not manage (its ServiceAccount, RBAC): those
-    are returned as ``Kind/name`` so the plan can say they were not compared.
+    are returned as ``Kind/name`` so the plan can say they were not compared. With
+    ``release``, each object carries the ownership metadata helm adds when it sends it, so
+    that a release helm installed is not planned as losing it.
     """
     out: list[Manifest] = []
     skipped: list[str] = []
@@ -236,6 +247,14 @@ def chart_manifests(text: str, namespace: str, source: str) -> tuple[list[Manife
             skipped.append(f"{data['kind']}/{meta.get('name', '?')}")
             continue
         body = copy.deepcopy(data)
-        body.setdefault("metadata", {})["namespace"] = meta.get("namespace") or namespace
+        body_meta = body.setdefault("metadata", {})
+        body_meta["namespace"] = meta.get("namespace") or namespace
+        if release is not None:
+            body_meta["labels"] = {**(body_meta.get("labels") or {}), **HELM_OWNER_LABELS}
+            body_meta["annotations"] = {
+                **(body_meta.get("annotations") or {}),
+                HELM_RELEASE_NAME: release,
+                HELM_RELEASE_NAMESPACE: namespace,
+            }
         out.append(Manifest(ref_of(body), body, source))
     return ordered(out), skipped

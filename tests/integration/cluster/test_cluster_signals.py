@@ -1,4 +1,4 @@
-"""`invoke rollout` interrupted by SIGINT, SIGTERM and SIGHUP while it waits on the emulator:
+"""`invoke rollout` interrupted by SIGINT, SIGTERM and SIGHUP while it waits on the real plane:
 exit 128 + the signal, one line saying so, no traceback, long before the rollout deadline."""
 
 from __future__ import annotations
@@ -13,21 +13,32 @@ from pathlib import Path
 import pytest
 
 from akops.layout import Layout
-from harness.emulator import Cluster
 
-from .conftest import ENV, emu_environment
+from .conftest import ENV, local_environment
+from .plane import Plane
 
 pytestmark = pytest.mark.integration
 
 
 def stuck_deployment() -> dict[str, object]:
-    """A Deployment whose controller never catches up: the wait would last until its deadline."""
+    """A Deployment whose pods ask for a node that does not exist: they stay Pending, and the
+    wait would last until its deadline."""
+    labels = {"app": "pgbouncer"}
     return {
         "apiVersion": "apps/v1",
         "kind": "Deployment",
-        "metadata": {"name": "pgbouncer", "namespace": "authentik", "generation": 2},
-        "spec": {"replicas": 2, "selector": {"matchLabels": {"app": "pgbouncer"}}},
-        "status": {"observedGeneration": 1},
+        "metadata": {"name": "pgbouncer"},
+        "spec": {
+            "replicas": 2,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": {"akops-test/nowhere": "true"},
+                    "containers": [{"name": "pgbouncer", "image": "edoburu/pgbouncer:v1.24.1-p1"}],
+                },
+            },
+        },
     }
 
 
@@ -35,10 +46,11 @@ def stuck_deployment() -> dict[str, object]:
     "sig", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP], ids=lambda s: s.name
 )
 def test_a_signal_during_a_rollout_wait(
-    repo: Layout, kubeconfig: Path, canary: str, cluster: Cluster, sig: signal.Signals
+    repo: Layout, kubeconfig: Path, canary: str, cluster: Plane, sig: signal.Signals
 ) -> None:
-    emu_environment(repo, kube__rollout_timeout=600)
-    cluster.put(stuck_deployment(), "deployments")
+    local_environment(repo, cluster.namespace, kube__rollout_timeout=600)
+    cluster.make_namespace()
+    cluster.create(stuck_deployment(), "deployments")
     proc = subprocess.Popen(
         [sys.executable, "-m", "invoke", "rollout", "--env", ENV, "--deployment", "pgbouncer"],
         cwd=repo.root,

@@ -10,6 +10,7 @@ import pytest
 from akops import names
 from akops.cluster.objects import (
     Ref,
+    chart_manifests,
     destroy_order,
     labels_match,
     manifests,
@@ -161,3 +162,25 @@ def test_destroy_order_is_the_reverse_of_apply_order() -> None:
 
 def test_layout_fixture_is_the_repository(layout: Layout) -> None:
     assert (Path(layout.root) / "templates" / "pgbouncer").is_dir()
+
+
+def test_chart_objects_carry_what_helm_stamps_on_a_release() -> None:
+    text = (
+        "apiVersion: v1\nkind: Service\nmetadata:\n  name: goauthentik-server\n"
+        "  labels: {app.kubernetes.io/name: authentik}\n"
+        "  annotations: {keep: me}\nspec: {ports: [{port: 80}]}\n"
+    )
+    (templated,), _ = chart_manifests(text, "authentik", "chart")
+    assert "annotations" in templated.body["metadata"]
+    assert templated.body["metadata"]["annotations"] == {"keep": "me"}
+    (released,), _ = chart_manifests(text, "authentik", "chart", release="goauthentik")
+    meta = released.body["metadata"]
+    assert meta["labels"] == {
+        "app.kubernetes.io/name": "authentik",
+        "app.kubernetes.io/managed-by": "Helm",
+    }
+    assert meta["annotations"] == {
+        "keep": "me",
+        "meta.helm.sh/release-name": "goauthentik",
+        "meta.helm.sh/release-namespace": "authentik",
+    }

@@ -1,0 +1,153 @@
+"""Fixtures for the tests still on ``harness/emulator.py`` (harness/__init__.py says why each is).
+
+The rest of tests/integration/cluster/ runs on the real control plane (../conftest.py).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from akops.layout import Layout
+from harness.emulator import Cluster
+
+CONTEXT = "emulator"
+ENV = "emu"
+CANARY = "canary-Zq8vT3pW-never-print-me"
+PASSWORD_VAR = "AKOPS_EMU_POSTGRES_PASSWORD"
+
+
+@pytest.fixture
+def cluster() -> Iterator[Cluster]:
+    """A fresh emulated API server on 127.0.0.1 (kmock + server-side apply adapter)."""
+    c = Cluster().start()
+    try:
+        yield c
+    finally:
+        c.stop()
+
+
+def write_kubeconfig(
+    path: Path, cluster: Cluster, context: str = CONTEXT, current: str | None = None
+) -> Path:
+    path.write_text(yaml.safe_dump(cluster.kubeconfig(context, current)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def kubeconfig(cluster: Cluster, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """KUBECONFIG pointing the ``emulator`` context (the current one) at the emulator."""
+    path = write_kubeconfig(tmp_path / "kubeconfig", cluster)
+    monkeypatch.setenv("KUBECONFIG", str(path))
+    return path
+
+
+@pytest.fixture
+def canary(monkeypatch: pytest.MonkeyPatch) -> str:
+    """The database password, set to a value that must never appear in any output."""
+    monkeypatch.setenv(PASSWORD_VAR, CANARY)
+    return CANARY
+
+
+def emu_environment(repo: Layout, **changes: object) -> str:
+    """Add environments/emu.yaml (the lab, aimed at the emulator) to a scratch repository."""
+    data = yaml.safe_load((repo.environments / "lab.yaml").read_text(encoding="utf-8"))
+    data["name"] = ENV
+    data["kube"].update(context=CONTEXT, api_timeout=3, rollout_timeout=15)
+    data["secrets"] = {"postgres_password": {"env": PASSWORD_VAR}}
+    # PgBouncer's objects only, by default: test_cluster_alert_rules.py puts the rules back.
+    data.pop("monitoring", None)
+    for dotted, value in changes.items():
+        node = data
+        *parents, last = dotted.split("__")
+        for p in parents:
+            node = node.setdefault(p, {})
+        node[last] = value
+    (repo.environments / f"{ENV}.yaml").write_text(
+        yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
+    )
+    return ENV
+
+
+@pytest.fixture
+def emu(
+    repo: Layout, kubeconfig: Path, canary: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> Layout:
+    """A scratch repository with environment ``emu`` aimed at the emulator (own akops cache)."""
+    monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "akops-cache"))
+    emu_environment(repo)
+    return repo
+
+
+def clean_runs(cli: Callable[..., Any]) -> Callable[..., Any]:
+    """``cli`` whose every run is held to print no secret (the canary) and no traceback."""
+
+    def invoke(*args: str, **kw: Any) -> Any:
+        result = cli(*args, **kw)
+        assert CANARY not in result.stdout + result.stderr
+        assert "Traceback" not in result.stdout + result.stderr
+        return result
+
+    return invoke
+
+
+@pytest.fixture
+def run(cli: Any, emu: Layout) -> Callable[..., Any]:
+    """`invoke ...` in the scratch repository, with environment ``emu`` aimed at the emulator."""
+    return clean_runs(cli)
+
+
+def record_revisions(cluster: Cluster, *templates: dict[str, Any]) -> None:
+    """What the Deployment controller keeps: one ReplicaSet per pod template, numbered."""
+    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert live is not None
+    current = len(templates) + 1
+    live["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(
+        current
+    )
+    cluster.put(live, "deployments")
+    for revision, template in enumerate([*templates, live["spec"]["template"]], start=1):
+        template = json.loads(json.dumps(template))
+        template["metadata"]["labels"]["pod-template-hash"] = f"{revision}d8f"
+        cluster.put(
+            {
+                "apiVersion": "apps/v1",
+                "kind": "ReplicaSet",
+                "metadata": {
+                    "name": f"pgbouncer-{revision}",
+                    "namespace": "authentik",
+                    "labels": {"app": "pgbouncer"},
+                    "annotations": {"deployment.kubernetes.io/revision": str(revision)},
+                    "ownerReferences": [{"kind": "Deployment", "name": "pgbouncer"}],
+                },
+                "spec": {"template": template},
+            },
+            "replicasets",
+        )
+
+
+def pgbouncer_template(cluster: Cluster) -> dict[str, Any]:
+    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
+    assert live is not None
+    template: dict[str, Any] = json.loads(json.dumps(live["spec"]["template"]))
+    return template
+
+
+@pytest.fixture
+def no_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
+    """A PATH without helm (only the directory of this Python), and an empty akops cache."""
+    monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "empty-cache"))
+    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
+    for d in path.split(os.pathsep):
+        assert not (Path(d) / "helm").exists(), (
+            f"{d}/helm exists: this test needs a PATH without helm"
+        )
+    monkeypatch.setenv("PATH", path)
+    return path
