@@ -8,24 +8,19 @@ stall or reset a connection when a test asks; the proxy does, and forwards every
 untouched, so every other answer is the real API server's.
 
 ``emulator``: a Kubernetes API written here (kmock plus server-side apply). Every
-cluster-facing path is proven against the real control plane; these uses remain, each with
-the reason it has not moved yet:
+cluster-facing path is proven against the real control plane; what remains on the emulator
+is what the real server or kwok's nodes cannot be made to produce:
 
-- ``tests/integration/cluster/emulated/test_cluster_rollout.py``: fabricated pod states the
-  plane's kwok nodes do not produce (a container in CrashLoopBackOff with its logs, a pod
-  whose readiness never comes with logs to show) and faults timed against the watch stream;
-  the move needs kwok Stages for a crash-looping container and logs served by kwok, and the
-  faults through ``proxy`` (not done yet: time).
-- ``tests/integration/cluster/emulated/test_cluster_lease.py``,
-  ``tests/integration/cluster/emulated/test_cluster_lock_guard.py``: the deploy lock's
-  takeover and renewal paths, which set a Lease's ``renewTime`` and a Deployment's convergence
-  by hand (the real Lease semantics, 409/422, and racing deployers are proven on the plane
-  in tests/integration/kube/test_api_semantics.py); not moved yet: time.
-- ``tests/integration/cluster/emulated/test_cluster_connect.py``,
-  ``tests/integration/cluster/emulated/test_cluster_hostile.py``: kubeconfig, credential and
-  hostile-answer cases (an API answering garbage, oversized or endless bodies) that the real
-  server never sends; they belong behind ``proxy``'s answers (not done yet: time).
+- ``tests/integration/cluster/emulated/test_cluster_rollout_pods.py``: a container in
+  CrashLoopBackOff and a running-but-unready pod, each with its logs (kwok's nodes report
+  every container running and ready, and serve no kubelet API for logs), and a Deployment
+  status the real controller would overwrite at once (ProgressDeadlineExceeded left from an
+  older spec). Moving them needs kwok Stages for those container states and kwok's logs
+  endpoint wired to the API server's kubelet client.
+- ``tests/integration/cluster/emulated/test_cluster_lease_values.py``: a Lease with values the
+  real API server's validation refuses to store (a renewTime that is no time, a string
+  duration, negative transitions, a list as holder), which only a stand-in can serve.
 - ``tests/integration/verify/test_verify_cluster.py``, ``test_verify_images.py`` and
-  ``scripts/bench_verify.py`` (the verify helper's area): pods with container states, images
-  and logs that kwok's nodes do not report.
+  ``scripts/bench_verify.py`` (the verify helper's area, not moved here): pods with container
+  states, images and logs that kwok's nodes do not report.
 """

@@ -33,6 +33,8 @@ APPLY = "application/apply-patch+yaml"
 STRATEGIC = "application/strategic-merge-patch+json"
 MERGE = "application/merge-patch+json"
 LEASES = "/apis/coordination.k8s.io/v1/namespaces/{ns}/leases"
+#: kwok's nodes on the plane (named like the real cluster's).
+NODES = ("k8s-node1", "k8s-node2", "k8s-node3", "k8s-node4")
 #: REST prefix of the API versions the tests read.
 GROUPS = {"v1": "/api/v1"}
 
@@ -217,6 +219,19 @@ class Plane:
         )
         return result
 
+    def label_nodes(self, key: str, value: str | None) -> None:
+        """Label (with None: unlabel) kwok's four nodes as the cluster's admin would; a key of
+        the test's own lets its pods (``gated_deployment``) wait until it says so."""
+        for node in NODES:
+            call(
+                self.api, "PATCH", f"/api/v1/nodes/{node}", what=f"Node/{node}",
+                body={"metadata": {"labels": {key: value}}}, content_type=MERGE,
+            )  # fmt: skip
+
+    def gate(self) -> str:
+        """The node label key of this test's gate (see ``gated_deployment``)."""
+        return f"akops-test/{self.namespace}"
+
     # --- waiting ------------------------------------------------------------------------------
 
     def converged(self, name: str = "pgbouncer") -> dict[str, Any] | None:
@@ -251,6 +266,32 @@ class Plane:
 
     def kubeconfig(self, context: str, current: str | None = None) -> dict[str, Any]:
         return self.proxy.kubeconfig(context, current)
+
+
+def gated_deployment(
+    gate: str, name: str = "pgbouncer", replicas: int = 2, **spec: Any
+) -> dict[str, Any]:
+    """A Deployment whose pods need nodes labelled ``gate=go``: until the test labels them
+    (``Plane.label_nodes``), the real scheduler leaves the pods Pending and the rollout waits;
+    then the pods land on kwok's nodes and become Ready, as any rollout does."""
+    labels = {"app": name}
+    return {
+        "apiVersion": "apps/v1",
+        "kind": "Deployment",
+        "metadata": {"name": name},
+        "spec": {
+            "replicas": replicas,
+            "selector": {"matchLabels": labels},
+            "template": {
+                "metadata": {"labels": labels},
+                "spec": {
+                    "nodeSelector": {gate: "go"},
+                    "containers": [{"name": name, "image": "edoburu/pgbouncer:v1.24.1-p1"}],
+                },
+            },
+            **spec,
+        },
+    }
 
 
 def dump(obj: Any) -> str:

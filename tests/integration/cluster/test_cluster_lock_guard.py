@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import kmock
 import pytest
 
 from akops.cluster import lease
@@ -21,13 +20,12 @@ from akops.environment import load_environment
 from akops.errors import AkopsError, LockLost
 from akops.layout import Layout
 from akops.ops.pipeline import Stage, run_stages
-from harness.emulator import Cluster
 
 from .conftest import ENV
+from .plane import Plane
 from .test_cluster_lease import holder, wait_for_holder
 
 pytestmark = pytest.mark.integration
-NS = "authentik"
 
 
 def wait_until(what: Callable[[], object], timeout: float = 60) -> None:
@@ -38,12 +36,19 @@ def wait_until(what: Callable[[], object], timeout: float = 60) -> None:
 
 
 def test_unlock_during_the_rollout_wait_stops_the_deploy_before_verify(
-    run: Callable[..., Any], cluster: Cluster, emu: Layout
+    run: Callable[..., Any], cluster: Plane, local: Layout
 ) -> None:
-    cluster.api.auto_converge = False  # the rollout waits until the test converges it
+    # PgBouncer's pods wait for nodes labelled for this test: the rollout waits until the test
+    # labels them (then the real scheduler places the pods and kwok makes them Ready).
+    key = cluster.gate()
+    template = local.templates / "pgbouncer" / "deployment.yaml.j2"
+    text = template.read_text()
+    anchor = "      automountServiceAccountToken: false\n"
+    assert anchor in text
+    template.write_text(text.replace(anchor, anchor + f'      nodeSelector: {{{key}: "go"}}\n'))
     deploy = subprocess.Popen(
         [sys.executable, "-m", "invoke", "deploy", "--env", ENV, "--skip-helm", "--yes"],
-        cwd=emu.root,
+        cwd=local.root,
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
         text=True,
@@ -52,15 +57,15 @@ def test_unlock_during_the_rollout_wait_stops_the_deploy_before_verify(
     try:
         wait_for_holder(cluster)
         # Applied: the Deployment exists and nothing converges it, so the run is waiting.
-        wait_until(lambda: cluster.get("deployments", "pgbouncer", api_version="apps/v1"))
+        wait_until(lambda: cluster.deployment())
         broken = run("unlock", "--env", ENV, "--yes")
         assert broken.returncode == 0, broken.stderr
-        key = (kmock.resource("apps/v1/deployments"), NS, "pgbouncer")
-        cluster.run(cluster.api.converge(key))
-        out, err = deploy.communicate(timeout=120)
+        cluster.label_nodes(key, "go")
+        out, err = deploy.communicate(timeout=300)
     finally:
         if deploy.poll() is None:
             deploy.kill()
+        cluster.label_nodes(key, None)
     assert deploy.returncode == 1, out + err
     [line] = err.strip().splitlines()
     assert line.startswith("error: verify: not started: the deploy lock (")
@@ -72,16 +77,17 @@ def test_unlock_during_the_rollout_wait_stops_the_deploy_before_verify(
 
 
 def test_the_guard_sees_a_takeover_at_once_not_at_the_next_renewal(
-    cluster: Cluster, emu: Layout
+    cluster: Plane, local: Layout
 ) -> None:
-    env = load_environment(ENV, emu.environments)
+    ns = cluster.make_namespace()
+    env = load_environment(ENV, local.environments)
     api = connect(env, None)
     ran: list[str] = []
     stages = [Stage("first", lambda _: ran.append("first") or "ok")]
     stages.append(Stage("second", lambda _: ran.append("second") or "ok"))
-    with api, lease.DeployLock(api, NS, holder("me"), duration=600) as lock:
+    with api, lease.DeployLock(api, ns, holder("me"), duration=600) as lock:
         lock.check()  # ours
-        assert lease.break_lock(api, NS) is not None  # `invoke unlock`, from another shell
+        assert lease.break_lock(api, ns) is not None  # `invoke unlock`, from another shell
         summary = run_stages(stages, None, guard=lock.check)
     assert ran == []
     failed = summary.failed
@@ -90,17 +96,18 @@ def test_the_guard_sees_a_takeover_at_once_not_at_the_next_renewal(
 
 
 def test_a_failing_read_is_tolerated_only_while_the_lease_cannot_have_lapsed(
-    cluster: Cluster, emu: Layout
+    cluster: Plane, local: Layout
 ) -> None:
-    env = load_environment(ENV, emu.environments)
+    ns = cluster.make_namespace()
+    env = load_environment(ENV, local.environments)
     api = connect(env, None)
-    with api, lease.DeployLock(api, NS, holder("me"), duration=600) as lock:
-        cluster.fail("GET", f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/", 500, times=20)
+    with api, lease.DeployLock(api, ns, holder("me"), duration=600) as lock:
+        cluster.fail("GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/", 500, times=20)
         lock.check()  # written moments ago: nobody can have taken it yet
-        cluster.api.faults.clear()
+        cluster.proxy.clear()
         lock.duration = 0  # as if the last write were older than the Lease's duration
-        cluster.fail("GET", f"/apis/coordination.k8s.io/v1/namespaces/{NS}/leases/", 500, times=20)
+        cluster.fail("GET", f"/apis/coordination.k8s.io/v1/namespaces/{ns}/leases/", 500, times=20)
         with pytest.raises(LockLost, match="could not be renewed for 0 s"):
             lock.check()
-        cluster.api.faults.clear()
+        cluster.proxy.clear()
     assert issubclass(LockLost, AkopsError)
