@@ -252,8 +252,9 @@ def bench_verify(session: nox.Session) -> None:
 
 @nox.session
 def bench_plan(session: nox.Session) -> None:
-    """Plan/apply benchmark against the Kubernetes API emulator (no cluster needed)."""
+    """Plan/apply beside `kubectl diff/apply --server-side` on the local control plane (real API)."""
     install_locked(session)
+    session.run("python", "-m", "akops.launch", "binaries")  # found or built once, then cached
     session.run("python", "scripts/bench_plan.py", *session.posargs)
 
 

@@ -79,12 +79,11 @@ def from_assets(folder: str) -> Binaries:
 def build_all(on_line: Callable[[str], None] | None = None) -> Binaries:
     """Every program built (once per machine) from the pinned module sets; ToolMissingError
     when there is no Go or a build fails."""
-    from akops.tools.gobuild import ensure_go_program
+    from akops.tools.gobuild import ensure_go_programs
     from akops.tools.programs import PROGRAMS
 
-    paths = {
-        name: ensure_go_program(PROGRAMS[name], on_line=on_line) for name in (*REQUIRED, *OPTIONAL)
-    }
+    # One `go build` for the three Kubernetes binaries (they share compile and link flags).
+    paths = ensure_go_programs([PROGRAMS[name] for name in (*REQUIRED, *OPTIONAL)], on_line=on_line)
     return Binaries(
         etcd=paths["etcd"],
         kube_apiserver=paths["kube-apiserver"],

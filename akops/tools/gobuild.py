@@ -13,6 +13,11 @@ run costs one ``stat``. Builds are written to a temporary name and renamed into 
 concurrent run sees either no binary or a whole one.
 
     python -m akops.tools go kubeconform   # build (or find) and print its path
+
+``ensure_go_programs`` builds several at once: the missing programs of one module set with
+the same link flags go to a single ``go build`` (one package load, each shared package
+compiled once, the links run in parallel), which is how the control plane's three
+Kubernetes binaries are built; each still lands under its own cache key.
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ import hashlib
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -83,6 +88,103 @@ def cached_path(program: GoProgram, cache: Path | None = None, go: str | None = 
     return (cache or user_cache("tools")) / "go" / f"{program.module_set}-{key}" / program.name
 
 
+def _build_env() -> dict[str, str]:
+    env = dict(os.environ)
+    # Readonly: go.sum is the pin; a build that would need a new checksum fails loudly.
+    env["GOFLAGS"] = " ".join(f for f in (env.get("GOFLAGS", ""), "-mod=readonly") if f)
+    env.setdefault("CGO_ENABLED", "0")
+    return env
+
+
+def build_groups(programs: Sequence[GoProgram]) -> list[tuple[GoProgram, ...]]:
+    """``programs`` in the groups one ``go build`` can make together: same module set, same
+    link flags, and a binary named as its package's last element (what ``go build -o DIR/``
+    names it). Order kept; a program that fits no group is a group of its own."""
+    groups: dict[tuple[str, str], list[GoProgram]] = {}
+    alone: list[tuple[GoProgram, ...]] = []
+    order: list[tuple[str, str] | int] = []
+    for p in programs:
+        if p.package.rsplit("/", 1)[-1] != p.name:
+            order.append(len(alone))
+            alone.append((p,))
+            continue
+        key = (p.module_set, p.ldflags)
+        if key not in groups:
+            groups[key] = []
+            order.append(key)
+        groups[key].append(p)
+    return [alone[k] if isinstance(k, int) else tuple(groups[k]) for k in order]
+
+
+def ensure_go_programs(
+    programs: Sequence[GoProgram],
+    *,
+    cache: Path | None = None,
+    timeout: float = BUILD_TIMEOUT,
+    on_line: Callable[[str], None] | None = None,
+) -> dict[str, Path]:
+    """The cached binaries of ``programs`` (name -> path), the missing ones built together
+    where one ``go build`` can (``build_groups``); ToolMissingError if one cannot be built."""
+    if shutil.which("go") is None:
+        missing = ", ".join(p.name for p in programs)
+        raise ToolMissingError(
+            f"{missing}: there is no `go` on PATH to build them from their module sets in "
+            "tools/go (install Go 1.24 or newer)"
+        )
+    go = go_version()
+    found: dict[str, Path] = {}
+    todo: list[GoProgram] = []
+    for p in programs:
+        target = cached_path(p, cache, go)
+        if target.is_file() and os.access(target, os.X_OK):
+            found[p.name] = target
+        else:
+            todo.append(p)
+    for group in build_groups(todo):
+        if len(group) == 1:
+            found[group[0].name] = ensure_go_program(
+                group[0], cache=cache, timeout=timeout, on_line=on_line
+            )
+            continue
+        found.update(_build_together(group, cache, go, timeout, on_line))
+    return {p.name: found[p.name] for p in programs}
+
+
+def _build_together(
+    group: Sequence[GoProgram],
+    cache: Path | None,
+    go: str,
+    timeout: float,
+    on_line: Callable[[str], None] | None,
+) -> dict[str, Path]:
+    first = group[0]
+    targets = {p.name: cached_path(p, cache, go) for p in group}
+    for target in targets.values():
+        target.parent.mkdir(parents=True, exist_ok=True)
+    staging = targets[first.name].parent.parent
+    with tempfile.TemporaryDirectory(prefix=f".{first.module_set}-", dir=staging) as tmp:
+        argv = ["go", "build", "-trimpath", "-o", tmp + os.sep]
+        if first.ldflags:
+            argv += ["-ldflags", first.ldflags]
+        argv += [p.package for p in group]
+        packages = " ".join(p.package for p in group)
+        try:
+            done = process.run(
+                argv, timeout=timeout, cwd=first.module_dir, env=_build_env(), on_line=on_line
+            )
+        except ProcessTimeout as e:
+            raise ToolMissingError(f"go build {packages}: {e}") from e
+        if not done.ok:
+            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+            raise ToolMissingError(f"go build {packages} (in {first.module_dir}) failed: {tail[0]}")
+        for name, target in targets.items():
+            built = Path(tmp) / name
+            if not built.is_file():
+                raise ToolMissingError(f"go build {packages}: no {name} among its outputs")
+            os.replace(built, target)
+    return targets
+
+
 def ensure_go_program(
     program: GoProgram,
     *,
@@ -100,10 +202,7 @@ def ensure_go_program(
     if target.is_file() and os.access(target, os.X_OK):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    # Readonly: go.sum is the pin; a build that would need a new checksum fails loudly.
-    env["GOFLAGS"] = " ".join(f for f in (env.get("GOFLAGS", ""), "-mod=readonly") if f)
-    env.setdefault("CGO_ENABLED", "0")
+    env = _build_env()
     with tempfile.TemporaryDirectory(prefix=f".{program.name}-", dir=target.parent) as tmp:
         staged = Path(tmp) / program.name
         argv = ["go", "build", "-trimpath", "-o", str(staged)]

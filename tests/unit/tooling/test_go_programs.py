@@ -34,3 +34,25 @@ def test_the_cache_key_changes_with_the_pins_the_package_and_the_toolchain(
     assert gobuild.cache_key(dataclasses.replace(program, package="y/cmd/z"), "go1.26.8") != key
     (tmp_path / "go.sum").write_text("a v1 h1:y\n", encoding="utf-8")
     assert gobuild.cache_key(program, "go1.26.8") != key
+
+
+def test_the_control_planes_kubernetes_binaries_are_one_go_build() -> None:
+    plane = [
+        PROGRAMS[n]
+        for n in ("etcd", "kube-apiserver", "kube-controller-manager", "kube-scheduler", "kwok")
+    ]
+    groups = [[p.name for p in g] for g in gobuild.build_groups(plane)]
+    assert groups == [
+        ["etcd"],  # its own link flags, and `go build -o DIR/` would name it "v3"
+        ["kube-apiserver", "kube-controller-manager", "kube-scheduler"],
+        ["kwok"],  # another module set
+    ]
+
+
+def test_a_binary_not_named_as_its_package_is_built_alone() -> None:
+    a = gobuild.GoProgram("a", "set", "example.com/cmd/a")
+    b = gobuild.GoProgram("b", "set", "example.com/cmd/b")
+    renamed = gobuild.GoProgram("c", "set", "example.com/cmd/other")
+    flagged = gobuild.GoProgram("d", "set", "example.com/cmd/d", "-s -w")
+    groups = gobuild.build_groups([a, renamed, b, flagged])
+    assert groups == [(a, b), (renamed,), (flagged,)]

@@ -5,12 +5,8 @@ The rest of tests/integration/cluster/ runs on the real control plane (../confte
 
 from __future__ import annotations
 
-import json
-import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 import yaml
@@ -84,70 +80,3 @@ def emu(
     monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "akops-cache"))
     emu_environment(repo)
     return repo
-
-
-def clean_runs(cli: Callable[..., Any]) -> Callable[..., Any]:
-    """``cli`` whose every run is held to print no secret (the canary) and no traceback."""
-
-    def invoke(*args: str, **kw: Any) -> Any:
-        result = cli(*args, **kw)
-        assert CANARY not in result.stdout + result.stderr
-        assert "Traceback" not in result.stdout + result.stderr
-        return result
-
-    return invoke
-
-
-@pytest.fixture
-def run(cli: Any, emu: Layout) -> Callable[..., Any]:
-    """`invoke ...` in the scratch repository, with environment ``emu`` aimed at the emulator."""
-    return clean_runs(cli)
-
-
-def record_revisions(cluster: Cluster, *templates: dict[str, Any]) -> None:
-    """What the Deployment controller keeps: one ReplicaSet per pod template, numbered."""
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
-    assert live is not None
-    current = len(templates) + 1
-    live["metadata"].setdefault("annotations", {})["deployment.kubernetes.io/revision"] = str(
-        current
-    )
-    cluster.put(live, "deployments")
-    for revision, template in enumerate([*templates, live["spec"]["template"]], start=1):
-        template = json.loads(json.dumps(template))
-        template["metadata"]["labels"]["pod-template-hash"] = f"{revision}d8f"
-        cluster.put(
-            {
-                "apiVersion": "apps/v1",
-                "kind": "ReplicaSet",
-                "metadata": {
-                    "name": f"pgbouncer-{revision}",
-                    "namespace": "authentik",
-                    "labels": {"app": "pgbouncer"},
-                    "annotations": {"deployment.kubernetes.io/revision": str(revision)},
-                    "ownerReferences": [{"kind": "Deployment", "name": "pgbouncer"}],
-                },
-                "spec": {"template": template},
-            },
-            "replicasets",
-        )
-
-
-def pgbouncer_template(cluster: Cluster) -> dict[str, Any]:
-    live = cluster.get("deployments", "pgbouncer", api_version="apps/v1")
-    assert live is not None
-    template: dict[str, Any] = json.loads(json.dumps(live["spec"]["template"]))
-    return template
-
-
-@pytest.fixture
-def no_helm(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> str:
-    """A PATH without helm (only the directory of this Python), and an empty akops cache."""
-    monkeypatch.setenv("AKOPS_CACHE_DIR", str(tmp_path / "empty-cache"))
-    path = os.pathsep.join([str(Path(sys.executable).parent), "/usr/bin", "/bin"])
-    for d in path.split(os.pathsep):
-        assert not (Path(d) / "helm").exists(), (
-            f"{d}/helm exists: this test needs a PATH without helm"
-        )
-    monkeypatch.setenv("PATH", path)
-    return path
