@@ -6,15 +6,19 @@ either writes ``manifests/<env>/`` or compares it (in memory) and returns a diff
 
 from __future__ import annotations
 
+import contextlib
 import difflib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
+
+import jinja2
 
 from akops import files
 from akops.environment import Environment, field_location, load_environment
 from akops.errors import EnvironmentConfigError, InputError
-from akops.layout import Layout
-from akops.stack import RenderedStack, render_stack
+from akops.layout import Layout, user_cache
+from akops.stack import JINJA_OPTIONS, RenderedStack, render_stack
 from akops.versions import version_split
 
 
@@ -30,10 +34,34 @@ class Drift:
         return not self.changed
 
 
+class _QuietCache(jinja2.FileSystemBytecodeCache):
+    """Compiled templates in the user's cache; a cache that cannot be read or written is no
+    cache (the render compiles as before), never an error. Writes are atomic (Jinja's own
+    temporary file and rename), so concurrent runs share it safely."""
+
+    def load_bytecode(self, bucket: Any) -> None:
+        with contextlib.suppress(OSError, ValueError, EOFError):
+            super().load_bytecode(bucket)
+
+    def dump_bytecode(self, bucket: Any) -> None:
+        with contextlib.suppress(OSError):
+            super().dump_bytecode(bucket)
+
+
+def template_cache() -> jinja2.BytecodeCache | None:
+    """The compiled-template cache (``<cache>/jinja/<options>``), or None where it cannot be."""
+    folder = user_cache("jinja", JINJA_OPTIONS)
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError:
+        return None
+    return _QuietCache(str(folder))
+
+
 def render_env(layout: Layout, env_name: str) -> tuple[Environment, RenderedStack]:
     env = load_environment(env_name, layout.environments)
     refuse_version_split(env, layout.environments)
-    return env, render_stack(env, layout.templates)
+    return env, render_stack(env, layout.templates, template_cache())
 
 
 def refuse_version_split(env: Environment, directory: Path) -> None:

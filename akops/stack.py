@@ -77,11 +77,14 @@ def _template_line(tb: TracebackType | None) -> tuple[str, int] | None:
 
 
 class _Renderer:
-    def __init__(self, env: Environment, templates: Path) -> None:
+    def __init__(
+        self, env: Environment, templates: Path, cache: jinja2.BytecodeCache | None = None
+    ) -> None:
         self.env = env
         self.templates = templates
         self.jinja = jinja2.Environment(
             loader=jinja2.FileSystemLoader(str(templates)),
+            bytecode_cache=cache,
             undefined=jinja2.StrictUndefined,
             keep_trailing_newline=True,
             trim_blocks=True,
@@ -160,12 +163,20 @@ def environment_named_in(head: str) -> str | None:
     return m.group("env") if m else None
 
 
-def render_stack(env: Environment, templates: Path) -> RenderedStack:
-    """Render every manifest template for ``env``."""
+#: The Jinja options every render uses: part of a bytecode cache's name, because Jinja keys
+#: compiled templates by name and source only, not by the options they were compiled with.
+JINJA_OPTIONS = "strict-keepnl-trim-lstrip-v1"
+
+
+def render_stack(
+    env: Environment, templates: Path, cache: jinja2.BytecodeCache | None = None
+) -> RenderedStack:
+    """Render every manifest template for ``env``; ``cache`` keeps compiled templates between
+    runs (the caller's, an I/O edge, gives one: see ``akops.render``)."""
     names = template_names(templates)
     if not names:
         raise TemplateRenderError(f"{templates}: no templates (*.j2) found")
-    renderer = _Renderer(env, templates)
+    renderer = _Renderer(env, templates, cache)
     fragments = {
         Path(n).name.removesuffix(".j2"): renderer.render(n)
         for n in names
