@@ -417,8 +417,8 @@ def write_json(reports: list[ModuleReport]) -> None:
 
 def fresh_copies() -> None:
     """Drop copies in ``mutants/`` that would mislead mutmut: the test suite (it adds
-    files, never removes one) and source files that no longer match the tree (it never
-    re-copies a file it copied once)."""
+    files, never removes one), source files that no longer match the tree (it never
+    re-copies a file it copied once) and unmutated copies of mutated modules."""
     shutil.rmtree(ROOT / "mutants" / "tests", ignore_errors=True)
     copies = ROOT / "mutants" / "akops"
     mutated = {p.relative_to(ROOT) for p in module_files(list(MODULES))}
@@ -426,7 +426,12 @@ def fresh_copies() -> None:
         rel = copy.relative_to(ROOT / "mutants")
         source = ROOT / rel
         if rel in mutated:
-            continue  # mutmut regenerates it when the source is newer
+            # mutmut regenerates it when the source is newer, but a plain copy (made before
+            # the module was held to the floor) would stay: its tests would trace nothing.
+            text = copy.read_text(encoding="utf-8")
+            if "__mutmut_" not in text and re.search(r"^\s*(async )?def ", text, re.M):
+                copy.unlink()
+            continue
         if not source.exists() or source.read_bytes() != copy.read_bytes():
             copy.unlink()
 

@@ -67,7 +67,8 @@ def _probes(cid: str, s: Subject) -> list[Probe]:
     return [Probe(cid, where, "db", args=args)]
 
 
-def _observe_idle(probe: Probe, src: Sources) -> Outcome:
+# I/O (the integration tests prove it), not mutated: no unit test can reach it.
+def _observe_idle(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
     from akops.verify import query
 
     assert src.credentials is not None
@@ -81,7 +82,8 @@ def _observe_idle(probe: Probe, src: Sources) -> Outcome:
     return idle_in_transaction(rows, max_seconds)
 
 
-def _observe_pools(probe: Probe, src: Sources) -> Outcome:
+# I/O (the integration tests prove it), not mutated: no unit test can reach it.
+def _observe_pools(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
     """``cl_waiting`` summed over the pools, sampled again while it is not 0: a client is
     briefly counted as waiting while PgBouncer logs in to the server for it (this check's
     own neighbours included); only waiting that persists for ``SETTLE`` seconds fails."""

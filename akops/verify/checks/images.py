@@ -77,13 +77,15 @@ def judge(pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Outcome
     return pinned_verdict(verdicts(pods, args), len(pods), args["selector"])
 
 
-def _observe(probe: Probe, src: Sources) -> Outcome:
+# I/O (the integration tests prove it), not mutated: no unit test can reach it.
+def _observe(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
     from akops.verify import observe
 
     return judge(observe.pods(src.api, probe.args["namespace"], probe.args["selector"]), probe.args)
 
 
-def drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
+# I/O (the integration tests prove it), not mutated: no unit test can reach it.
+def drift(api: ApiClient, env: Environment) -> tuple[str, ...]:  # pragma: no mutate block
     """Containers of the stack's pods that run another image than ``env`` pins, one line
     each: what ``invoke plan`` shows, from this check's own targets and comparison."""
     from akops.verify import observe

