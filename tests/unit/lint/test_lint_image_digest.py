@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 import pytest
+import yaml
 
 from akops.layout import Layout
 from akops.lint import engine, lint_environment
@@ -89,3 +90,61 @@ def test_without_its_waiver_prod_fails(repo: Layout) -> None:
     report = lint_environment(repo, "prod", cache=False)
     assert not report.ok
     assert any(f.rule == "image.digest" and f.counts for f in report.findings)
+
+
+def outpost_ops(stack: StackFiles, *ops: Any) -> StackFiles:
+    return stack.edit_one(
+        "outpost-patches.yaml", lambda p: p["kubernetes_json_patches"]["deployment"].extend(ops)
+    )
+
+
+def test_outpost_image_patches_are_judged_by_op_and_digest(stack: StackFiles) -> None:
+    image = "/spec/template/spec/containers/0/image"
+    before = len(
+        next(
+            iter(yaml.safe_load_all(stack.texts["outpost-patches.yaml"])),
+        )["kubernetes_json_patches"]["deployment"]
+    )
+    tagged = "ghcr.io/goauthentik/proxy:2026.2.2"
+    stack = outpost_ops(
+        stack,
+        "not an op",
+        {"op": "test", "path": image, "value": tagged},  # compares, sets nothing
+        {"op": "add", "path": "/spec/template/spec/containers/0/args", "value": [tagged]},
+        {"op": "add", "path": image, "value": f"{tagged}@sha256:{'a' * 64}"},
+        {"op": "add", "path": image, "value": tagged},
+    )
+    found = digest_findings(stack, protected=False)
+    assert [(f.object, f.severity, f.message, f.path) for f in found] == [
+        (
+            "Deployment/ak-outpost-authentik-embedded-outpost",
+            "warning",
+            f"outpost image {tagged} has no @sha256 digest",
+            f"kubernetes_json_patches.deployment[{before + 4}].value",
+        )
+    ]
+    assert found[0].line > 0
+
+
+@pytest.mark.parametrize("patches", [None, [], {"deployment": "odd"}, {"service": []}])
+def test_odd_outpost_patches_have_no_image_to_judge(stack: StackFiles, patches: Any) -> None:
+    stack = stack.edit_one(
+        "outpost-patches.yaml", lambda p: p.__setitem__("kubernetes_json_patches", patches)
+    )
+    assert digest_findings(stack, protected=True) == []
+
+
+def test_an_outpost_sidecar_without_a_digest_is_named_at_its_image(stack: StackFiles) -> None:
+    sidecar = {"name": "extra", "image": "example/sidecar:1"}
+    stack = outpost_ops(
+        stack, {"op": "add", "path": "/spec/template/spec/containers/-", "value": sidecar}
+    )
+    found = [f for f in digest_findings(stack, protected=True) if "extra" in f.message]
+    assert [(f.object, f.severity, f.message) for f in found] == [
+        (
+            "Deployment/ak-outpost-authentik-embedded-outpost",
+            "error",
+            "container extra image example/sidecar:1 has no @sha256 digest",
+        )
+    ]
+    assert found[0].path.endswith(".value.image") and found[0].line > 0

@@ -6,6 +6,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.unit.lint.small import container, deployment, lint
 
@@ -85,6 +86,14 @@ def test_outpost_shm_finds_outposts_by_label_and_only_them() -> None:
         "Deployment/proxy: nothing is mounted at /dev/shm (the 64 MB default fills with session files)"
     ]
     assert lint(outpost(mounts=[], name="web")).findings("outpost.shm") == []
+
+
+def test_outpost_shm_judges_an_outpost_after_another_workload_in_its_file() -> None:
+    one_file = yaml.safe_dump_all([deployment("web"), outpost(mounts=[])])
+    assert lint(one_file).messages("outpost.shm") == [
+        "Deployment/ak-outpost-main: nothing is mounted at /dev/shm "
+        "(the 64 MB default fills with session files)"
+    ]
 
 
 def pinned(image: str) -> dict[str, Any]:

@@ -729,6 +729,21 @@ def test_outpost_shm(stack: StackFiles, change: Any, problem: str) -> None:
     assert problem in only(stack.findings(rule)).message
 
 
+def test_outpost_shm_of_the_patches_is_found_at_the_patches_of_the_outposts_deployment(
+    stack: StackFiles,
+) -> None:
+    stack.edit_one("outpost-patches.yaml", lambda p: _dshm(p)["emptyDir"].pop("sizeLimit"))
+    f = only(stack.findings("outpost.shm"))
+    assert (f.object, f.path) == (
+        "Deployment/ak-outpost-authentik-embedded-outpost",
+        "kubernetes_json_patches",
+    )
+    assert f.message == (
+        "Deployment/ak-outpost-authentik-embedded-outpost: "
+        "emptyDir dshm at /dev/shm has no sizeLimit"
+    )
+
+
 def test_outpost_shm_on_an_outpost_deployment(stack: StackFiles) -> None:
     outpost = {
         "apiVersion": "apps/v1",

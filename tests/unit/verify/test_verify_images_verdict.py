@@ -71,3 +71,30 @@ def test_a_pass_counts_containers_and_pods_and_names_the_pin() -> None:
         "2 container(s) in 2 pod(s) run tag v1.24.1-p1 "
         "(pinned by tag only: `invoke images.pin` pins the digest)",
     )
+
+
+def test_a_digest_pin_passes_naming_the_digest_and_no_tag_note() -> None:
+    digest = "sha256:" + "b" * 64
+    env = load_environment("prod", ROOT / "environments")
+    pgb = env.pgbouncer.model_copy(update={"image": f"edoburu/pgbouncer:v1.24.1-p1@{digest}"})
+    images = stack_images(env.model_copy(update={"pgbouncer": pgb}))
+    expected = role_expectations(images, {"pgbouncer": "pgbouncer"})["pgbouncer"]
+    running = {
+        "metadata": {"name": "p-0"},
+        "status": {
+            "containerStatuses": [
+                {
+                    "name": "pgbouncer",
+                    "image": "edoburu/pgbouncer:v1.24.1-p1",
+                    "imageID": f"docker.io/edoburu/pgbouncer@{digest}",
+                }
+            ]
+        },
+    }
+    outcome = judge(
+        [running], {"selector": "app=pgbouncer", "expected": expected, "images": images}
+    )
+    assert (outcome.status, outcome.detail) == (
+        Status.PASS,
+        f"1 container(s) in 1 pod(s) run {digest}",
+    )
