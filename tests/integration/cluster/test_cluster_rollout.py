@@ -81,9 +81,10 @@ def test_deadline_names_what_did_not_converge(env: Environment, cluster: Plane) 
     cluster.create(gated_deployment(cluster.gate()), "deployments")
     out, buf = console()
     with connect(env) as api, pytest.raises(RolloutFailed) as failed:
-        wait_for(api, cluster.namespace, ["pgbouncer"], timeout=3, console=out, slice_seconds=1)
+        # Long enough for the controller to make the pods and the scheduler to refuse them.
+        wait_for(api, cluster.namespace, ["pgbouncer"], timeout=10, console=out, slice_seconds=1)
     message = str(failed.value)
-    assert message.startswith("rollout did not converge within 3s: pgbouncer ("), message
+    assert message.startswith("rollout did not converge within 10s: pgbouncer ("), message
     assert message.endswith("(pods not ready, their events and logs above)"), message
     # The real scheduler said why the pods wait, and the wait showed it.
     assert "FailedScheduling" in buf.getvalue(), buf.getvalue()
