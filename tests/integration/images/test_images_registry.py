@@ -19,6 +19,8 @@ PGB_TAG = "v1.24.1-p1"
 AK_TAG = "2026.2.2"
 EXPORTER = "prometheuscommunity/pgbouncer-exporter"
 EXPORTER_TAG = "v0.12.1"
+SHM = "prometheus/node-exporter"  # the outpost's /dev/shm sidecar, from quay.io
+SHM_TAG = "v1.9.1"
 
 
 def _point_lab_at(
@@ -27,14 +29,17 @@ def _point_lab_at(
     pgbouncer: str = "edoburu/pgbouncer",
     authentik: str = "goauthentik/server",
     exporter: str = EXPORTER,
+    shm: str = SHM,
 ) -> None:
-    """lab's images (PgBouncer, Authentik, the exporter sidecar), same tags, on ``host``."""
+    """lab's images (PgBouncer, Authentik, the two exporter sidecars), same tags, on ``host``."""
     path = repo.environments / "lab.yaml"
     text = path.read_text(encoding="utf-8")
     old_pgb = f"  image: edoburu/pgbouncer:{PGB_TAG}\n"
     old_ak = f"  image_tag: {AK_TAG}\n"
     old_x = f"    image: {EXPORTER}:{EXPORTER_TAG}\n"
-    assert old_pgb in text and old_ak in text and old_x in text
+    old_shm = f"    image: quay.io/{SHM}:{SHM_TAG}\n"
+    assert old_pgb in text and old_ak in text and old_x in text and old_shm in text
+    text = text.replace(old_shm, f"    image: {host}/{shm}:{SHM_TAG}\n")
     text = text.replace(old_pgb, f"  image: {host}/{pgbouncer}:{PGB_TAG}\n")
     text = text.replace(old_x, f"    image: {host}/{exporter}:{EXPORTER_TAG}\n")
     text = text.replace(old_ak, f"  image_repository: {host}/{authentik}\n{old_ak}")
@@ -48,17 +53,20 @@ def pushed(registry: Registry, repo: Layout, request: pytest.FixtureRequest) -> 
     pgb = registry.push(f"{prefix}/pgbouncer", PGB_TAG, f"{prefix} pgbouncer".encode())
     ak = registry.push(f"{prefix}/goauthentik/server", AK_TAG, f"{prefix} authentik".encode())
     x = registry.push(f"{prefix}/{EXPORTER}", EXPORTER_TAG, f"{prefix} exporter".encode())
+    shm = registry.push(f"{prefix}/{SHM}", SHM_TAG, f"{prefix} shm exporter".encode())
     _point_lab_at(
         repo,
         registry.host,
         f"{prefix}/pgbouncer",
         f"{prefix}/goauthentik/server",
         f"{prefix}/{EXPORTER}",
+        f"{prefix}/{SHM}",
     )
     return {
         "pgbouncer": pgb,
         "authentik": ak,
         "exporter": x,
+        "shm": shm,
         "prefix": prefix,
         "host": registry.host,
     }
@@ -92,7 +100,8 @@ def test_pin_dry_run_shows_the_change_and_writes_nothing(
     assert f"+  image_tag: {AK_TAG}@{pushed['authentik']}" in result.stdout
     assert f"pgbouncer:{PGB_TAG}@{pushed['pgbouncer']}" in result.stdout
     assert f"{EXPORTER}:{EXPORTER_TAG}@{pushed['exporter']}" in result.stdout
-    assert "would pin 3 image(s); nothing written" in result.stdout
+    assert f"{SHM}:{SHM_TAG}@{pushed['shm']}" in result.stdout
+    assert "would pin 4 image(s); nothing written" in result.stdout
     assert path.read_text(encoding="utf-8") == before
 
 
@@ -109,6 +118,7 @@ def test_pin_writes_the_digests_keeping_every_other_line(
         f"  image: {pushed['host']}/{pushed['prefix']}/pgbouncer:{PGB_TAG}@{pushed['pgbouncer']}",
         f"  image_tag: {AK_TAG}@{pushed['authentik']}",
         f"    image: {pushed['host']}/{pushed['prefix']}/{EXPORTER}:{EXPORTER_TAG}@{pushed['exporter']}",
+        f"    image: {pushed['host']}/{pushed['prefix']}/{SHM}:{SHM_TAG}@{pushed['shm']}",
     ]
     assert before[0].startswith("# Lab:")  # comments, order and style kept (zip is strict)
     # The pinned environment renders the digests into the manifests the cluster gets.
@@ -134,7 +144,7 @@ def test_check_sees_a_repushed_tag_move(
     assert cli("images.pin", "--env", "lab").returncode == 0
     clean = cli("images.check", "--env", "lab")
     assert clean.returncode == 0, clean.stdout + clean.stderr
-    assert "images: 0 moved, 3 pinned and unmoved, 0 not pinned (lab)" in clean.stdout
+    assert "images: 0 moved, 4 pinned and unmoved, 0 not pinned (lab)" in clean.stdout
     moved_to = registry.push(f"{pushed['prefix']}/pgbouncer", PGB_TAG, b"rebuilt upstream")
     assert moved_to != pushed["pgbouncer"]
     moved = cli("images.check", "--env", "lab")
@@ -142,7 +152,7 @@ def test_check_sees_a_repushed_tag_move(
     line = next(x for x in moved.stdout.splitlines() if x.startswith("MOVED"))
     assert "pgbouncer.image" in line
     assert f"pinned {pushed['pgbouncer']}" in line and f"now serves {moved_to}" in line
-    assert "images: 1 moved, 2 pinned and unmoved" in moved.stdout
+    assert "images: 1 moved, 3 pinned and unmoved" in moved.stdout
 
 
 def test_check_without_pins_reports_them_unpinned_and_passes(
@@ -150,7 +160,7 @@ def test_check_without_pins_reports_them_unpinned_and_passes(
 ) -> None:
     result = cli("images.check", "--env", "lab")
     assert result.returncode == 0, result.stderr
-    assert result.stdout.count("unpinned  lab") == 3
+    assert result.stdout.count("unpinned  lab") == 4
 
 
 def test_an_unknown_image_is_one_line_and_exit_2(

@@ -167,6 +167,9 @@ BAD_VALUE: dict[str, tuple[str, ...]] = {
     "runbook.run": ("deploy", "--env", "no-such-env"),
     "rehearse": ("boot-storm", "--env", "no-such-env"),
     "lint": ("--env", "no-such-env"),
+    # The local plane has no environment: its folder is the value (a path under a file).
+    "cluster.up": ("--dir", "/etc/passwd/no-such-plane", "--dry-run"),
+    "cluster.down": ("--dir", "/etc/passwd/no-such-plane"),
 }
 
 
