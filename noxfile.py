@@ -201,7 +201,8 @@ def tests(session: nox.Session) -> None:
     # The local Kubernetes control plane's programs (KUBEBUILDER_ASSETS, else built once from
     # tools/go and cached); the tests start the plane and stop it (docs/guides/local-cluster.md).
     session.run("python", "-m", "akops.launch", "binaries")
-    session.run("pytest", "--durations=15", *session.posargs)
+    # One worker a core (`-- -n 0` for one process): the suite is mostly waiting on services.
+    session.run("pytest", "-n", "auto", "--durations=15", *session.posargs)
 
 
 @nox.session
