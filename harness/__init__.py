@@ -20,7 +20,9 @@ is what the real server or kwok's nodes cannot be made to produce:
 - ``tests/integration/cluster/emulated/test_cluster_lease_values.py``: a Lease with values the
   real API server's validation refuses to store (a renewTime that is no time, a string
   duration, negative transitions, a list as holder), which only a stand-in can serve.
-- ``tests/integration/verify/test_verify_cluster.py``, ``test_verify_images.py`` and
-  ``scripts/bench_verify.py`` (the verify helper's area, not moved here): pods with container
-  states, images and logs that kwok's nodes do not report.
+- ``tests/integration/verify/test_verify_cluster.py`` and ``scripts/bench_verify.py`` (the
+  verify helper's area, not moved here: time): Deployments and pods with hand-set statuses
+  (unready, waiting, spread over named nodes) and a stand-in ``kubectl`` for the exec checks;
+  the plane can give the API side (``plane.gated_deployment``, statuses posted as a kubelet
+  would, as ``test_verify_images.py`` now does), the exec side needs a running container.
 """
