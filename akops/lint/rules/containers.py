@@ -94,13 +94,14 @@ def probes_liveness_budget(ix: Index) -> Iterator[Finding]:
     for w, c in ix.containers():
         if w.role != SERVER or not isinstance(c.liveness, dict) or not c.liveness:
             continue
-        failures = as_int(c.liveness.get("failureThreshold", 3)) or 3
-        period = as_int(c.liveness.get("periodSeconds", 10)) or 10
+        # Kubernetes' defaults, for an unset, zero or unreadable field alike.
+        failures = as_int(c.liveness.get("failureThreshold")) or 3
+        period = as_int(c.liveness.get("periodSeconds")) or 10
         if failures * period < MIGRATION_SECONDS:
             yield at(
                 w,
                 "probes.liveness-budget",
-                c.probe_paths.get("liveness", c.path),
+                c.probe_paths["liveness"],
                 f"{w.ref} liveness gives up after {failures} x {period} s = {failures * period} s; "
                 f"a pod waiting on the migration lock needs >= {MIGRATION_SECONDS} s",
             )

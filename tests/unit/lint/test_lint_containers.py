@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+import yaml
 
 from tests.unit.lint.small import container, deployment, lint
 
@@ -166,3 +167,39 @@ def test_a_container_without_an_image_is_named() -> None:
     c = {"name": "web", "resources": RESOURCES, "readinessProbe": PROBE, "livenessProbe": PROBE}
     f = lint(deployment("web", containers=[c])).one("image.pinned")
     assert (f.message, f.path) == ("container web names no image", C0)
+
+
+def test_probes_are_required_of_a_deployment_after_a_job_in_its_file() -> None:
+    job = {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": "migrate"},
+        "spec": {
+            "template": {
+                "spec": {"restartPolicy": "Never", "containers": [container("m")]},
+            }
+        },
+    }
+    one_file = yaml.safe_dump_all([job, workload(readinessProbe=None, livenessProbe=None)])
+    assert lint(one_file).messages("probes.missing") == [
+        "container web has no readiness and no liveness probe"
+    ]
+
+
+def test_the_liveness_budget_of_a_server_container_after_one_without_liveness() -> None:
+    short = {**PROBE, "failureThreshold": 1, "periodSeconds": 10}
+    first = container("sidecar", resources=RESOURCES, readinessProbe=PROBE)
+    second = container("server", resources=RESOURCES, readinessProbe=PROBE, livenessProbe=short)
+    two = deployment("authentik-server", containers=[first, second], labels=SERVER_LABELS)
+    f = lint(two).one("probes.liveness-budget")
+    assert f.path == "spec.template.spec.containers[1].livenessProbe"
+
+
+def test_images_are_judged_after_a_container_without_one() -> None:
+    bare = {"name": "a", "resources": RESOURCES, "readinessProbe": PROBE, "livenessProbe": PROBE}
+    unpinned = container("b", image="example/x", resources=RESOURCES)
+    found = lint(deployment("web", containers=[bare, unpinned])).messages("image.pinned")
+    assert found == [
+        "container a names no image",
+        "container b image example/x has no tag (means latest)",
+    ]

@@ -542,6 +542,19 @@ def test_secret_in_annotation(stack: StackFiles) -> None:
     assert only(stack.findings(rule)).object == "Deployment/goauthentik-server"
 
 
+def test_secret_in_a_bare_pgbouncer_ini_beside_the_configmap(stack: StackFiles) -> None:
+    # The rendered ConfigMap's ini is scanned as the ConfigMap; a bare ini on its own.
+    stack.texts["pgbouncer.ini"] = f"[databases]\nauthentik = host=db password={CANARY}\n"
+    f = only(stack.findings("secrets.configmap"))
+    assert (f.message, f.file, f.line) == (
+        "pgbouncer.ini holds a value for `password`; "
+        "this file is what the pgbouncer-config ConfigMap carries",
+        "stack/pgbouncer.ini",
+        2,
+    )
+    assert CANARY not in f.message
+
+
 def test_a_config_checksum_annotation_is_not_a_secret(stack: StackFiles) -> None:
     """The Authentik chart's own `checksum/secret` (a sha256 of its Secret) is a restart trigger."""
     rule = exercises("secrets.annotation")

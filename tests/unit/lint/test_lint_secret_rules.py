@@ -109,6 +109,7 @@ def test_plain_env_values(var: dict[str, Any], what: str | None) -> None:
         ({"example.io/password": "x"}, "a secret-named value"),
         ({"example.io/token-url": "https://x"}, "a secret-named value"),
         ({"password.example.io/mode": "strict"}, None),  # only the last segment counts
+        ({"example.io/password/mode": "strict"}, None),  # the last, not all after the first /
         ({"note": f"token: {CANARY}"}, "a value for `token`"),
         ({"kubectl.kubernetes.io/last-applied-configuration": "{}"}, None),
     ],
@@ -147,3 +148,31 @@ def test_pod_template_annotations_are_scanned_at_their_path() -> None:
     f = lint(d).one("secrets.annotation")
     assert f.message == "Deployment/web annotation example.io/secret holds a secret-named value"
     assert f.path == "spec.template.metadata.annotations.example.io/secret"
+
+
+def test_a_configmap_is_read_to_its_last_key_after_a_secret_named_one() -> None:
+    found = lint(configmap({"db_password": CANARY, "z.conf": "a=1\npassword=" + CANARY}))
+    assert [(f.message, f.object, f.path) for f in found.findings("secrets.configmap")] == [
+        ("ConfigMap/cfg key db_password looks like a secret", "ConfigMap/cfg", "data.db_password"),
+        ("ConfigMap/cfg z.conf holds a value for `password`", "ConfigMap/cfg", "data.z.conf"),
+    ]
+
+
+def test_a_two_line_block_points_at_the_line_that_holds_the_secret() -> None:
+    text = (
+        "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: cfg\ndata:\n"
+        f"  two.conf: |\n    a=1\n    password={CANARY}\n"
+    )
+    (f,) = lint(text).findings("secrets.configmap")
+    assert (f.line, f.object) == (8, "ConfigMap/cfg")
+
+
+def test_env_is_read_past_a_value_from_a_secret() -> None:
+    ref = {"name": "DB_USER", "valueFrom": {"secretKeyRef": {"name": "s", "key": "u"}}}
+    found = lint(env_of(ref, {"name": "DB_PASSWORD", "value": CANARY})).findings("secrets.env")
+    assert [(f.message, f.path) for f in found] == [
+        (
+            "container web env DB_PASSWORD holds a plain value",
+            "spec.template.spec.containers[0].env[1]",
+        )
+    ]
