@@ -165,3 +165,18 @@ def test_the_line_named_is_the_fields() -> None:
     line = next(i for i, ln in enumerate(text.splitlines(), 1) if '"dirty"' in ln)
     with pytest.raises(InputError, match=rf"^p\.json:{line}: saved plan: basis\.dirty"):
         load(text, "p.json")
+
+
+def test_a_plan_adds_the_namespace_only_when_it_adds_a_namespace() -> None:
+    def adds_namespace(*objects: ObjectPlan) -> bool:
+        made = dataclasses.replace(plan(), objects=objects)
+        saved = save(made, BASIS, salt="salt", secrets=SECRETS, created="2026-12-07T12:00:00Z")
+        return load(saved.to_json(), "p.json").adds_namespace()
+
+    assert load(saved_text(), "p.json").adds_namespace() is False
+    others = (
+        ObjectPlan(Ref("Namespace", None, "other"), "change", ()),
+        ObjectPlan(DEPLOY, "add", ()),
+    )
+    assert adds_namespace(*others) is False
+    assert adds_namespace(*others, ObjectPlan(Ref("Namespace", None, "authentik"), "add", ()))
