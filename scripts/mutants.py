@@ -96,6 +96,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "akops/lint/rules/alerts.py": (
         f"{LINT}/test_lint_alert_rules.py",
         "tests/unit/alerts/test_alerts_lint.py",
+        "tests/unit/alerts/test_alerts_reload.py",
     ),
     "akops/lint/rules/authentik.py": (
         *rules_tests(

@@ -166,3 +166,30 @@ def test_prometheus_values_are_told_from_authentik_values() -> None:
         [SourceText("prom.yaml", text, True)], Classifier(values_files=frozenset({"prom.yaml"}))
     )
     assert named.prometheus == () and isinstance(named.values[0], ChartValues)
+
+
+WHOLE = {
+    "reloader disabled": "the config-reloader is disabled: a change to ConfigMap "
+    "authentik-alerts (mounted at /etc/config/authentik) loads only when Prometheus restarts",
+    "reloader does not mount it": "the server mounts ConfigMap authentik-alerts at "
+    "/etc/config/authentik, the config-reloader does not "
+    "(configmapReload.prometheus.extraConfigmapMounts): a rule change loads only when "
+    "Prometheus restarts",
+    "reloader does not watch it": "the config-reloader mounts ConfigMap authentik-alerts at "
+    "/etc/config/authentik but does not watch that directory "
+    "(configmapReload.prometheus.extraVolumeDirs): a rule change loads only when Prometheus "
+    "restarts",
+    "server does not mount it": "the config-reloader mounts ConfigMap authentik-alerts, the "
+    "server does not (server.extraConfigmapMounts): Prometheus never reads its rules",
+    "subPath mount": "the server mounts ConfigMap authentik-alerts with subPath "
+    "'x.rules.yml': the kubelet never updates a subPath mount, so a rule change loads only "
+    "with a new pod",
+}
+
+
+@pytest.mark.parametrize("case", sorted(WHOLE))
+def test_each_refusal_says_what_breaks_and_where_whole(recipe: dict[str, Any], case: str) -> None:
+    data = copy.deepcopy(recipe)
+    BREAKS[case][0](data)
+    (f,) = findings(data)
+    assert (f.message, f.object) == (WHOLE[case], "prometheus chart values")
