@@ -115,6 +115,12 @@ def plane_environment(
         "postgres_password": {"env": PASSWORD_VAR},
         "stats_password": {"env": STATS_VAR},
     }
+    return write_environment(repo, name, data, **changes)
+
+
+def write_environment(repo: Layout, name: str, data: dict[str, Any], **changes: Any) -> str:
+    """Write ``data`` as environments/<name>.yaml, each dotted field of ``changes``
+    (``kube__api_timeout=3``) set first; the environment's name."""
     for dotted, value in changes.items():
         node = data
         *parents, last = dotted.split("__")

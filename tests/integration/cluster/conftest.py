@@ -23,7 +23,7 @@ import yaml
 from akops import launch
 from akops.layout import Layout
 from harness.proxy import FaultProxy
-from tests.integration.controlplane import new_namespace_name
+from tests.integration.controlplane import new_namespace_name, write_environment
 
 from .plane import Plane
 
@@ -107,16 +107,7 @@ def local_environment(repo: Layout, namespace: str, **changes: object) -> str:
     data["secrets"] = {"postgres_password": {"env": PASSWORD_VAR}}
     # PgBouncer's objects only, by default: test_cluster_alert_rules.py puts the rules back.
     data.pop("monitoring", None)
-    for dotted, value in changes.items():
-        node = data
-        *parents, last = dotted.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
-    (repo.environments / f"{ENV}.yaml").write_text(
-        yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
-    )
-    return ENV
+    return write_environment(repo, ENV, data, **changes)
 
 
 @pytest.fixture

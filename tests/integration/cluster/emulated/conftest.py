@@ -13,6 +13,7 @@ import yaml
 
 from akops.layout import Layout
 from harness.emulator import Cluster
+from tests.integration.controlplane import write_environment
 
 CONTEXT = "emulator"
 ENV = "emu"
@@ -60,16 +61,7 @@ def emu_environment(repo: Layout, **changes: object) -> str:
     data["secrets"] = {"postgres_password": {"env": PASSWORD_VAR}}
     # PgBouncer's objects only, by default: test_cluster_alert_rules.py puts the rules back.
     data.pop("monitoring", None)
-    for dotted, value in changes.items():
-        node = data
-        *parents, last = dotted.split("__")
-        for p in parents:
-            node = node.setdefault(p, {})
-        node[last] = value
-    (repo.environments / f"{ENV}.yaml").write_text(
-        yaml.safe_dump(data, sort_keys=False), encoding="utf-8"
-    )
-    return ENV
+    return write_environment(repo, ENV, data, **changes)
 
 
 @pytest.fixture
