@@ -393,10 +393,15 @@ def _raise_interrupted(signum: int, frame: FrameType | None) -> None:
 
 
 @contextlib.contextmanager
-def signal_guard() -> Iterator[None]:
+def signal_guard(*, exiting: bool = False) -> Iterator[None]:
     """Entry points: SIGINT/SIGTERM/SIGHUP raise ``Interrupted``; leaving by any exception stops
     every child started inside the block. Outside the main thread (where handlers cannot be
     set) it only cleans up.
+
+    ``exiting``: the caller exits as soon as a signal has stopped the block (a task). The
+    guarded signals then stay ignored instead of going back to their default action, so a
+    second one (Ctrl-C then TERM, one still pending) cannot kill the process before it says
+    why it stops and exits 128 + the first one's number.
 
     Children that were already running when the block began belong to whoever started them
     (a rehearsal's PostgreSQL around a runbook run, a test's services): they are left alone.
@@ -408,15 +413,18 @@ def signal_guard() -> Iterator[None]:
     if main:
         for sig in GUARDED:
             previous[sig] = signal.signal(sig, _raise_interrupted)
+    stopping = False
     try:
         yield
-    except BaseException:
+    except BaseException as e:
+        stopping = exiting and isinstance(e, KeyboardInterrupt)
         with _quiet(main):
             terminate_all(keep=before)
         raise
     finally:
         for signum, handler in previous.items():
-            signal.signal(signum, handler)  # type: ignore[arg-type]
+            # Ignoring also drops a signal still pending (blocked around a fork or a stop).
+            signal.signal(signum, signal.SIG_IGN if stopping else handler)  # type: ignore[arg-type]
 
 
 @contextlib.contextmanager

@@ -173,7 +173,7 @@ def exits(error_code: int | None = None) -> Iterator[None]:
     from akops import process
 
     try:
-        with process.signal_guard():
+        with process.signal_guard(exiting=True):
             yield
     except AkopsError as e:
         raise Exit(f"error: {e}", code=error_code or e.exit_code) from None
