@@ -104,7 +104,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         ),
         f"{LINT}/test_lint_authentik_rules.py",
     ),
-    "akops/lint/rules/database.py": rules_tests("persistent", "capacity"),
+    "akops/lint/rules/database.py": (
+        *rules_tests("persistent", "capacity"),
+        f"{LINT}/test_lint_database_rules.py",
+    ),
     "akops/lint/rules/pgbouncer.py": (
         *rules_tests("pgbouncer", "a_bare_ini"),
         f"{LINT}/test_lint_pgbouncer_rules.py",
