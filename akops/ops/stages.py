@@ -180,9 +180,9 @@ def plan(run: Run) -> str:
 def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
     """Containers of the stack's pods that run another image than ``env`` pins, one line
     each: the ``images.pinned`` check's comparison, computed there."""
-    from akops.verify.checks.images import drift
+    from akops.verify import observe
 
-    return drift(api, env)
+    return observe.image_drift(api, env)
 
 
 def banner(env_name: str, context: str, namespace: str, source: Revision) -> str:

@@ -23,7 +23,7 @@ from akops.environment import Environment
 from akops.rehearse.drive import Credentials, Endpoints, Stats, percentile
 from akops.rehearse.start import Postgres
 from akops.rehearse.timeline import CheckSample, Sample, Timeline
-from akops.verify import probes, registry
+from akops.verify import observe, probes, registry
 from akops.verify.check import Options, Sources
 from akops.verify.commands import ExecResult
 from akops.verify.query import Credentials as QueryCredentials
@@ -260,7 +260,8 @@ class Observer:
                     outcomes.append((probe.target, spec.shell.judge(result, probe.args)))
                 else:
                     assert spec.observe is not None
-                    outcomes.append((probe.target, spec.observe(probe, sources)))
+                    seen = observe.outcome(spec.observe, probe, sources)
+                    outcomes.append((probe.target, seen))
         if not outcomes:
             return None
         bad = [(target, o) for target, o in outcomes if not o.ok]

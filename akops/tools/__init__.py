@@ -12,7 +12,8 @@ static build on PyPI (``helm``); Go programs are built from module sets pinned i
 
 from __future__ import annotations
 
-from akops.tools.gobuild import GoProgram, ensure_go_program
+from akops.tools.gobuild import ensure_go_program
 from akops.tools.helm import HELM, Wheel, ensure_helm, helm_version
+from akops.tools.programs import GoProgram
 
 __all__ = ["HELM", "GoProgram", "Wheel", "ensure_go_program", "ensure_helm", "helm_version"]

@@ -27,32 +27,16 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 from akops import process
 from akops.errors import ProcessTimeout, ToolMissingError
 from akops.layout import user_cache
+from akops.tools.programs import GoProgram
 
-#: The repository's module sets (``tools/go/<set>/go.mod``).
-SETS_DIR = Path(__file__).resolve().parents[2] / "tools" / "go"
 #: A first build of a large module (the Kubernetes control plane) on two cores, downloads included.
 BUILD_TIMEOUT = 3600.0
 VERSION_TIMEOUT = 30.0
-
-
-@dataclass(frozen=True)
-class GoProgram:
-    """One binary: which module set pins it and which package's ``main`` it is."""
-
-    name: str  # the binary's file name
-    module_set: str  # tools/go/<module_set>/
-    package: str  # e.g. github.com/yannh/kubeconform/cmd/kubeconform
-    ldflags: str = ""  # e.g. "-X k8s.io/component-base/version.gitVersion=v1.33.5"
-
-    @property
-    def module_dir(self) -> Path:
-        return SETS_DIR / self.module_set
 
 
 def go_version(env: Mapping[str, str] | None = None) -> str:

@@ -1,6 +1,7 @@
 """The Go programs this project builds, by name: one registry for ``python -m akops.tools go NAME``.
 
-Rule: pure (values only). Each entry names its module set in ``tools/go/<set>/`` (``go.mod`` and
+Rule: pure (values only: ``GoProgram`` and the registry; ``akops.tools.gobuild`` builds them).
+Each entry names its module set in ``tools/go/<set>/`` (``go.mod`` and
 ``go.sum`` pin the versions). Add a program here and its module set there; nothing else.
 
 The control plane (``kube`` set) is Kubernetes ``KUBE_VERSION`` and the etcd that release pins in
@@ -11,7 +12,26 @@ libraries, and mixing them would move the API server off the dependencies it was
 
 from __future__ import annotations
 
-from akops.tools.gobuild import GoProgram
+from dataclasses import dataclass
+from pathlib import Path
+
+#: The repository's module sets (``tools/go/<set>/go.mod``).
+SETS_DIR = Path(__file__).resolve().parents[2] / "tools" / "go"
+
+
+@dataclass(frozen=True)
+class GoProgram:
+    """One binary: which module set pins it and which package's ``main`` it is."""
+
+    name: str  # the binary's file name
+    module_set: str  # tools/go/<module_set>/
+    package: str  # e.g. github.com/yannh/kubeconform/cmd/kubeconform
+    ldflags: str = ""  # e.g. "-X k8s.io/component-base/version.gitVersion=v1.33.5"
+
+    @property
+    def module_dir(self) -> Path:
+        return SETS_DIR / self.module_set
+
 
 #: The Kubernetes release of the local control plane (``tools/go/kube/go.mod`` pins the same).
 KUBE_VERSION = "v1.33.13"

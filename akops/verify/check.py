@@ -1,12 +1,14 @@
 """What a check is: a ``Check`` value, the ``Probe``s it plans, and the values they observe.
 
-Rule: pure values. A check is data plus three functions: how it builds its probes from a
-``Subject`` (the environment, the target, the resolved addresses and pods), how it
-observes one probe (given the run's ``Sources``: API client, credentials, timeout), and
-its pure verdict on what it saw. Exec checks give a ``Shell`` instead of ``observe``: the
-command and the verdict apart, so the runner can batch every exec check of one pod into
-one ``kubectl exec``. The checks themselves live in ``akops.verify.checks.<family>``, one
-module per ID prefix, and are gathered by ``akops.verify.registry``.
+Rule: pure values. A check is data plus functions: how it builds its probes from a
+``Subject`` (the environment, the target, the resolved addresses and pods), and how it
+observes one probe, declared: an ``Observation`` names what to read (one of the readers of
+``akops.verify.observe``, the I/O half, given the run's ``Sources``: API client,
+credentials, timeout) and holds the pure verdict on what was read. Exec checks give a
+``Shell`` instead: the command and the verdict apart, so the runner can batch every exec
+check of one pod into one ``kubectl exec``. The checks themselves live in
+``akops.verify.checks.<family>``, one module per ID prefix, and are gathered by
+``akops.verify.registry``.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
-from urllib.parse import urlencode, urlsplit
+from urllib.parse import urlencode, urljoin, urlsplit
 
 from akops.verify.commands import ExecResult
 from akops.verify.results import Outcome, failed
@@ -167,7 +169,24 @@ class Shell:
     judge: Callable[[ExecResult, Mapping[str, Any]], Outcome]
 
 
-Observe = Callable[[Probe, Sources], Outcome]
+#: What a non-exec check reads, each by one reader of ``akops.verify.observe`` (the I/O):
+#: answer: an HTTP answer (a GET of ``url``; an "api" probe's through the API server's
+#: service proxy); deployment, pdb: one object by ``namespace`` and ``name`` (None: not
+#: found); pods: the pods of ``namespace`` matching ``selector`` (or each of ``selectors``);
+#: idle-transactions, pools: a query through PgBouncer; alerts: Prometheus's active alerts.
+Read = Literal["answer", "deployment", "pdb", "pods", "idle-transactions", "pools", "alerts"]
+
+
+@dataclass(frozen=True)
+class Observation:
+    """How a non-exec check observes a probe, declared: what to read, and the pure verdict on
+    what was read (given the probe). A reader that cannot read gives the failure itself."""
+
+    read: Read
+    judge: Callable[[Any, Probe], Outcome]
+    #: seconds a failing verdict may take to clear: read again until then, and only a verdict
+    #: that persists stands (0: the first verdict stands)
+    settle: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -180,8 +199,8 @@ class Check:
     scope: Scope
     #: the probes of a run (pure), given the check's own ID and the subject
     probes: Callable[[str, Subject], Sequence[Probe]]
-    #: observe one non-exec probe and judge it; exec checks give ``shell`` instead
-    observe: Observe | None = None
+    #: how a non-exec probe is observed and judged; exec checks give ``shell`` instead
+    observe: Observation | None = None
     shell: Shell | None = None
     #: retried until the environment's deadline while failing: after a deploy the cluster moves
     converges: bool = False
@@ -235,6 +254,13 @@ class Answer:
         if self.location:
             text += f" -> {self.location}"
         return text
+
+    @property
+    def location_host(self) -> str:
+        """The host ``Location`` sends to, resolved against the URL asked ("" when none)."""
+        if not self.location:
+            return ""
+        return urlsplit(urljoin(self.url, self.location)).hostname or ""
 
     def unanswered(self) -> Outcome | None:
         """The failure when there was no answer at all, else ``None``."""

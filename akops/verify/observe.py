@@ -1,23 +1,32 @@
-"""Reading the stack's state from the Kubernetes API: pods by label, Deployments, PDBs.
+"""Observing for the checks: the I/O half of each non-exec check, one reader per ``Read``.
 
-Rule: I/O through ``akops.cluster.call`` (the client of ``akops.cluster.connect``, so
-every request has the environment's deadline and bounded retries). Returns the API's
-plain dicts; the verdicts on them are pure (``akops.verify.checks``).
+Rule: I/O. The checks declare what they read and judge it purely (``Observation`` in
+``akops.verify.checks.<family>``); here each ``Read`` is read: from the Kubernetes API
+through ``akops.cluster.call`` (the client of ``akops.cluster.connect``, so every request
+has the environment's deadline and bounded retries; the API's plain dicts), by HTTP
+(``verify.fetch``), through PgBouncer (``verify.query``) or from Prometheus
+(``akops.alerts.query``). ``outcome`` reads a probe and hands what it read to the check's
+verdict; a reader that cannot read gives the failure itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import time
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
 from akops import names
 from akops.cluster.call import call
-from akops.errors import ClusterError, NotFound
-from akops.verify.check import Answer
+from akops.errors import CallTimeout, ClusterError, NotFound, QueryError
+from akops.verify.check import Answer, Observation, Probe, Read, Sources
+from akops.verify.results import Outcome, errored, failed
 
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
+
+    from akops.environment import Environment
 
 
 def pods(api: ApiClient, namespace: str, selector: str) -> list[dict[str, Any]]:
@@ -90,3 +99,113 @@ def service_get(api: ApiClient, namespace: str, service: str, port: str, path: s
     return Answer(
         shown, response.status, response.reason or "", response.getheader("Location"), body
     )
+
+
+# --- the readers: one per ``Read`` ---------------------------------------------------------
+# I/O (the integration tests prove them), not mutated: no unit test can reach them.
+
+
+def _answer(probe: Probe, src: Sources) -> Answer:  # pragma: no mutate block
+    if probe.kind == "api":  # no route from here: through the API server's service proxy
+        a = probe.args
+        return service_get(src.api, a["namespace"], a["service"], a["port"], a["path"])
+    from akops.verify import fetch
+
+    return fetch.get(probe.args["url"], src.timeout)
+
+
+def _deployment(probe: Probe, src: Sources) -> dict[str, Any] | None:  # pragma: no mutate block
+    return deployment(src.api, probe.args["namespace"], probe.args["name"])
+
+
+def _pdb(probe: Probe, src: Sources) -> dict[str, Any] | None:  # pragma: no mutate block
+    return pdb(src.api, probe.args["namespace"], probe.args["name"])
+
+
+def _pods(probe: Probe, src: Sources) -> list[dict[str, Any]]:  # pragma: no mutate block
+    a = probe.args
+    selectors = a["selectors"] if "selectors" in a else (a["selector"],)
+    return [pod for sel in selectors for pod in pods(src.api, a["namespace"], sel)]
+
+
+def _idle_transactions(probe: Probe, src: Sources) -> Any:  # pragma: no mutate block
+    from akops.verify import query
+
+    assert src.credentials is not None
+    a = probe.args
+    try:
+        return query.idle_transactions(a["address"], src.credentials, a["max_seconds"], src.timeout)
+    except QueryError as e:
+        return failed(f"query through PgBouncer failed: {e}")
+
+
+def _pools(probe: Probe, src: Sources) -> Any:  # pragma: no mutate block
+    from akops.verify import query
+
+    creds = src.credentials
+    assert creds is not None
+    try:
+        return query.pools(probe.args["address"], creds, src.timeout)
+    except CallTimeout:
+        return failed(f"no answer within {src.timeout:g}s (PgBouncer console)")
+    except QueryError as e:
+        if "not allowed" in str(e):
+            return errored(
+                f"PgBouncer refused SHOW POOLS to {creds.user}: "
+                "add it to stats_users in pgbouncer.ini"
+            )
+        return failed(f"PgBouncer console failed: {e}")
+
+
+def _alerts(probe: Probe, src: Sources) -> Any:  # pragma: no mutate block
+    from akops.alerts import query
+
+    fetched = query.active_alerts(probe.args["url"], src.timeout)
+    if fetched.error is not None:
+        return failed(f"cannot read alerts from {fetched.url}: {fetched.error}")
+    return fetched.alerts
+
+
+READERS: Mapping[Read, Callable[[Probe, Sources], Any]] = {
+    "answer": _answer,
+    "deployment": _deployment,
+    "pdb": _pdb,
+    "pods": _pods,
+    "idle-transactions": _idle_transactions,
+    "pools": _pools,
+    "alerts": _alerts,
+}
+
+
+def outcome(
+    observation: Observation, probe: Probe, src: Sources
+) -> Outcome:  # pragma: no mutate block
+    """Read ``probe`` and judge what was read. A failing verdict of an observation that
+    settles is read again (every quarter of ``settle``) until it clears or has persisted for
+    ``settle`` seconds (at most half the timeout): only a failure that persists stands."""
+    read = READERS[observation.read]
+    settle = observation.settle
+    start = time.monotonic()
+    sources = src
+    while True:
+        seen = read(probe, sources)
+        if isinstance(seen, Outcome):  # nothing was read: the reader says why
+            return seen
+        verdict = observation.judge(seen, probe)
+        waited = time.monotonic() - start
+        if verdict.ok or not settle or waited + settle / 4 > min(settle, src.timeout / 2):
+            return verdict
+        time.sleep(settle / 4)
+        sources = replace(src, timeout=max(0.5, src.timeout - (time.monotonic() - start)))
+
+
+def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:  # pragma: no mutate block
+    """Containers of the stack's pods that run another image than ``env`` pins, one line
+    each: what ``invoke plan`` shows, from ``images.pinned``'s own targets and comparison."""
+    from akops.verify.checks import images
+    from akops.verify.probes import roles
+
+    found: list[str] = []
+    for _, args in images.targets(env, roles(env)):
+        found += images.drifted(pods(api, args["namespace"], args["selector"]), args)
+    return tuple(found)

@@ -39,7 +39,7 @@ from akops.secrets import Secrets, resolve
 from akops.verify import commands, probes, registry
 from akops.verify.check import (
     Check,
-    Observe,
+    Observation,
     Options,
     Pod,
     Probe,
@@ -278,8 +278,10 @@ def jobs_for(prepared: Prepared) -> tuple[list[Job], list[Result]]:
     return execs + jobs, known
 
 
-def _bind(observe: Observe, probe: Probe, sources: Sources) -> Callable[[], list[Outcome]]:
-    return lambda: [observe(probe, sources)]
+def _bind(observation: Observation, probe: Probe, sources: Sources) -> Callable[[], list[Outcome]]:
+    from akops.verify import observe
+
+    return lambda: [observe.outcome(observation, probe, sources)]
 
 
 # --- preparing and running a whole verify -------------------------------------------------

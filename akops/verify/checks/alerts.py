@@ -1,15 +1,22 @@
 """``alerts.firing``: the stack's alerts firing in Prometheus, each with its runbook.
 
-Rule: probes and verdict pure (``akops.alerts.firing``); observation is one GET of the
-Prometheus HTTP API with the run's timeout (``akops.alerts.query``). Runs when
+Rule: pure (probes and verdict: ``akops.alerts.firing``); the observation is declared: one
+GET of the Prometheus HTTP API with the run's timeout, read by ``akops.verify.observe``
+(``akops.alerts.query``). Runs when
 ``--prometheus URL`` or the environment's ``monitoring.prometheus_url`` names a Prometheus;
 skipped otherwise. A firing critical alert fails verify.
 """
 
 from __future__ import annotations
 
-from akops.verify.check import Check, Probe, Sources, Subject, skip
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
+
+from akops.verify.check import Check, Observation, Probe, Subject, skip
 from akops.verify.results import Outcome, failed, passed
+
+if TYPE_CHECKING:
+    from akops.alerts.firing import ActiveAlert
 
 NO_PROMETHEUS = "no Prometheus named: --prometheus URL or monitoring.prometheus_url"
 
@@ -27,16 +34,11 @@ def _probes(cid: str, s: Subject) -> list[Probe]:
     return [Probe(cid, s.prometheus.split("://", 1)[-1], "http", args=args)]
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
-    from akops.alerts import firing, query
+def _judge(alerts: Sequence[ActiveAlert], probe: Probe) -> Outcome:
+    from akops.alerts import firing
 
-    fetched = query.active_alerts(probe.args["url"], src.timeout)
-    if fetched.error is not None:
-        return failed(f"cannot read alerts from {fetched.url}: {fetched.error}")
-    v = firing.verdict(
-        fetched.alerts, probe.args["namespace"], probe.args["runbook_url"], probe.args["env"]
-    )
+    a = probe.args
+    v = firing.verdict(alerts, a["namespace"], a["runbook_url"], a["env"])
     return passed(v.detail) if v.ok else failed(v.detail)
 
 
@@ -46,6 +48,6 @@ CHECKS = (
         "no critical alert of the stack firing in Prometheus (each alert with its runbook)",
         "any",
         probes=_probes,
-        observe=_observe,
+        observe=Observation("alerts", _judge),
     ),
 )

@@ -1,20 +1,18 @@
 """``db.*``: through PgBouncer, ghost transactions holding locks and clients waiting in pools.
 
-Rule: probes and verdicts pure; observation queries through PgBouncer (``verify.query``,
-bounded by the check timeout). The cluster target has no route to PgBouncer: these
+Rule: pure (probes and verdicts); the observation is declared: a query through PgBouncer,
+run by ``akops.verify.observe`` (``verify.query``, bounded by the check timeout). The cluster target has no route to PgBouncer: these
 checks need ``--pgbouncer`` (e.g. after ``kubectl port-forward``) and the database
 password from the environment's secrets, and are skipped, saying why, without them.
 """
 
 from __future__ import annotations
 
-import time
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING
 
-from akops.errors import CallTimeout, QueryError
-from akops.verify.check import Check, Probe, Sources, Subject, skip
-from akops.verify.results import Outcome, errored, failed, passed
+from akops.verify.check import Check, Observation, Probe, Subject, skip
+from akops.verify.results import Outcome, failed, passed
 
 if TYPE_CHECKING:
     from akops.verify.query import IdleTransaction
@@ -67,50 +65,12 @@ def _probes(cid: str, s: Subject) -> list[Probe]:
     return [Probe(cid, where, "db", args=args)]
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe_idle(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
-    from akops.verify import query
-
-    assert src.credentials is not None
-    max_seconds = probe.args["max_seconds"]
-    try:
-        rows = query.idle_transactions(
-            probe.args["address"], src.credentials, max_seconds, src.timeout
-        )
-    except QueryError as e:
-        return failed(f"query through PgBouncer failed: {e}")
-    return idle_in_transaction(rows, max_seconds)
+def _judge_idle(rows: Sequence[IdleTransaction], probe: Probe) -> Outcome:
+    return idle_in_transaction(rows, probe.args["max_seconds"])
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe_pools(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
-    """``cl_waiting`` summed over the pools, sampled again while it is not 0: a client is
-    briefly counted as waiting while PgBouncer logs in to the server for it (this check's
-    own neighbours included); only waiting that persists for ``SETTLE`` seconds fails."""
-    from akops.verify import query
-
-    creds = src.credentials
-    assert creds is not None
-    timeout = src.timeout
-    start = time.monotonic()
-    while True:
-        try:
-            left = max(0.5, timeout - (time.monotonic() - start))
-            pools = query.pools(probe.args["address"], creds, left)
-        except CallTimeout:
-            return failed(f"no answer within {timeout:g}s (PgBouncer console)")
-        except QueryError as e:
-            if "not allowed" in str(e):
-                return errored(
-                    f"PgBouncer refused SHOW POOLS to {creds.user}: "
-                    "add it to stats_users in pgbouncer.ini"
-                )
-            return failed(f"PgBouncer console failed: {e}")
-        outcome = pool_waiting(pools)
-        waited = time.monotonic() - start
-        if outcome.ok or waited + SETTLE / 4 > min(SETTLE, timeout / 2):
-            return outcome
-        time.sleep(SETTLE / 4)
+def _judge_pools(pools: Sequence[Mapping[str, object]], probe: Probe) -> Outcome:
+    return pool_waiting(pools)
 
 
 CHECKS = (
@@ -119,7 +79,7 @@ CHECKS = (
         "through PgBouncer: no idle-in-transaction backend older than the threshold holds locks",
         "any",
         probes=_probes,
-        observe=_observe_idle,
+        observe=Observation("idle-transactions", _judge_idle),
         needs=("--pgbouncer",),
     ),
     Check(
@@ -127,7 +87,9 @@ CHECKS = (
         "no client connection waits in PgBouncer's pools",
         "any",
         probes=_probes,
-        observe=_observe_pools,
+        # A client is briefly counted as waiting while PgBouncer logs in to the server for
+        # it (this check's own neighbours included): only waiting that persists fails.
+        observe=Observation("pools", _judge_pools, settle=SETTLE),
         needs=("--pgbouncer",),
     ),
 )

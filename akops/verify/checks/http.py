@@ -1,16 +1,16 @@
 """``http.*``: Authentik's endpoints, the outpost ping, forward auth on the protected services.
 
-Rule: probes and verdicts pure; observation is one GET that never follows redirects
-(``verify.fetch``), or, for the outpost ping on the cluster target without
-``--outpost-url``, a GET through the API server's service proxy (``verify.observe``).
+Rule: pure (probes and verdicts); the observation is declared: an HTTP answer, read by
+``akops.verify.observe`` with one GET that never follows redirects (``verify.fetch``), or,
+for the outpost ping on the cluster target without ``--outpost-url``, a GET through the
+API server's service proxy.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from urllib.parse import urljoin, urlsplit
 
-from akops.verify.check import Answer, Check, Probe, Sources, Subject, skip
+from akops.verify.check import Answer, Check, Observation, Probe, Subject, skip
 from akops.verify.results import Outcome, failed, passed
 
 READY = "/-/health/ready/"
@@ -72,7 +72,7 @@ def forward_auth(answer: Answer, auth_host: str) -> Outcome:
         return bad
     assert answer.status is not None
     if answer.status in REDIRECTS and answer.location:
-        target = urlsplit(urljoin(answer.url, answer.location)).hostname or ""
+        target = answer.location_host
         if target.lower() == auth_host.lower():
             return passed(f"{answer.status} -> {auth_host}")
         return failed(f"{answer.status} redirects to {target or answer.location}, not {auth_host}")
@@ -81,19 +81,12 @@ def forward_auth(answer: Answer, auth_host: str) -> Outcome:
     return failed(f"{answer.describe()}: expected a redirect to {auth_host}")
 
 
-# --- probes and observation ------------------------------------------------------------------
+# --- probes and judges ------------------------------------------------------------------
 
 
 def _shown(url: str) -> str:
     """A URL without its scheme, for the table (the JSON report keeps it whole)."""
     return url.split("://", 1)[-1]
-
-
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _get(probe: Probe, src: Sources) -> Answer:  # pragma: no mutate block
-    from akops.verify import fetch
-
-    return fetch.get(probe.args["url"], src.timeout)
 
 
 def _endpoint_probes(cid: str, s: Subject, path: str) -> list[Probe]:
@@ -111,7 +104,7 @@ def _endpoint(
         what,
         "any",
         probes=lambda cid, s: _endpoint_probes(cid, s, path),
-        observe=lambda probe, src: judge(_get(probe, src)),
+        observe=Observation("answer", lambda answer, probe: judge(answer)),
         served=True,
     )
 
@@ -125,24 +118,16 @@ def _ping_probes(cid: str, s: Subject) -> list[Probe]:
     return [Probe(cid, f"service/{svc}{PING}", "api", args=args)]
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe_ping(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
-    if probe.kind == "api":  # no route from here: through the API server's service proxy
-        from akops.verify import observe
-
-        a = probe.args
-        return outpost_ping(
-            observe.service_get(src.api, a["namespace"], a["service"], a["port"], a["path"])
-        )
-    return outpost_ping(_get(probe, src))
-
-
 def _forward_auth_probes(cid: str, s: Subject) -> list[Probe]:
     if not s.protected:
         return [skip(cid, "(none)", "no protected services configured")]
     return [
         Probe(cid, url, "http", args={"url": url, "auth_host": s.auth_host}) for url in s.protected
     ]
+
+
+def _judge_forward_auth(answer: Answer, probe: Probe) -> Outcome:
+    return forward_auth(answer, probe.args["auth_host"])
 
 
 CHECKS = (
@@ -162,7 +147,7 @@ CHECKS = (
         "the outpost ping answers 204",
         "any",
         probes=_ping_probes,
-        observe=_observe_ping,
+        observe=Observation("answer", lambda answer, probe: outpost_ping(answer)),
         uses_api=lambda options: not options.outpost_url,
         served=True,
     ),
@@ -171,7 +156,7 @@ CHECKS = (
         "each protected service redirects an anonymous request to the Authentik host",
         "any",
         probes=_forward_auth_probes,
-        observe=lambda probe, src: forward_auth(_get(probe, src), probe.args["auth_host"]),
+        observe=Observation("answer", _judge_forward_auth),
         served=True,
     ),
 )

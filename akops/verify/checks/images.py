@@ -1,8 +1,8 @@
 """``images.pinned``: every container of the stack's pods runs the image the environment pins.
 
-Rule: probes and verdicts pure; observation reads pods from the Kubernetes API
-(``verify.observe``). The comparison is ``akops.images.running``'s, the one ``invoke plan``
-shows as drift: a pod's ``containerStatuses[].imageID`` against the pinned digest (or, for
+Rule: pure (probes and verdicts); the observation is declared: the pods, read from the
+Kubernetes API by ``akops.verify.observe`` (which reads them for ``invoke plan`` too). The
+comparison is ``akops.images.running``'s, the one ``invoke plan`` shows as drift: a pod's ``containerStatuses[].imageID`` against the pinned digest (or, for
 an image pinned by tag only, its ``image`` against the tag, and the row says so).
 """
 
@@ -11,12 +11,10 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
-from akops.verify.check import Check, Probe, Role, Sources, Subject
+from akops.verify.check import Check, Observation, Probe, Role, Subject
 from akops.verify.results import Outcome, failed, passed, skipped
 
 if TYPE_CHECKING:  # imported when a run plans or judges: the environment model is heavy
-    from kubernetes.client import ApiClient
-
     from akops.environment import Environment
     from akops.images.pins import StackImage
     from akops.images.running import ContainerVerdict
@@ -39,7 +37,7 @@ def pinned_verdict(verdicts: Sequence[ContainerVerdict], pods: int, selector: st
     return passed(f"{len(verdicts)} container(s) in {pods} pod(s) run {', '.join(pins)}{note}")
 
 
-def _targets(env: Environment, roles: Mapping[str, Role]) -> list[tuple[str, dict[str, Any]]]:
+def targets(env: Environment, roles: Mapping[str, Role]) -> list[tuple[str, dict[str, Any]]]:
     """Per pinned role: its row's name and what judging its pods needs."""
     from akops.images.pins import stack_images
     from akops.images.running import role_expectations
@@ -60,7 +58,7 @@ def _targets(env: Environment, roles: Mapping[str, Role]) -> list[tuple[str, dic
 
 
 def _probes(cid: str, s: Subject) -> list[Probe]:
-    return [Probe(cid, row, "api", args=args) for row, args in _targets(s.env, s.roles)]
+    return [Probe(cid, row, "api", args=args) for row, args in targets(s.env, s.roles)]
 
 
 def verdicts(
@@ -77,25 +75,14 @@ def judge(pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> Outcome
     return pinned_verdict(verdicts(pods, args), len(pods), args["selector"])
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
-    from akops.verify import observe
+def drifted(pods: Sequence[Mapping[str, Any]], args: Mapping[str, Any]) -> list[str]:
+    """The containers of ``pods`` that run another image than the pin, one line each: what
+    ``invoke plan`` shows as drift, from this check's own targets and comparison."""
+    return [v.describe() for v in verdicts(pods, args) if not v.ok]
 
-    return judge(observe.pods(src.api, probe.args["namespace"], probe.args["selector"]), probe.args)
 
-
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def drift(api: ApiClient, env: Environment) -> tuple[str, ...]:  # pragma: no mutate block
-    """Containers of the stack's pods that run another image than ``env`` pins, one line
-    each: what ``invoke plan`` shows, from this check's own targets and comparison."""
-    from akops.verify import observe
-    from akops.verify.probes import roles
-
-    found: list[str] = []
-    for _, args in _targets(env, roles(env)):
-        pods = observe.pods(api, args["namespace"], args["selector"])
-        found += [v.describe() for v in verdicts(pods, args) if not v.ok]
-    return tuple(found)
+def _judge(pods: Sequence[Mapping[str, Any]], probe: Probe) -> Outcome:
+    return judge(pods, probe.args)
 
 
 CHECKS = (
@@ -104,7 +91,7 @@ CHECKS = (
         "every container of the stack's pods runs the image digest the environment pins",
         "cluster",
         probes=_probes,
-        observe=_observe,
+        observe=Observation("pods", _judge),
         # Right after a deploy old pods still run the old pin until the rollout replaces them.
         converges=True,
     ),

@@ -1,6 +1,7 @@
 """``pdb.budget``: the PodDisruptionBudgets exist as rendered and allow a disruption.
 
-Rule: probes and verdict pure; observation reads the PDB (``verify.observe``).
+Rule: pure (probes and verdict); the observation is declared: the PDB, read by
+``akops.verify.observe``.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from akops import names
-from akops.verify.check import Check, Probe, Sources, Subject
+from akops.verify.check import Check, Observation, Probe, Subject
 from akops.verify.results import Outcome, failed, passed
 
 
@@ -78,18 +79,18 @@ def expectations(s: Subject) -> tuple[PdbExpectation, ...]:
 
 def _probes(cid: str, s: Subject) -> list[Probe]:
     return [
-        Probe(cid, f"PDB/{w.name}", "api", args={"namespace": s.namespace, "want": w})
+        Probe(
+            cid,
+            f"PDB/{w.name}",
+            "api",
+            args={"namespace": s.namespace, "name": w.name, "want": w},
+        )
         for w in expectations(s)
     ]
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
-    from akops.verify import observe
-
-    want: PdbExpectation = probe.args["want"]
-    doc = observe.pdb(src.api, probe.args["namespace"], want.name)
-    return budget(None if doc is None else pdb_state(doc), want)
+def _judge(doc: Mapping[str, Any] | None, probe: Probe) -> Outcome:
+    return budget(None if doc is None else pdb_state(doc), probe.args["want"])
 
 
 CHECKS = (
@@ -98,7 +99,7 @@ CHECKS = (
         "PDBs exist with the expected budget and allow at least one disruption",
         "cluster",
         probes=_probes,
-        observe=_observe,
+        observe=Observation("pdb", _judge),
         converges=True,
     ),
 )

@@ -1,16 +1,17 @@
 """``rollout.*``: the stack's Deployments converged, and no pod failing for good.
 
-Rule: probes and verdicts pure; observation reads the Kubernetes API (``verify.observe``).
+Rule: pure (probes and verdicts); the observation is declared: a Deployment or the pods,
+read from the Kubernetes API by ``akops.verify.observe``.
 Convergence is ``akops.cluster.convergence``'s one definition, shared with the rollout watch.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from typing import TYPE_CHECKING
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 from akops import names
-from akops.verify.check import Check, Probe, Sources, Subject, skip
+from akops.verify.check import Check, Observation, Probe, Subject, skip
 from akops.verify.results import Outcome, failed, passed
 
 if TYPE_CHECKING:
@@ -52,12 +53,9 @@ def _converged_probes(cid: str, s: Subject) -> list[Probe]:
     ]
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe_converged(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
+def _judge_converged(doc: Mapping[str, Any] | None, probe: Probe) -> Outcome:
     from akops.cluster.convergence import progress
-    from akops.verify import observe
 
-    doc = observe.deployment(src.api, probe.args["namespace"], probe.args["name"])
     if doc is None:
         return failed(f"Deployment {probe.args['name']} not found in {probe.args['namespace']}")
     return converged(progress(doc))
@@ -69,13 +67,9 @@ def _pods_probes(cid: str, s: Subject) -> list[Probe]:
     return [Probe(cid, f"namespace/{s.namespace}", "api", args=args, calls=len(selectors))]
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe_pods(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
+def _judge_pods(pods: Sequence[Mapping[str, Any]], probe: Probe) -> Outcome:
     from akops.cluster.convergence import pod_failures
-    from akops.verify import observe
 
-    ns = probe.args["namespace"]
-    pods = [pod for sel in probe.args["selectors"] for pod in observe.pods(src.api, ns, sel)]
     return pods_healthy(pod_failures(pods), len(pods))
 
 
@@ -85,7 +79,7 @@ CHECKS = (
         "each Deployment of the stack converged (generation observed; updated = ready = available)",
         "cluster",
         probes=_converged_probes,
-        observe=_observe_converged,
+        observe=Observation("deployment", _judge_converged),
         converges=True,
     ),
     Check(
@@ -93,7 +87,7 @@ CHECKS = (
         "no pod of the stack in CrashLoopBackOff, ImagePullBackOff or CreateContainerConfigError",
         "cluster",
         probes=_pods_probes,
-        observe=_observe_pods,
+        observe=Observation("pods", _judge_pods),
         converges=True,
     ),
 )

@@ -1,13 +1,15 @@
 """``spread.replicas``: the expected ready replicas, spread over enough nodes.
 
-Rule: probes and verdict pure; observation lists pods by label (``verify.observe``).
+Rule: pure (probes and verdict); the observation is declared: the pods by label, listed by
+``akops.verify.observe``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
-from akops.verify.check import Check, PodState, Probe, Sources, Subject, pod_state
+from akops.verify.check import Check, Observation, PodState, Probe, Subject, pod_state
 from akops.verify.results import Outcome, failed, passed
 
 
@@ -43,11 +45,7 @@ def _probes(cid: str, s: Subject) -> list[Probe]:
     ]
 
 
-# I/O (the integration tests prove it), not mutated: no unit test can reach it.
-def _observe(probe: Probe, src: Sources) -> Outcome:  # pragma: no mutate block
-    from akops.verify import observe
-
-    pods = observe.pods(src.api, probe.args["namespace"], probe.args["selector"])
+def _judge(pods: Sequence[Mapping[str, Any]], probe: Probe) -> Outcome:
     return spread([pod_state(p) for p in pods], probe.args["expected"])
 
 
@@ -57,7 +55,7 @@ CHECKS = (
         "server, worker and PgBouncer: expected ready replicas on >= min(replicas, 3) nodes",
         "cluster",
         probes=_probes,
-        observe=_observe,
+        observe=Observation("pods", _judge),
         converges=True,
     ),
 )

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from akops.tools import gobuild
-from akops.tools.programs import PROGRAMS
+from akops.tools import gobuild, programs
+from akops.tools.programs import PROGRAMS, GoProgram
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))
@@ -27,7 +27,7 @@ def test_the_cache_key_changes_with_the_pins_the_package_and_the_toolchain(
     (tmp_path / "go.mod").write_text("module x\n", encoding="utf-8")
     (tmp_path / "go.sum").write_text("a v1 h1:x\n", encoding="utf-8")
     program = dataclasses.replace(PROGRAMS["kubeconform"], module_set=tmp_path.name)
-    monkeypatch.setattr(gobuild, "SETS_DIR", tmp_path.parent)
+    monkeypatch.setattr(programs, "SETS_DIR", tmp_path.parent)
     key = gobuild.cache_key(program, "go1.26.8")
     assert gobuild.cache_key(program, "go1.26.8") == key
     assert gobuild.cache_key(program, "go1.24.0") != key
@@ -50,9 +50,9 @@ def test_the_control_planes_kubernetes_binaries_are_one_go_build() -> None:
 
 
 def test_a_binary_not_named_as_its_package_is_built_alone() -> None:
-    a = gobuild.GoProgram("a", "set", "example.com/cmd/a")
-    b = gobuild.GoProgram("b", "set", "example.com/cmd/b")
-    renamed = gobuild.GoProgram("c", "set", "example.com/cmd/other")
-    flagged = gobuild.GoProgram("d", "set", "example.com/cmd/d", "-s -w")
+    a = GoProgram("a", "set", "example.com/cmd/a")
+    b = GoProgram("b", "set", "example.com/cmd/b")
+    renamed = GoProgram("c", "set", "example.com/cmd/other")
+    flagged = GoProgram("d", "set", "example.com/cmd/d", "-s -w")
     groups = gobuild.build_groups([a, renamed, b, flagged])
     assert groups == [(a, b), (renamed,), (flagged,)]

@@ -131,8 +131,8 @@ def test_rollout_pods_reads_every_role_in_one_probe(s: Subject) -> None:
 
 def test_pdb_probes_expect_the_environments_budgets(s: Subject) -> None:
     got = pdb._probes("pdb.budget", s)
-    assert [(p.check, p.target, p.kind, p.args["namespace"]) for p in got] == [
-        ("pdb.budget", f"PDB/{w.name}", "api", "authentik") for w in pdb.expectations(s)
+    assert [(p.check, p.target, p.kind, p.args["namespace"], p.args["name"]) for p in got] == [
+        ("pdb.budget", f"PDB/{w.name}", "api", "authentik", w.name) for w in pdb.expectations(s)
     ]
     assert [p.args["want"].describe() for p in got] == [
         f"minAvailable {s.env.authentik.server.pdb_min_available}",
@@ -150,7 +150,7 @@ def test_pdb_expectations_name_the_charts_and_our_budgets(s: Subject) -> None:
 
 
 def test_images_probe_one_row_per_role_with_what_the_verdict_needs(s: Subject) -> None:
-    targets = images._targets(s.env, s.roles)
+    targets = images.targets(s.env, s.roles)
     assert images._probes("images.pinned", s) == [
         Probe("images.pinned", row, "api", args=args) for row, args in targets
     ]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from akops.verify import registry
-from akops.verify.check import Check, Shell
+from akops.verify.check import Check, Observation, Shell
 from akops.verify.checks import pgbouncer
 
 ROOT = Path(__file__).resolve().parents[3]
@@ -62,9 +62,9 @@ def test_a_check_has_exactly_one_way_to_observe() -> None:
             "d",
             "any",
             probes,
-            observe=lambda p, s: pgbouncer.reachable(None, ""),
+            observe=Observation("answer", lambda answer, probe: pgbouncer.reachable(None, "")),
             shell=shell,
-        )  # type: ignore[arg-type]
+        )
 
 
 def test_exec_checks_name_the_pod_roles_they_need() -> None:
