@@ -26,7 +26,9 @@ from akops.verify.results import Outcome, errored, failed
 if TYPE_CHECKING:
     from kubernetes.client import ApiClient
 
+    from akops.alerts.firing import ActiveAlert
     from akops.environment import Environment
+    from akops.verify.query import IdleTransaction
 
 
 def pods(api: ApiClient, namespace: str, selector: str) -> list[dict[str, Any]]:
@@ -102,10 +104,10 @@ def service_get(api: ApiClient, namespace: str, service: str, port: str, path: s
 
 
 # --- the readers: one per ``Read`` ---------------------------------------------------------
-# I/O (the integration tests prove them), not mutated: no unit test can reach them.
+# I/O: the integration tests prove them against the real services.
 
 
-def _answer(probe: Probe, src: Sources) -> Answer:  # pragma: no mutate block
+def _answer(probe: Probe, src: Sources) -> Answer:
     if probe.kind == "api":  # no route from here: through the API server's service proxy
         a = probe.args
         return service_get(src.api, a["namespace"], a["service"], a["port"], a["path"])
@@ -114,21 +116,21 @@ def _answer(probe: Probe, src: Sources) -> Answer:  # pragma: no mutate block
     return fetch.get(probe.args["url"], src.timeout)
 
 
-def _deployment(probe: Probe, src: Sources) -> dict[str, Any] | None:  # pragma: no mutate block
+def _deployment(probe: Probe, src: Sources) -> dict[str, Any] | None:
     return deployment(src.api, probe.args["namespace"], probe.args["name"])
 
 
-def _pdb(probe: Probe, src: Sources) -> dict[str, Any] | None:  # pragma: no mutate block
+def _pdb(probe: Probe, src: Sources) -> dict[str, Any] | None:
     return pdb(src.api, probe.args["namespace"], probe.args["name"])
 
 
-def _pods(probe: Probe, src: Sources) -> list[dict[str, Any]]:  # pragma: no mutate block
+def _pods(probe: Probe, src: Sources) -> list[dict[str, Any]]:
     a = probe.args
     selectors = a["selectors"] if "selectors" in a else (a["selector"],)
     return [pod for sel in selectors for pod in pods(src.api, a["namespace"], sel)]
 
 
-def _idle_transactions(probe: Probe, src: Sources) -> Any:  # pragma: no mutate block
+def _idle_transactions(probe: Probe, src: Sources) -> list[IdleTransaction] | Outcome:
     from akops.verify import query
 
     assert src.credentials is not None
@@ -139,7 +141,7 @@ def _idle_transactions(probe: Probe, src: Sources) -> Any:  # pragma: no mutate 
         return failed(f"query through PgBouncer failed: {e}")
 
 
-def _pools(probe: Probe, src: Sources) -> Any:  # pragma: no mutate block
+def _pools(probe: Probe, src: Sources) -> list[dict[str, object]] | Outcome:
     from akops.verify import query
 
     creds = src.credentials
@@ -157,7 +159,7 @@ def _pools(probe: Probe, src: Sources) -> Any:  # pragma: no mutate block
         return failed(f"PgBouncer console failed: {e}")
 
 
-def _alerts(probe: Probe, src: Sources) -> Any:  # pragma: no mutate block
+def _alerts(probe: Probe, src: Sources) -> tuple[ActiveAlert, ...] | Outcome:
     from akops.alerts import query
 
     fetched = query.active_alerts(probe.args["url"], src.timeout)
@@ -177,9 +179,7 @@ READERS: Mapping[Read, Callable[[Probe, Sources], Any]] = {
 }
 
 
-def outcome(
-    observation: Observation, probe: Probe, src: Sources
-) -> Outcome:  # pragma: no mutate block
+def outcome(observation: Observation, probe: Probe, src: Sources) -> Outcome:
     """Read ``probe`` and judge what was read. A failing verdict of an observation that
     settles is read again (every quarter of ``settle``) until it clears or has persisted for
     ``settle`` seconds (at most half the timeout): only a failure that persists stands."""
@@ -199,7 +199,7 @@ def outcome(
         sources = replace(src, timeout=max(0.5, src.timeout - (time.monotonic() - start)))
 
 
-def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:  # pragma: no mutate block
+def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
     """Containers of the stack's pods that run another image than ``env`` pins, one line
     each: what ``invoke plan`` shows, from ``images.pinned``'s own targets and comparison."""
     from akops.verify.checks import images
