@@ -2,9 +2,8 @@
 
 Rule: pure (probes and verdict: ``akops.alerts.firing``); the observation is declared: one
 GET of the Prometheus HTTP API with the run's timeout, read by ``akops.verify.observe``
-(``akops.alerts.query``). Runs when
-``--prometheus URL`` or the environment's ``monitoring.prometheus_url`` names a Prometheus;
-skipped otherwise. A firing critical alert fails verify.
+(``akops.alerts.query``). Runs when ``--prometheus URL`` or the environment's
+``monitoring.prometheus_url`` names a Prometheus; skipped otherwise. A firing critical alert fails verify.
 """
 
 from __future__ import annotations
