@@ -80,6 +80,17 @@ def _build_env() -> dict[str, str]:
     return env
 
 
+def _build_argv(output: str, ldflags: str, packages: Sequence[str]) -> list[str]:
+    # No -trimpath: with it the build cache keys a module's packages by the version the set
+    # *requires*, so the tool sets that pin the control plane's libraries with `replace`
+    # (scripts/align_go_sets.py) could not reuse its compiled packages; without it the key is
+    # the module's directory, the same for both. The binaries then name module-cache paths.
+    argv = ["go", "build", "-o", output]
+    if ldflags:
+        argv += ["-ldflags", ldflags]
+    return argv + list(packages)
+
+
 def build_groups(programs: Sequence[GoProgram]) -> list[tuple[GoProgram, ...]]:
     """``programs`` in the groups one ``go build`` can make together: same module set, same
     link flags, and a binary named as its package's last element (what ``go build -o DIR/``
@@ -147,10 +158,7 @@ def _build_together(
         target.parent.mkdir(parents=True, exist_ok=True)
     staging = targets[first.name].parent.parent
     with tempfile.TemporaryDirectory(prefix=f".{first.module_set}-", dir=staging) as tmp:
-        argv = ["go", "build", "-trimpath", "-o", tmp + os.sep]
-        if first.ldflags:
-            argv += ["-ldflags", first.ldflags]
-        argv += [p.package for p in group]
+        argv = _build_argv(tmp + os.sep, first.ldflags, [p.package for p in group])
         packages = " ".join(p.package for p in group)
         try:
             done = process.run(
@@ -189,10 +197,7 @@ def ensure_go_program(
     env = _build_env()
     with tempfile.TemporaryDirectory(prefix=f".{program.name}-", dir=target.parent) as tmp:
         staged = Path(tmp) / program.name
-        argv = ["go", "build", "-trimpath", "-o", str(staged)]
-        if program.ldflags:
-            argv += ["-ldflags", program.ldflags]
-        argv.append(program.package)
+        argv = _build_argv(str(staged), program.ldflags, [program.package])
         try:
             done = process.run(
                 argv, timeout=timeout, cwd=program.module_dir, env=env, on_line=on_line

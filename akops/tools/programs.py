@@ -6,8 +6,9 @@ Each entry names its module set in ``tools/go/<set>/`` (``go.mod`` and
 
 The control plane (``kube`` set) is Kubernetes ``KUBE_VERSION`` and the etcd that release pins in
 its own ``go.mod``; both share one dependency graph, so the second and later builds reuse the Go
-build cache of the first. kwok has a set of its own: it pins other versions of the shared
-libraries, and mixing them would move the API server off the dependencies it was released with.
+build cache of the first. kwok, the config-reloader and np-guard's analyser have sets of their
+own (one set would move the API server off the dependencies it was released with), which pin
+the libraries they share with the plane to the plane's versions (``akops.tools.gosets``).
 """
 
 from __future__ import annotations

@@ -117,3 +117,59 @@ require (
 	sigs.k8s.io/structured-merge-diff/v4 v4.6.0 // indirect
 	sigs.k8s.io/yaml v1.4.0 // indirect
 )
+
+replace github.com/davecgh/go-spew => github.com/davecgh/go-spew v1.1.1
+
+replace github.com/emicklei/go-restful/v3 => github.com/emicklei/go-restful/v3 v3.11.0
+
+replace github.com/go-logr/logr => github.com/go-logr/logr v1.4.3
+
+replace github.com/go-openapi/jsonreference => github.com/go-openapi/jsonreference v0.20.2
+
+replace github.com/google/cel-go => github.com/google/cel-go v0.23.2
+
+replace github.com/moby/spdystream => github.com/moby/spdystream v0.5.1
+
+replace github.com/prometheus/client_model => github.com/prometheus/client_model v0.6.1
+
+replace github.com/spf13/cobra => github.com/spf13/cobra v1.8.1
+
+replace github.com/spf13/pflag => github.com/spf13/pflag v1.0.5
+
+replace go.opentelemetry.io/auto/sdk => go.opentelemetry.io/auto/sdk v1.2.1
+
+replace go.opentelemetry.io/otel => go.opentelemetry.io/otel v1.41.0
+
+replace go.opentelemetry.io/otel/metric => go.opentelemetry.io/otel/metric v1.41.0
+
+replace go.opentelemetry.io/otel/sdk => go.opentelemetry.io/otel/sdk v1.33.0
+
+replace go.opentelemetry.io/otel/trace => go.opentelemetry.io/otel/trace v1.41.0
+
+replace golang.org/x/sys => golang.org/x/sys v0.31.0
+
+replace golang.org/x/term => golang.org/x/term v0.30.0
+
+replace google.golang.org/genproto/googleapis/api => google.golang.org/genproto/googleapis/api v0.0.0-20241209162323-e6fa225c2576
+
+replace google.golang.org/genproto/googleapis/rpc => google.golang.org/genproto/googleapis/rpc v0.0.0-20241209162323-e6fa225c2576
+
+replace google.golang.org/grpc => google.golang.org/grpc v1.68.1
+
+replace google.golang.org/protobuf => google.golang.org/protobuf v1.36.5
+
+replace k8s.io/api => k8s.io/api v0.33.13
+
+replace k8s.io/apimachinery => k8s.io/apimachinery v0.33.13
+
+replace k8s.io/apiserver => k8s.io/apiserver v0.33.13
+
+replace k8s.io/client-go => k8s.io/client-go v0.33.13
+
+replace k8s.io/component-base => k8s.io/component-base v0.33.13
+
+replace k8s.io/cri-api => k8s.io/cri-api v0.33.13
+
+replace k8s.io/cri-client => k8s.io/cri-client v0.33.13
+
+replace k8s.io/kubelet => k8s.io/kubelet v0.33.13
