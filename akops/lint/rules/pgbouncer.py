@@ -93,10 +93,9 @@ def pgbouncer_invalid(ix: Index) -> Iterator[Finding]:
     scope="stack",
 )
 def pgbouncer_version(ix: Index) -> Iterator[Finding]:
-    choice = ix.pgbouncer_release()
-    if choice.assumed is None or not ix.inis:
+    choice, ini = ix.pgbouncer_release(), ix.ini()  # ix.ini() is None only without an ini
+    if choice.assumed is None or ini is None:
         return
-    ini = ix.ini() or ix.inis[0]
     yield finding(
         "pgbouncer.version",
         choice.assumed,
