@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 from urllib.parse import quote
 
@@ -104,50 +103,52 @@ def service_get(api: ApiClient, namespace: str, service: str, port: str, path: s
 
 
 # --- the readers: one per ``Read`` ---------------------------------------------------------
-# I/O: the integration tests prove them against the real services.
+# I/O: the integration tests prove them against the real services. ``left`` bounds this read
+# (the check's timeout, less what earlier reads of a settling check took); messages name the
+# check's whole timeout, ``src.timeout``.
 
 
-def _answer(probe: Probe, src: Sources) -> Answer:
+def _answer(probe: Probe, src: Sources, left: float) -> Answer:
     if probe.kind == "api":  # no route from here: through the API server's service proxy
         a = probe.args
         return service_get(src.api, a["namespace"], a["service"], a["port"], a["path"])
     from akops.verify import fetch
 
-    return fetch.get(probe.args["url"], src.timeout)
+    return fetch.get(probe.args["url"], left)
 
 
-def _deployment(probe: Probe, src: Sources) -> dict[str, Any] | None:
+def _deployment(probe: Probe, src: Sources, left: float) -> dict[str, Any] | None:
     return deployment(src.api, probe.args["namespace"], probe.args["name"])
 
 
-def _pdb(probe: Probe, src: Sources) -> dict[str, Any] | None:
+def _pdb(probe: Probe, src: Sources, left: float) -> dict[str, Any] | None:
     return pdb(src.api, probe.args["namespace"], probe.args["name"])
 
 
-def _pods(probe: Probe, src: Sources) -> list[dict[str, Any]]:
+def _pods(probe: Probe, src: Sources, left: float) -> list[dict[str, Any]]:
     a = probe.args
     selectors = a["selectors"] if "selectors" in a else (a["selector"],)
     return [pod for sel in selectors for pod in pods(src.api, a["namespace"], sel)]
 
 
-def _idle_transactions(probe: Probe, src: Sources) -> list[IdleTransaction] | Outcome:
+def _idle_transactions(probe: Probe, src: Sources, left: float) -> list[IdleTransaction] | Outcome:
     from akops.verify import query
 
     assert src.credentials is not None
     a = probe.args
     try:
-        return query.idle_transactions(a["address"], src.credentials, a["max_seconds"], src.timeout)
+        return query.idle_transactions(a["address"], src.credentials, a["max_seconds"], left)
     except QueryError as e:
         return failed(f"query through PgBouncer failed: {e}")
 
 
-def _pools(probe: Probe, src: Sources) -> list[dict[str, object]] | Outcome:
+def _pools(probe: Probe, src: Sources, left: float) -> list[dict[str, object]] | Outcome:
     from akops.verify import query
 
     creds = src.credentials
     assert creds is not None
     try:
-        return query.pools(probe.args["address"], creds, src.timeout)
+        return query.pools(probe.args["address"], creds, left)
     except CallTimeout:
         return failed(f"no answer within {src.timeout:g}s (PgBouncer console)")
     except QueryError as e:
@@ -159,16 +160,16 @@ def _pools(probe: Probe, src: Sources) -> list[dict[str, object]] | Outcome:
         return failed(f"PgBouncer console failed: {e}")
 
 
-def _alerts(probe: Probe, src: Sources) -> tuple[ActiveAlert, ...] | Outcome:
+def _alerts(probe: Probe, src: Sources, left: float) -> tuple[ActiveAlert, ...] | Outcome:
     from akops.alerts import query
 
-    fetched = query.active_alerts(probe.args["url"], src.timeout)
+    fetched = query.active_alerts(probe.args["url"], left)
     if fetched.error is not None:
         return failed(f"cannot read alerts from {fetched.url}: {fetched.error}")
     return fetched.alerts
 
 
-READERS: Mapping[Read, Callable[[Probe, Sources], Any]] = {
+READERS: Mapping[Read, Callable[[Probe, Sources, float], Any]] = {
     "answer": _answer,
     "deployment": _deployment,
     "pdb": _pdb,
@@ -186,9 +187,9 @@ def outcome(observation: Observation, probe: Probe, src: Sources) -> Outcome:
     read = READERS[observation.read]
     settle = observation.settle
     start = time.monotonic()
-    sources = src
+    left = src.timeout
     while True:
-        seen = read(probe, sources)
+        seen = read(probe, src, left)
         if isinstance(seen, Outcome):  # nothing was read: the reader says why
             return seen
         verdict = observation.judge(seen, probe)
@@ -196,7 +197,7 @@ def outcome(observation: Observation, probe: Probe, src: Sources) -> Outcome:
         if verdict.ok or not settle or waited + settle / 4 > min(settle, src.timeout / 2):
             return verdict
         time.sleep(settle / 4)
-        sources = replace(src, timeout=max(0.5, src.timeout - (time.monotonic() - start)))
+        left = max(0.5, src.timeout - (time.monotonic() - start))
 
 
 def image_drift(api: ApiClient, env: Environment) -> tuple[str, ...]:
