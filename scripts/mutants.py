@@ -92,6 +92,7 @@ MODULES: dict[str, tuple[str, ...]] = {
     "akops/lint/rules/security.py": (
         f"{LINT}/test_lint_security.py",
         f"{LINT}/test_lint_security_edges.py",
+        f"{LINT}/test_lint_security_lookups.py",
     ),
     "akops/lint/rules/alerts.py": (
         f"{LINT}/test_lint_alert_rules.py",
@@ -121,7 +122,10 @@ MODULES: dict[str, tuple[str, ...]] = {
         *rules_tests("outpost_shm"),
         f"{LINT}/test_lint_outpost_images.py",
     ),
-    "akops/lint/rules/netpol.py": (f"{LINT}/test_lint_reach.py",),
+    "akops/lint/rules/netpol.py": (
+        f"{LINT}/test_lint_reach.py",
+        f"{LINT}/test_lint_netpol_findings.py",
+    ),
     "akops/verify/checks": ("tests/unit/verify",),
 }
 #: The tests each mutant's module is judged by, for tests/mutation/fastest_first.py (JSON).
