@@ -10,7 +10,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from akops.errors import AkopsError
+from akops import process
+from akops.errors import AkopsError, Interrupted
 
 USAGE = "python -m akops.launch binaries | up DIR | down DIR"
 
@@ -49,7 +50,14 @@ def main(argv: list[str]) -> int:
             stopped = launch.stop(args.dir)
             _say(f"stopped: {', '.join(stopped) or 'nothing was running'}")
         else:
-            plane.watch(args.dir, args.owner, args.owner_started)
+            # The watchdog is the plane's guarantee not to outlive its owner: stopping the
+            # watchdog (SIGTERM, SIGHUP) stops the plane first instead of orphaning it.
+            try:
+                with process.signal_guard(exiting=True):
+                    plane.watch(args.dir, args.owner, args.owner_started)
+            except Interrupted as e:
+                plane.stop(args.dir)
+                return e.exit_code
     except AkopsError as e:
         print(f"error: {e}", file=sys.stderr)
         return e.exit_code

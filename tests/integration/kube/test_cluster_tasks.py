@@ -172,6 +172,26 @@ def test_a_killed_owner_takes_its_plane_along(tmp_path: Path, built: launch.Bina
             launch.stop(root)
 
 
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGHUP])
+def test_a_stopped_watchdog_stops_its_plane_rather_than_orphan_it(
+    tmp_path: Path, built: launch.Binaries, signum: int
+) -> None:
+    # What `pkill -f .nox` did to a CI run: the owner and its watchdog stopped together.
+    root = tmp_path / "plane"
+    with subprocess.Popen(["sleep", "600"]) as owner:
+        try:
+            launch.start(root, built, owner=owner.pid)
+            components = recorded(root)
+            [watchdog] = [c for c in components if c["name"] == "watchdog"]
+            assert len(alive(components)) == 6
+            os.kill(watchdog["pid"], signum)
+            assert wait_gone(components) == []
+            assert not (root / STATE).exists()
+        finally:
+            owner.kill()
+            launch.stop(root)
+
+
 def test_an_envtest_folder_serves_the_api_without_building(
     tmp_path: Path, built: launch.Binaries, monkeypatch: pytest.MonkeyPatch
 ) -> None:
