@@ -79,6 +79,10 @@ def test_deploy_to_the_local_plane_ends_verified_and_a_second_plan_is_clean(
         f"plane-{base}",
         base=base,
         namespace=new_namespace_name(base),
+        # Prometheus's namespace of this test's own: lab and prod both write the ConfigMap
+        # authentik-alerts there, and side by side on one plane (pytest -n) one's second plan
+        # would show the other's apply as a change.
+        monitoring__namespace=new_namespace_name(f"{base}-mon"),
         authentik__chart__repo=chart_repo.url,
         # Where the scratch copy is no git tree: a protected environment would refuse it.
         protected=False,
