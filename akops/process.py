@@ -67,6 +67,9 @@ class Owner:
 
 _owner: contextvars.ContextVar[Owner | None] = contextvars.ContextVar("akops_owner", default=None)
 _owners: dict[int, Owner | None] = {}
+#: Set when a stopped task is exiting (``signal_guard(exiting=True)``): a child whose start
+#: finishes after that is killed at once instead of outliving the task.
+_closed = False
 
 
 @contextlib.contextmanager
@@ -102,8 +105,22 @@ class Completed:
 
 def _register(proc: subprocess.Popen[bytes]) -> None:
     with _lock:
-        _live[proc.pid] = proc
-        _owners[proc.pid] = _owner.get()
+        if not _closed:
+            _live[proc.pid] = proc
+            _owners[proc.pid] = _owner.get()
+            return
+    # The task was stopped while another thread was starting this child (its Popen returned
+    # after the cleanup had run): nobody is left to stop it, so it goes now.
+    _signal_group(proc.pid, signal.SIGKILL)
+    with contextlib.suppress(subprocess.TimeoutExpired):
+        proc.wait(timeout=GRACE)
+    raise Interrupted()
+
+
+def _close() -> None:
+    global _closed
+    with _lock:
+        _closed = True
 
 
 def _unregister(proc: subprocess.Popen[bytes]) -> None:
@@ -418,6 +435,8 @@ def signal_guard(*, exiting: bool = False) -> Iterator[None]:
         yield
     except BaseException as e:
         stopping = exiting and isinstance(e, KeyboardInterrupt)
+        if stopping:
+            _close()
         with _quiet(main):
             terminate_all(keep=before)
         raise

@@ -187,3 +187,50 @@ def test_signal_guard_leaves_children_started_before_it_alone(tmp_path: Path) ->
         assert wait_gone(inner_marker) == []
         assert outer.alive()
     assert wait_gone(outer_marker) == []
+
+
+LATE_START = textwrap.dedent(
+    """
+    import os, signal, threading
+    from akops import process
+    from akops.errors import Interrupted
+
+    try:
+        with process.signal_guard(exiting=True):
+            os.kill(os.getpid(), signal.SIGTERM)
+            signal.pause()
+    except Interrupted:
+        pass
+    # Another thread's child whose start finishes after the cleanup ran: under load a verify
+    # worker's exec can be started but not yet registered when the signal's cleanup runs.
+    said = []
+    def late():
+        try:
+            process.spawn(["sleep", "300"])
+            said.append("started")
+        except Interrupted:
+            said.append("killed")
+    thread = threading.Thread(target=late)
+    thread.start()
+    thread.join()
+    print(said[0], flush=True)
+    """
+)
+
+
+def test_a_child_started_after_a_stopped_tasks_cleanup_does_not_outlive_it() -> None:
+    marker = f"akops-test-{uuid.uuid4().hex}"
+    done = subprocess.run(
+        [sys.executable, "-c", LATE_START],
+        cwd=ROOT,
+        env=marked(marker),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    try:
+        assert done.stdout.strip() == "killed", done.stdout + done.stderr
+        assert wait_gone(marker) == []
+    finally:
+        for pid in pids_with(marker):
+            os.kill(pid, signal.SIGKILL)
