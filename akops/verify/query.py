@@ -13,8 +13,7 @@ from typing import Any
 
 from akops.errors import QueryError
 from akops.verify import bound
-
-ADMIN_DB = "pgbouncer"
+from akops.verify.checks.db import ADMIN_DB
 
 IDLE_SQL = """
 SELECT a.pid, coalesce(a.usename, ''), coalesce(a.application_name, ''),

@@ -17,6 +17,7 @@ from akops.verify.results import Outcome, failed, passed
 if TYPE_CHECKING:
     from akops.verify.query import IdleTransaction
 
+#: PgBouncer's admin console: the database SHOW POOLS is asked of (and left out of the verdict)
 ADMIN_DB = "pgbouncer"
 #: seconds a client may be counted waiting before ``db.pool-waiting`` fails
 SETTLE = 1.0
