@@ -15,8 +15,8 @@ from akops.layout import Layout
 from akops.lint import engine, network_intent
 from akops.lint.documents import SourceText, classify
 from akops.lint.index import Index
-from akops.lint.reach import DnsTarget, NetworkIntent
-from akops.lint.rules.netpol import intent_of, upstream_namespace
+from akops.lint.reach import DnsTarget, Endpoint, NetworkIntent
+from akops.lint.rules.netpol import StackWorld, intent_of, stack_world, upstream_namespace
 from tests.unit.lint.test_lint_reach import MUTATIONS, world_of
 
 if TYPE_CHECKING:
@@ -424,3 +424,79 @@ def test_a_refused_pod_is_shown_by_the_keys_the_rules_look_at(
             ),
         )
     ]
+
+
+# --- lint --path: the world the files alone give ----------------------------------------------
+
+
+def path_world(texts: dict[str, str]) -> StackWorld:
+    settings = engine.Settings(chart_version_given=True)  # no environment: no network intent
+    sources = classify(
+        [SourceText(n, t, not n.endswith(".ini")) for n, t in sorted(texts.items())],
+        engine.classifier(settings),
+    )
+    world = stack_world(
+        Index(sources.objects, sources.values, sources.patches, sources.inis, settings)
+    )
+    assert world is not None
+    return world
+
+
+def pods_of(world: StackWorld) -> list[tuple[str, str]]:
+    return sorted((p.namespace, p.name) for p in world.peers.values() if isinstance(p, Endpoint))
+
+
+def test_the_files_alone_place_the_stack_in_pgbouncers_namespace(stack: StackFiles) -> None:
+    world = path_world(stack.texts)
+    assert world.intent == NetworkIntent("authentik", 6432, "dbaas", 5432)
+    assert pods_of(world) == [
+        ("akops-probe-elsewhere", "any-pod"),
+        ("akops-probe-elsewhere", "goauthentik-server"),
+        ("authentik", "ak-outpost-authentik-embedded-outpost"),
+        ("authentik", "any-pod"),
+        ("authentik", "goauthentik-server"),
+        ("authentik", "goauthentik-worker"),
+        ("authentik", "pgbouncer"),
+        ("dbaas", "postgresql"),
+    ]
+    assert world.refs["outpost"] == "Deployment/ak-outpost-authentik-embedded-outpost"
+    assert set(world.refs) == {
+        "pgbouncer", "authentik-server", "authentik-worker", "outpost", "impostor",
+        "neighbour", "elsewhere", "internet", "database",
+    }  # fmt: skip
+    # A bare service name in the ini is PgBouncer's own namespace.
+    stack.ini(lambda ini: ini.replace("host=postgresql.dbaas", "host=postgresql"))
+    assert path_world(stack.texts).intent.upstream_namespace == "authentik"
+
+
+def test_a_pgbouncer_without_a_namespace_is_in_default(stack: StackFiles) -> None:
+    stack.deployment(lambda d: d["metadata"].pop("namespace"))
+    stack.ini(lambda ini: ini.replace("host=postgresql.dbaas", "host=postgresql"))
+    world = path_world(stack.texts)
+    assert world.intent.namespace == "default"
+    assert world.intent.upstream_namespace == "default"
+    assert ("default", "pgbouncer") in pods_of(world)
+    assert ("default", "goauthentik-server") in pods_of(world)  # the chart's: the stack's
+
+
+def test_the_outpost_peer_without_its_patches(stack: StackFiles) -> None:
+    texts = dict(stack.texts)
+    del texts["outpost-patches.yaml"]
+    world = path_world(texts)  # Authentik's server runs the embedded outpost
+    assert world.refs["outpost"] == "the outpost authentik-embedded-outpost"
+    assert ("authentik", "ak-outpost-authentik-embedded-outpost") in pods_of(world)
+    del texts["authentik-values.yaml"]
+    assert set(path_world(texts).refs) == {
+        "pgbouncer", "neighbour", "elsewhere", "internet", "database"
+    }  # fmt: skip
+
+
+@pytest.mark.parametrize(("name", "pod"), [("other", "ak-outpost-other"), ("", None)])
+def test_the_outpost_peer_is_named_by_its_patches(
+    stack: StackFiles, name: str, pod: str | None
+) -> None:
+    stack.edit_one("outpost-patches.yaml", lambda p: p.update(outpost=name))
+    world = path_world(stack.texts)
+    expected = pod or "ak-outpost-authentik-embedded-outpost"  # unnamed: the embedded one
+    assert ("authentik", expected) in pods_of(world)
+    assert world.refs["outpost"].startswith("Deployment/ak-outpost-")
