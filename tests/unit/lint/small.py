@@ -44,6 +44,24 @@ def container(name: str = "c", image: str = "example/x:1", **fields: Any) -> dic
     return {"name": name, "image": image, **fields}
 
 
+def job(
+    name: str = "migrate",
+    *,
+    containers: list[dict[str, Any]],
+    labels: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A Job (a workload without replicas) running ``containers`` once."""
+    template: dict[str, Any] = {"spec": {"restartPolicy": "Never", "containers": containers}}
+    if labels is not None:
+        template["metadata"] = {"labels": labels}
+    return {
+        "apiVersion": "batch/v1",
+        "kind": "Job",
+        "metadata": {"name": name, "namespace": "authentik"},
+        "spec": {"template": template},
+    }
+
+
 def deployment(
     name: str = "pgbouncer",
     replicas: Any = 3,

@@ -14,7 +14,7 @@ import pytest
 import yaml
 
 from akops.lint.findings import Finding
-from tests.unit.lint.small import Linted, lint
+from tests.unit.lint.small import Linted, job, lint
 
 SPREAD = {
     "podAntiAffinity": {
@@ -150,21 +150,12 @@ def test_non_critical_workloads_are_exempt() -> None:
 
 
 def test_jobs_are_exempt_from_replicas_pdb_and_spread() -> None:
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "pgbouncer-migrate", "namespace": "authentik"},
-        "spec": {
-            "template": {
-                "metadata": {"labels": {"app": "pgbouncer"}},
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [{"name": "m", "image": "example/x:1"}],
-                },
-            }
-        },
-    }
-    stack = lint(job)
+    migrate = job(
+        "pgbouncer-migrate",
+        containers=[{"name": "m", "image": "example/x:1"}],
+        labels={"app": "pgbouncer"},
+    )
+    stack = lint(migrate)
     for rule in ("replicas.minimum", "pdb.missing", "spread.nodes", "pdb.rollout", "pdb.budget"):
         assert found(stack, rule) == [], rule
 
@@ -422,17 +413,7 @@ def outpost(
 
 def critical_job(name: str = "ak-outpost-migrate") -> dict[str, Any]:
     """A critical workload without replicas (a Job): the replica rules pass it by."""
-    return {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": name, "namespace": "authentik"},
-        "spec": {
-            "template": {
-                "metadata": {"labels": {"app": name}},
-                "spec": {"restartPolicy": "Never", "containers": [{"name": "m", "image": "x:1"}]},
-            }
-        },
-    }
+    return job(name, containers=[{"name": "m", "image": "x:1"}], labels={"app": name})
 
 
 def test_pdb_budget_judges_every_workload_after_one_it_passes_by() -> None:

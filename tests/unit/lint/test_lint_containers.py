@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 import yaml
 
-from tests.unit.lint.small import container, deployment, lint
+from tests.unit.lint.small import container, deployment, job, lint
 
 C0 = "spec.template.spec.containers[0]"
 RESOURCES = {"requests": {"cpu": "100m", "memory": "64Mi"}, "limits": {"memory": "64Mi"}}
@@ -77,25 +77,13 @@ def test_probes_missing(readiness: Any, liveness: Any, message: str | None) -> N
 
 
 def test_a_job_needs_no_probes() -> None:
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "migrate"},
-        "spec": {
-            "template": {
-                "spec": {
-                    "restartPolicy": "Never",
-                    "containers": [container("m", resources=RESOURCES)],
-                }
-            }
-        },
-    }
-    assert lint(job).findings("probes.missing") == []
+    migrate = job(containers=[container("m", resources=RESOURCES)])
+    assert lint(migrate).findings("probes.missing") == []
     pod = {
         "apiVersion": "v1",
         "kind": "Pod",
         "metadata": {"name": "p"},
-        "spec": job["spec"]["template"]["spec"],
+        "spec": migrate["spec"]["template"]["spec"],
     }
     assert lint(pod).messages("probes.missing") == [
         "container m has no readiness and no liveness probe"
@@ -170,17 +158,8 @@ def test_a_container_without_an_image_is_named() -> None:
 
 
 def test_probes_are_required_of_a_deployment_after_a_job_in_its_file() -> None:
-    job = {
-        "apiVersion": "batch/v1",
-        "kind": "Job",
-        "metadata": {"name": "migrate"},
-        "spec": {
-            "template": {
-                "spec": {"restartPolicy": "Never", "containers": [container("m")]},
-            }
-        },
-    }
-    one_file = yaml.safe_dump_all([job, workload(readinessProbe=None, livenessProbe=None)])
+    migrate = job(containers=[container("m")])
+    one_file = yaml.safe_dump_all([migrate, workload(readinessProbe=None, livenessProbe=None)])
     assert lint(one_file).messages("probes.missing") == [
         "container web has no readiness and no liveness probe"
     ]
