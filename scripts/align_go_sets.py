@@ -24,13 +24,13 @@ def main() -> int:
         go_mod = folder / "go.mod"
         if folder.name == PLANE_SET or not shares_the_plane(go_mod.read_text(encoding="utf-8")):
             continue
+        packages = [p.package for p in PROGRAMS.values() if p.module_set == folder.name]
         # Until nothing moves: a replacement's own go.mod can raise another shared module.
         while pins := pins_needed(
             folder.name, compiled_versions(go_mod.read_text(encoding="utf-8")), plane
         ):
             edits = [f"-replace={m}={m}@{v}" for m, v in pins.items()]
             subprocess.run(["go", "mod", "edit", *edits], cwd=folder, check=True, timeout=TIMEOUT)
-            packages = [p.package for p in PROGRAMS.values() if p.module_set == folder.name]
             # Records the checksums the replacements need (a build is -mod=readonly).
             subprocess.run(
                 ["go", "list", "-deps", *packages],
