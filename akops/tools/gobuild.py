@@ -80,7 +80,15 @@ def _build_env() -> dict[str, str]:
     return env
 
 
-def _build_argv(output: str, ldflags: str, packages: Sequence[str]) -> list[str]:
+def _go_build(
+    output: str,
+    ldflags: str,
+    packages: Sequence[str],
+    module_dir: Path,
+    timeout: float,
+    on_line: Callable[[str], None] | None,
+) -> None:
+    """``go build -o output`` of ``packages`` in ``module_dir``; ToolMissingError if it fails."""
     # No -trimpath: with it the build cache keys a module's packages by the version the set
     # *requires*, so the tool sets that pin the control plane's libraries with `replace`
     # (scripts/align_go_sets.py) could not reuse its compiled packages; without it the key is
@@ -88,7 +96,15 @@ def _build_argv(output: str, ldflags: str, packages: Sequence[str]) -> list[str]
     argv = ["go", "build", "-o", output]
     if ldflags:
         argv += ["-ldflags", ldflags]
-    return argv + list(packages)
+    argv += packages
+    what = " ".join(packages)
+    try:
+        done = process.run(argv, timeout=timeout, cwd=module_dir, env=_build_env(), on_line=on_line)
+    except ProcessTimeout as e:
+        raise ToolMissingError(f"go build {what}: {e}") from e
+    if not done.ok:
+        tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
+        raise ToolMissingError(f"go build {what} (in {module_dir}) failed: {tail[0]}")
 
 
 def build_groups(programs: Sequence[GoProgram]) -> list[tuple[GoProgram, ...]]:
@@ -158,21 +174,13 @@ def _build_together(
         target.parent.mkdir(parents=True, exist_ok=True)
     staging = targets[first.name].parent.parent
     with tempfile.TemporaryDirectory(prefix=f".{first.module_set}-", dir=staging) as tmp:
-        argv = _build_argv(tmp + os.sep, first.ldflags, [p.package for p in group])
-        packages = " ".join(p.package for p in group)
-        try:
-            done = process.run(
-                argv, timeout=timeout, cwd=first.module_dir, env=_build_env(), on_line=on_line
-            )
-        except ProcessTimeout as e:
-            raise ToolMissingError(f"go build {packages}: {e}") from e
-        if not done.ok:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ToolMissingError(f"go build {packages} (in {first.module_dir}) failed: {tail[0]}")
+        packages = [p.package for p in group]
+        _go_build(tmp + os.sep, first.ldflags, packages, first.module_dir, timeout, on_line)
         for name, target in targets.items():
             built = Path(tmp) / name
             if not built.is_file():
-                raise ToolMissingError(f"go build {packages}: no {name} among its outputs")
+                what = " ".join(packages)
+                raise ToolMissingError(f"go build {what}: no {name} among its outputs")
             os.replace(built, target)
     return targets
 
@@ -194,20 +202,10 @@ def ensure_go_program(
     if target.is_file() and os.access(target, os.X_OK):
         return target
     target.parent.mkdir(parents=True, exist_ok=True)
-    env = _build_env()
     with tempfile.TemporaryDirectory(prefix=f".{program.name}-", dir=target.parent) as tmp:
         staged = Path(tmp) / program.name
-        argv = _build_argv(str(staged), program.ldflags, [program.package])
-        try:
-            done = process.run(
-                argv, timeout=timeout, cwd=program.module_dir, env=env, on_line=on_line
-            )
-        except ProcessTimeout as e:
-            raise ToolMissingError(f"go build {program.package}: {e}") from e
-        if not done.ok:
-            tail = (done.stderr or done.stdout).strip().splitlines()[-1:] or ["no output"]
-            raise ToolMissingError(
-                f"go build {program.package} (in {program.module_dir}) failed: {tail[0]}"
-            )
+        _go_build(
+            str(staged), program.ldflags, [program.package], program.module_dir, timeout, on_line
+        )
         os.replace(staged, target)
     return target
