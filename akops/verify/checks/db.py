@@ -1,9 +1,10 @@
 """``db.*``: through PgBouncer, ghost transactions holding locks and clients waiting in pools.
 
 Rule: pure (probes and verdicts); the observation is declared: a query through PgBouncer,
-run by ``akops.verify.observe`` (``verify.query``, bounded by the check timeout). The cluster target has no route to PgBouncer: these
-checks need ``--pgbouncer`` (e.g. after ``kubectl port-forward``) and the database
-password from the environment's secrets, and are skipped, saying why, without them.
+run by ``akops.verify.observe`` (``verify.query``, bounded by the check timeout). The
+cluster target has no route to PgBouncer: these checks need ``--pgbouncer`` (e.g. after
+``kubectl port-forward``) and the database password from the environment's secrets, and
+are skipped, saying why, without them.
 """
 
 from __future__ import annotations
