@@ -46,4 +46,11 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    try:
+        sys.exit(main())
+    except FileNotFoundError as e:
+        sys.exit(f"error: {e.filename}: not found (the pins are written with Go's `go mod edit`)")
+    except subprocess.CalledProcessError as e:
+        sys.exit(f"error: {' '.join(map(str, e.cmd[:3]))} failed with exit status {e.returncode}")
+    except subprocess.TimeoutExpired as e:
+        sys.exit(f"error: {' '.join(map(str, e.cmd[:3]))}: no answer within {e.timeout:g}s")
